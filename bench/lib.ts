@@ -1,0 +1,57 @@
+/**
+ * Shared benchmark plumbing: every package's `bench` script records entries with these helpers and
+ * writes `bench/results/<package>.json` (a list of `{ name, ms, peakMB?, reference?, ratio? }`).
+ * The ratio is ours / reference, both measured in the same run, because this machine is noisy.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface BenchEntry {
+  name: string;
+  ms: number;
+  peakMB?: number;
+  reference?: { name: string; ms: number };
+  ratio?: number;
+  notes?: string;
+}
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Median wall time of `repeats` runs after `warmup` unmeasured runs. */
+export async function timeMedian(fn: () => unknown | Promise<unknown>, repeats = 5, warmup = 1): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+/** Resident set size in MiB now; sample it around the measured work to report a peak. */
+export function rssMB(): number {
+  return process.memoryUsage().rss / (1024 * 1024);
+}
+
+export function withRatio(entry: BenchEntry): BenchEntry {
+  if (entry.reference && entry.reference.ms > 0) {
+    return { ...entry, ratio: Number((entry.ms / entry.reference.ms).toFixed(3)) };
+  }
+  return entry;
+}
+
+export function writeResults(packageName: string, entries: BenchEntry[]): string {
+  const dir = join(repoRoot, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${packageName}.json`);
+  writeFileSync(file, JSON.stringify(entries.map(withRatio), null, 2) + '\n');
+  console.log(`wrote ${file}`);
+  for (const e of entries.map(withRatio)) {
+    const ref = e.reference ? `  ref ${e.reference.name} ${e.reference.ms.toFixed(2)} ms  ratio ${e.ratio}` : '';
+    console.log(`${e.name.padEnd(56)} ${e.ms.toFixed(2).padStart(10)} ms${ref}`);
+  }
+  return file;
+}
