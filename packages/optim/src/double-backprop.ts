@@ -5,12 +5,24 @@
  *   connect to the inputs, so grad-of-grad throws or is silently wrong. Re-registered from saved inputs.
  * - Comparison kernels (Equal, Greater, …) get zero gradients (they appear e.g. in Max's gradient mask).
  * - Conv2DBackpropFilter gets a gradient (w.r.t. x: conv2dTranspose of dy with the upstream filter
- *   gradient; w.r.t. dy: conv2d of x with it).
+ *   gradient; w.r.t. dy: conv2d of x with it), and AvgPoolGrad gets one (it is linear in dy), so conv nets
+ *   with average pooling can be differentiated twice.
+ * - Cast passes dy through as a reshape (an alias) instead of the stock `dy.clone()`, which ran an Identity
+ *   kernel that copies on wasm for every BatchNorm-sized gradient (about 7 % of a wasm ResNet step).
+ * First-order gradient values are unchanged.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidOptionError } from './errors.js';
 
 type GradConfig = tf.GradConfig;
+
+const cast: GradConfig = {
+  kernelName: 'Cast',
+  gradFunc: (dy) => {
+    const g = dy as tf.Tensor;
+    return { x: () => tf.reshape(g, g.shape) };
+  },
+};
 
 const inputBased: GradConfig[] = [
   {
@@ -70,9 +82,11 @@ const comparisons: GradConfig[] = comparisonKernels.map((kernelName) => ({
   },
 }));
 
+type Padding = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+
 interface BackpropFilterAttrs {
   strides: [number, number] | number;
-  pad: 'valid' | 'same' | number;
+  pad: Padding;
   dataFormat: 'NHWC' | 'NCHW';
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
@@ -86,9 +100,6 @@ const conv2dBackpropFilter: GradConfig = {
     if (dataFormat !== 'NHWC') {
       throw new InvalidOptionError('dataFormat', `double backprop through conv2d supports NHWC only, got ${dataFormat}`);
     }
-    if (typeof pad === 'object') {
-      throw new InvalidOptionError('pad', 'double backprop through conv2d supports "same", "valid" or a number');
-    }
     const filter = ddw as tf.Tensor4D;
     return {
       // dW is bilinear in (x, dy): differentiate each factor with the other fixed.
@@ -98,13 +109,47 @@ const conv2dBackpropFilter: GradConfig = {
   },
 };
 
-const fixes: GradConfig[] = [...inputBased, ...comparisons, conv2dBackpropFilter];
+interface AvgPoolGradAttrs {
+  filterSize: [number, number] | number;
+  strides: [number, number] | number;
+  pad: Padding;
+}
+
+const avgPoolGrad: GradConfig = {
+  kernelName: 'AvgPoolGrad',
+  // Nothing saved: the result does not depend on the values of `input`, and ddx has its shape.
+  gradFunc: (ddx, _saved, attrs) => {
+    const g = ddx as tf.Tensor4D;
+    const { filterSize, strides, pad } = attrs as unknown as AvgPoolGradAttrs;
+    return {
+      // AvgPoolGrad is linear in dy; its adjoint sums each window of ddx and divides by the full window
+      // area (the cpu and wasm kernels divide by the area even where a window overlaps the padding).
+      // Without padding that is avgPool; with it, avgPool would divide by the in-bounds count, so use a
+      // depthwise conv with a constant filter instead.
+      dy: () => {
+        const info = tf.backend_util.computePool2DInfo(g.shape, filterSize, strides, 1, pad);
+        const { top, bottom, left, right } = info.padInfo;
+        if (top === 0 && bottom === 0 && left === 0 && right === 0) return tf.avgPool(g, filterSize, strides, pad);
+        const area = info.filterHeight * info.filterWidth;
+        const ones = tf.fill([info.filterHeight, info.filterWidth, info.inChannels, 1], 1 / area) as tf.Tensor4D;
+        return tf.depthwiseConv2d(g, ones, strides, pad);
+      },
+      input: () => tf.zerosLike(g),
+    };
+  },
+};
+
+const fixes: GradConfig[] = [cast, ...inputBased, ...comparisons, conv2dBackpropFilter, avgPoolGrad];
+
+/** Kernel names whose gradients {@link registerDoubleBackpropGradients} (re-)registers. */
+export const DOUBLE_BACKPROP_KERNELS: readonly string[] = Object.freeze(fixes.map((c) => c.kernelName));
 
 /**
  * Registers the double-backprop gradient fixes (idempotent: re-registers only kernels whose current
- * gradient is not ours, e.g. after `@tensorflow/tfjs-layers` registered the stock ones again). Called
- * automatically by `GradientNormRegularizer` in exact mode before each step. First-order gradients are
- * unchanged in value.
+ * gradient is not ours, e.g. after `@tensorflow/tfjs-layers` registered the stock ones again). Gradients
+ * are global (all backends); call it after the stock gradients are registered. Called automatically by
+ * `GradientNormRegularizer` in exact mode before each step, and by `setupBackend` of `@samrank/models`.
+ * First-order gradients are unchanged in value.
  * @returns the kernel names (re-)registered by this call.
  */
 export function registerDoubleBackpropGradients(): string[] {

@@ -12,7 +12,7 @@ export {
 } from './gradient-norm-regularizer.js';
 export { WrappedOptimizer, type NamedTensor, type WrapperOptions } from './wrapped-optimizer.js';
 export type { LossClosure, LossGradients, StepContext } from './loss-gradients.js';
-export { registerDoubleBackpropGradients } from './double-backprop.js';
+export { DOUBLE_BACKPROP_KERNELS, registerDoubleBackpropGradients } from './double-backprop.js';
 export {
   constantSchedule,
   cosineSchedule,

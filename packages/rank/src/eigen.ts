@@ -1,0 +1,212 @@
+/**
+ * Eigenvalues of a real symmetric matrix in float64: Householder reduction to tridiagonal form, then the
+ * implicit QL algorithm with Wilkinson-type shifts on the tridiagonal matrix. No eigenvectors are formed,
+ * which is all a rank or spectrum needs and halves the work of a full decomposition.
+ */
+import { TRIDIAG_WASM_BASE64 } from './tridiag-wasm.generated.js';
+import { CONTROL_INTS, HelperThread } from './helper-thread.js';
+import { compileBase64, createSharedMemory, ensureMemory, instantiateWithMemory, type WasmMemory } from './wasm-runtime.js';
+
+/** The solver did not converge (only possible with non-finite input). */
+export class EigenConvergenceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EigenConvergenceError';
+  }
+}
+
+interface TridiagExports {
+  fused_step: (a: number, n: number, m0: number, i1: number, vp: number, wp: number, v: number, p: number) => void;
+}
+
+interface TridiagKernel extends TridiagExports {
+  memory: WasmMemory;
+  helper: HelperThread;
+}
+
+let kernel: TridiagKernel | null = null;
+
+function getKernel(): TridiagKernel {
+  if (kernel) return kernel;
+  const module = compileBase64(TRIDIAG_WASM_BASE64);
+  const memory = createSharedMemory(1);
+  const exports = instantiateWithMemory<TridiagExports>(module, memory);
+  const task = '(e, c) => e.fused_step(c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11])';
+  kernel = { ...exports, memory, helper: new HelperThread(module, memory, task) };
+  return kernel;
+}
+
+/** @internal Starts the helper thread (it boots in the background) and says whether it is up. */
+export function tridiagHelperReady(): boolean {
+  return getKernel().helper.ready();
+}
+
+/** Trailing blocks smaller than this many rows are not worth a hand-off to the helper thread. */
+const THREAD_MIN_ROWS = 768;
+
+/**
+ * Reduces the symmetric `n × n` matrix whose **upper triangle** is stored row-major in `a` (the lower
+ * triangle is ignored) to tridiagonal form by Householder reflections (the order of LAPACK dsytd2, lower
+ * form mirrored). Each step's rank-2 update is deferred and fused with the next step's symmetric
+ * matrix-vector product in one f64x2 pass of wasm/tridiag.wat, on a copy of `a` in WebAssembly memory
+ * (`a` itself is left unchanged); for large trailing blocks a helper thread takes half of the entries. Returns the diagonal and the off-diagonal (`off[i]` couples i and i+1;
+ * `off[n-1] = 0`).
+ */
+export function tridiagonalize(a: Float64Array, n: number): { diag: Float64Array; off: Float64Array } {
+  const diag = new Float64Array(n);
+  const off = new Float64Array(n);
+  const kern = getKernel();
+  const { memory, fused_step } = kern;
+  // Layout in wasm memory (bytes): control words, the matrix, two v and two p/w vectors (current and
+  // pending), and the helper thread's share of p.
+  const base = CONTROL_INTS * 4;
+  const matBytes = n * n * 8;
+  const vec = base + matBytes;
+  ensureMemory(memory, vec + 5 * n * 8 + 16);
+  const A = new Float64Array(memory.buffer, base, n * n);
+  A.set(a.subarray(0, n * n));
+  const vOff = [vec, vec + n * 8];
+  const pOff = [vec + 2 * n * 8, vec + 3 * n * 8];
+  const p2Off = vec + 4 * n * 8;
+  const V = vOff.map((o) => new Float64Array(memory.buffer, o, n));
+  const P = pOff.map((o) => new Float64Array(memory.buffer, o, n));
+  const P2 = new Float64Array(memory.buffer, p2Off, n);
+  V[1]!.fill(0);
+  P[1]!.fill(0);
+  let cur = 0;
+  /** Applies the pending update (vp, wp) to row i of the upper triangle. */
+  const applyPending = (i: number, vp: Float64Array, wp: Float64Array) => {
+    const row = i * n;
+    const vi = vp[i]!;
+    const wi = wp[i]!;
+    if (vi === 0 && wi === 0) return;
+    for (let j = i; j < n; j++) A[row + j]! -= vi * wp[j]! + wi * vp[j]!;
+  };
+  for (let k = 0; k < n - 2; k++) {
+    const vp = V[1 - cur]!;
+    const wp = P[1 - cur]!;
+    const v = V[cur]!;
+    const p = P[cur]!;
+    applyPending(k, vp, wp);
+    const rowK = k * n;
+    diag[k] = A[rowK + k]!;
+    // x = A[k, k+1..n-1] (row k of the upper triangle = column k of the trailing matrix by symmetry).
+    const alpha = A[rowK + k + 1]!;
+    let sigma = 0;
+    for (let j = k + 2; j < n; j++) sigma += A[rowK + j]! * A[rowK + j]!;
+    const m0 = k + 1;
+    let tau = 0;
+    if (sigma === 0) {
+      // Already reduced: no reflection (v = 0), but the pass still applies the pending update.
+      off[k] = alpha;
+      v.fill(0, m0, n);
+    } else {
+      const norm = Math.sqrt(alpha * alpha + sigma);
+      // Reflect onto -sign(alpha)·norm so that v0 = alpha - beta never cancels.
+      const beta = alpha <= 0 ? norm : -norm;
+      tau = (beta - alpha) / beta;
+      const scale = 1 / (alpha - beta);
+      v[m0] = 1;
+      for (let j = k + 2; j < n; j++) v[j] = A[rowK + j]! * scale;
+      off[k] = beta;
+    }
+    // p = T v over the trailing block T = A[m0.., m0..] (with the previous update applied on the way).
+    p.fill(0, m0, n);
+    const rows = n - m0;
+    if (rows >= THREAD_MIN_ROWS && kern.helper.ready()) {
+      // Split the rows so both threads touch the same number of entries (row i has n − i of them): the
+      // first 29.3 % of the rows hold half of the triangle. The helper accumulates its p separately.
+      const split = m0 + Math.round(rows * (1 - Math.SQRT1_2));
+      P2.fill(0, m0, n);
+      kern.helper.run([base, n, split, n, vOff[1 - cur]!, pOff[1 - cur]!, vOff[cur]!, p2Off], () =>
+        fused_step(base, n, m0, split, vOff[1 - cur]!, pOff[1 - cur]!, vOff[cur]!, pOff[cur]!),
+      );
+      for (let i = m0; i < n; i++) p[i]! += P2[i]!;
+    } else {
+      fused_step(base, n, m0, n, vOff[1 - cur]!, pOff[1 - cur]!, vOff[cur]!, pOff[cur]!);
+    }
+    // w = tau·p − (tau²/2)(pᵀv) v, stored in p: the next pass subtracts v wᵀ + w vᵀ.
+    let pv = 0;
+    for (let i = m0; i < n; i++) {
+      p[i]! *= tau;
+      pv += p[i]! * v[i]!;
+    }
+    const half = 0.5 * tau * pv;
+    for (let i = m0; i < n; i++) p[i]! -= half * v[i]!;
+    cur = 1 - cur;
+  }
+  for (let i = Math.max(0, n - 2); i < n; i++) applyPending(i, V[1 - cur]!, P[1 - cur]!);
+  if (n >= 2) {
+    diag[n - 2] = A[(n - 2) * n + n - 2]!;
+    off[n - 2] = A[(n - 2) * n + n - 1]!;
+  }
+  if (n >= 1) diag[n - 1] = A[n * n - 1]!;
+  return { diag, off };
+}
+
+/**
+ * Eigenvalues of a symmetric tridiagonal matrix (implicit QL, after EISPACK tql1 / Numerical Recipes tqli).
+ * `diag` is overwritten with the eigenvalues (unsorted); `off` is destroyed.
+ */
+export function tridiagonalEigenvalues(diag: Float64Array, off: Float64Array): Float64Array {
+  const n = diag.length;
+  const d = diag;
+  const e = off;
+  if (n > 0) e[n - 1] = 0;
+  const EPS = 2.220446049250313e-16;
+  for (let l = 0; l < n; l++) {
+    let iter = 0;
+    for (;;) {
+      let m = l;
+      for (; m < n - 1; m++) {
+        const dd = Math.abs(d[m]!) + Math.abs(d[m + 1]!);
+        if (Math.abs(e[m]!) <= EPS * dd) break;
+      }
+      if (m === l) break;
+      if (++iter > 100) throw new EigenConvergenceError(`implicit QL did not converge for eigenvalue ${l}`);
+      let g = (d[l + 1]! - d[l]!) / (2 * e[l]!);
+      let r = Math.sqrt(g * g + 1);
+      g = d[m]! - d[l]! + e[l]! / (g + (g >= 0 ? r : -r));
+      let s = 1;
+      let c = 1;
+      let p = 0;
+      let i = m - 1;
+      let underflow = false;
+      for (; i >= l; i--) {
+        const f = s * e[i]!;
+        const b = c * e[i]!;
+        r = Math.sqrt(f * f + g * g);
+        e[i + 1] = r;
+        if (r === 0) {
+          d[i + 1]! -= p;
+          e[m] = 0;
+          underflow = true;
+          break;
+        }
+        s = f / r;
+        c = g / r;
+        g = d[i + 1]! - p;
+        r = (d[i]! - g) * s + 2 * c * b;
+        p = s * r;
+        d[i + 1] = g + p;
+        g = c * r - b;
+      }
+      if (underflow) continue;
+      d[l]! -= p;
+      e[l] = g;
+      e[m] = 0;
+    }
+  }
+  return d;
+}
+
+/**
+ * All eigenvalues of the symmetric `n × n` matrix whose upper triangle is stored row-major in `a`,
+ * sorted in descending order (`a` is not modified).
+ */
+export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
+  if (a.length < n * n) throw new RangeError(`symmetricEigenvalues: need ${n * n} entries, got ${a.length}`);
+  const { diag, off } = tridiagonalize(a, n);
+  const values = tridiagonalEigenvalues(diag, off);
+  return values.sort().reverse();
+}

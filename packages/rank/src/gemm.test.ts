@@ -1,0 +1,147 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { GEMM_WAT_SHA256 } from './gemm-wasm.generated.js';
+import { addProductTN, addRowGramF32, gramHelperReady, startGramHelper } from './gemm.js';
+import { setRankThreads } from './helper-thread.js';
+import { createRng } from '../test/test-matrices.js';
+import { TRIDIAG_WAT_SHA256 } from './tridiag-wasm.generated.js';
+
+function randomF32(n: number, seed: number, offset = 0): Float32Array {
+  const rng = createRng(seed);
+  return Float32Array.from({ length: n }, () => offset + rng.normal());
+}
+
+function relErr(a: number, b: number): number {
+  return Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
+}
+
+describe('addProductTN (f32 blocks, float64 output)', () => {
+  it('matches a float64 reference for XᵀX, upper triangle only, odd sizes and several blocks', () => {
+    for (const [n, d] of [
+      [1, 1],
+      [13, 9],
+      [700, 37],
+    ] as const) {
+      const x = randomF32(n * d, n + d);
+      const G = new Float64Array(d * d).fill(0);
+      addProductTN({ data: x, offset: 0, strideK: d, strideC: 1, k: n, c: d }, null, G, { kBlock: 64, flushRows: 128 });
+      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) {
+        if (j < i) {
+          expect(G[i * d + j]).toBe(0);
+          continue;
+        }
+        let ref = 0;
+        for (let r = 0; r < n; r++) ref += x[r * d + i]! * x[r * d + j]!;
+        expect(Math.abs(G[i * d + j]! - ref)).toBeLessThan(1e-5 * Math.sqrt(n) + 1e-6 * Math.abs(ref));
+      }
+    }
+  });
+
+  it('handles a big output (the n×n Gram case: transposed reads, longer blocks, threads)', () => {
+    // 2100 examples × 600 features, Gram over examples: out is 2100² floats (> 4M: 512-row blocks).
+    const n = 2100;
+    const d = 600;
+    const x = randomF32(n * d, 8);
+    const G = new Float64Array(n * n);
+    addProductTN({ data: x, offset: 0, strideK: 1, strideC: d, k: d, c: n }, null, G);
+    for (let t = 0; t < 200; t++) {
+      const i = (t * 7919) % n;
+      const j = i + ((t * 104729) % (n - i));
+      let ref = 0;
+      for (let c = 0; c < d; c++) ref += x[i * d + c]! * x[j * d + c]!;
+      expect(Math.abs(G[i * n + j]! - ref)).toBeLessThan(1e-4 * Math.sqrt(d));
+    }
+  });
+
+  it('computes a general Aᵀ·B through strides, shifts and scales (the k-NN use)', () => {
+    const k = 50;
+    const na = 11;
+    const nb = 19;
+    const a = randomF32(na * k, 1);
+    const b = randomF32(nb * k, 2);
+    const scaleB = Float64Array.from({ length: nb }, (_, i) => 1 + i / 10);
+    const shiftA = Float64Array.from({ length: na }, (_, i) => i / 7);
+    const out = new Float64Array(na * nb);
+    // Rows of a and b are examples of length k: read them transposed (strideK = 1, strideC = k).
+    addProductTN(
+      { data: a, offset: 0, strideK: 1, strideC: k, k, c: na, cShift: shiftA },
+      { data: b, offset: 0, strideK: 1, strideC: k, k, c: nb, cScale: scaleB },
+      out,
+    );
+    for (let i = 0; i < na; i++) for (let j = 0; j < nb; j++) {
+      let ref = 0;
+      for (let t = 0; t < k; t++) ref += (a[i * k + t]! - shiftA[i]!) * b[j * k + t]! * scaleB[j]!;
+      expect(Math.abs(out[i * nb + j]! - ref)).toBeLessThan(1e-4);
+    }
+  });
+});
+
+describe('addRowGramF32 (SIMD packer)', () => {
+  it('equals the generic path with column and row shifts, and returns the shifted column sums', () => {
+    const n = 530;
+    const d = 21; // not a multiple of 8: padded panels
+    const x = randomF32(n * d, 3, 5);
+    const cShift = Float64Array.from({ length: d }, (_, j) => Math.fround(5 + j / 100));
+    const kShift = Float64Array.from({ length: n }, (_, i) => Math.fround(i / 1000));
+    const G1 = new Float64Array(d * d);
+    const sums = new Float64Array(d);
+    expect(addRowGramF32(x, d, 0, n, cShift, kShift, G1, sums, { kBlock: 100 })).toBe(-1);
+    const G2 = new Float64Array(d * d);
+    addProductTN({ data: x, offset: 0, strideK: d, strideC: 1, k: n, c: d, cShift, kShift }, null, G2);
+    for (let i = 0; i < d; i++) for (let j = i; j < d; j++) expect(relErr(G1[i * d + j]!, G2[i * d + j]!)).toBeLessThan(1e-5);
+    for (let j = 0; j < d; j++) {
+      let ref = 0;
+      for (let r = 0; r < n; r++) ref += x[r * d + j]! - cShift[j]! - kShift[r]!;
+      expect(Math.abs(sums[j]! - ref)).toBeLessThan(1e-3);
+    }
+  });
+
+  it('reports the block holding a NaN or an Infinity', () => {
+    const d = 16;
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      const x = randomF32(40 * d, 4);
+      x[25 * d + 3] = bad;
+      expect(addRowGramF32(x, d, 0, 40, null, null, new Float64Array(d * d), null, { kBlock: 8 })).toBe(24);
+    }
+  });
+});
+
+describe('embedded WebAssembly', () => {
+  it('was assembled from the current .wat sources (run `npm run build:wasm` after editing them)', () => {
+    for (const [name, sha] of [
+      ['gemm', GEMM_WAT_SHA256],
+      ['tridiag', TRIDIAG_WAT_SHA256],
+    ] as const) {
+      const source = readFileSync(new URL(`../wasm/${name}.wat`, import.meta.url), 'utf8');
+      expect(createHash('sha256').update(source).digest('hex'), name).toBe(sha);
+    }
+  });
+});
+
+describe('two threads', () => {
+  it('the helper thread takes half of the tiles and the result is bit-identical to one thread', async () => {
+    const n = 1100;
+    const d = 300;
+    const x = randomF32(n * d, 9);
+    setRankThreads(2);
+    startGramHelper();
+    for (let i = 0; i < 100 && !gramHelperReady(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(gramHelperReady()).toBe(true);
+    const two = new Float64Array(d * d);
+    addRowGramF32(x, d, 0, n, null, null, two, null);
+    const twoGeneral = new Float64Array(d * 7);
+    const b = randomF32(n * 7, 10);
+    addProductTN({ data: x, offset: 0, strideK: d, strideC: 1, k: n, c: d }, { data: b, offset: 0, strideK: 7, strideC: 1, k: n, c: 7 }, twoGeneral);
+    setRankThreads(1);
+    expect(gramHelperReady()).toBe(false);
+    const one = new Float64Array(d * d);
+    addRowGramF32(x, d, 0, n, null, null, one, null);
+    const oneGeneral = new Float64Array(d * 7);
+    addProductTN({ data: x, offset: 0, strideK: d, strideC: 1, k: n, c: d }, { data: b, offset: 0, strideK: 7, strideC: 1, k: n, c: 7 }, oneGeneral);
+    setRankThreads(2);
+    expect(two).toEqual(one);
+    expect(twoGeneral).toEqual(oneGeneral);
+    expect(one.some((v) => v !== 0)).toBe(true);
+  });
+});

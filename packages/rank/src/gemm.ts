@@ -1,0 +1,279 @@
+/**
+ * Cross-products `out (+)= Aᵀ·B` of two "k × c" operands with the f32x4 WebAssembly kernel of wasm/gemm.wat.
+ *
+ * Operands are read through strides (so the same code forms XᵀX and XXᵀ without transposing X) and with
+ * optional per-k / per-column shifts and per-column scales applied while packing (centering and row
+ * normalization cost no extra pass). Products of one block of `kBlock` shared rows are accumulated by the
+ * kernel in float32 and flushed into the float64 output every `flushRows` rows, so the rounding error
+ * stays that of a float32 sum over at most `flushRows` terms.
+ */
+import { GEMM_WASM_BASE64 } from './gemm-wasm.generated.js';
+import { CONTROL_INTS, HelperThread } from './helper-thread.js';
+import { compileBase64, createSharedMemory, ensureMemory, instantiateWithMemory, type WasmMemory } from './wasm-runtime.js';
+
+/** One operand: element (k, c) = (data[offset + k·strideK + c·strideC] − kShift[k] − cShift[c]) · cScale[c]. */
+export interface Operand {
+  readonly data: Float32Array | Float64Array;
+  readonly offset: number;
+  readonly strideK: number;
+  readonly strideC: number;
+  /** Length of the shared (summed) dimension. */
+  readonly k: number;
+  /** Number of columns (the output's rows for A, its columns for B). */
+  readonly c: number;
+  readonly kShift?: Float64Array | null;
+  readonly cShift?: Float64Array | null;
+  readonly cScale?: Float64Array | null;
+}
+
+interface KernelExports {
+  gemm_tn: (a: number, b: number, kb: number, npa: number, npb: number, out: number, ldo: number, sym: number) => void;
+  pack_rows: (raw: number, kb: number, ld: number, cs: number, ks: number, dst: number, colsum: number) => number;
+}
+
+interface Kernel extends KernelExports {
+  memory: WasmMemory;
+  helper: HelperThread;
+}
+
+const PANEL = 8;
+/** Floats reserved at the start of the shared memory for the helper thread's control words. */
+const CONTROL_FLOATS = CONTROL_INTS;
+
+let kernel: Kernel | null = null;
+
+function getKernel(): Kernel {
+  if (kernel) return kernel;
+  const module = compileBase64(GEMM_WASM_BASE64);
+  const memory = createSharedMemory(1);
+  const exports = instantiateWithMemory<KernelExports>(module, memory);
+  // The helper runs the same runBlock (its source is sent along) on the chunk pairs of the other parity.
+  const task = `(e, c) => (${runBlock.toString()})(e.gemm_tn, c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11] === 1, 1, 2)`;
+  kernel = { ...exports, memory, helper: new HelperThread(module, memory, task) };
+  return kernel;
+}
+
+/** @internal Whether the helper thread is up and would take half of the next large block. */
+export function gramHelperReady(): boolean {
+  return kernel !== null && kernel.helper.ready();
+}
+
+/** @internal Starts the helper now (it boots in the background), so that tests and benchmarks can wait for it. */
+export function startGramHelper(): void {
+  getKernel().helper.ready();
+}
+
+/** Tuning knobs; the defaults were chosen by the package benchmark on a 2-core AMD EPYC. */
+export interface ProductOptions {
+  kBlock?: number;
+  flushRows?: number;
+}
+
+/**
+ * The tiles of one block of kb shared rows whose chunk pair has index ≡ part (mod parts), B in chunks of
+ * 16 panels (128 columns, which stay in L2 while A's panels stream). Pointers in floats. Self-contained
+ * (literal constants, no outer names): its source also runs in the helper thread.
+ */
+function runBlock(
+  gemm_tn: KernelExports['gemm_tn'],
+  aPtr: number,
+  bPtr: number,
+  kb: number,
+  npa: number,
+  npb: number,
+  outPtr: number,
+  ldo: number,
+  sym: boolean,
+  part: number,
+  parts: number,
+): void {
+  const panelBytes = kb * 32;
+  let pair = 0;
+  for (let q0 = 0; q0 < npb; q0 += 16) {
+    const nq = Math.min(16, npb - q0);
+    const pEnd = sym ? Math.min(npa, q0 + nq) : npa;
+    for (let p0 = 0; p0 < pEnd; p0 += 16, pair++) {
+      if (pair % parts !== part) continue;
+      const np = Math.min(16, pEnd - p0);
+      gemm_tn(aPtr * 4 + p0 * panelBytes, bPtr * 4 + q0 * panelBytes, kb, np, nq, (outPtr + p0 * 8 * ldo + q0 * 8) * 4, ldo, sym && p0 === q0 ? 1 : 0);
+    }
+  }
+}
+
+/** Below this many multiply-adds per block the hand-off to the helper costs more than it saves. */
+const THREAD_MIN_WORK = 1 << 21;
+
+/** runBlock on this thread and, when it pays, half of the tiles on the helper thread. */
+function runBlockShared(k: Kernel, aPtr: number, bPtr: number, kb: number, npa: number, npb: number, outPtr: number, ldo: number, sym: boolean): void {
+  const work = kb * npa * npb * 64 * (sym ? 0.5 : 1);
+  const pairs = Math.ceil(npb / 16) * Math.ceil(npa / 16);
+  if (work < THREAD_MIN_WORK || pairs < 2 || !k.helper.ready()) {
+    runBlock(k.gemm_tn, aPtr, bPtr, kb, npa, npb, outPtr, ldo, sym, 0, 1);
+    return;
+  }
+  k.helper.run([aPtr, bPtr, kb, npa, npb, outPtr, ldo, sym ? 1 : 0], () =>
+    runBlock(k.gemm_tn, aPtr, bPtr, kb, npa, npb, outPtr, ldo, sym, 0, 2),
+  );
+}
+
+/** Adds the upper triangle of the f32 block result at `outPtr` (ldo wide) into the m × m float64 `out`, then zeroes it. */
+function flushUpper(mem: Float32Array, outPtr: number, ldo: number, m: number, out: Float64Array, outFloats: number): void {
+  for (let i = 0; i < m; i++) {
+    const src = outPtr + i * ldo;
+    const dst = i * m;
+    for (let j = i; j < m; j++) out[dst + j]! += mem[src + j]!;
+  }
+  mem.fill(0, outPtr, outPtr + outFloats);
+}
+
+/** Packs rows k0..k0+kb of `op` into panels of 8 columns (zero padded) at float index `dst` of `mem`. */
+function pack(op: Operand, k0: number, kb: number, mem: Float32Array, dst: number): void {
+  const { data, offset, strideK, strideC, c: nc } = op;
+  const kShift = op.kShift ?? null;
+  const cShift = op.cShift ?? null;
+  const cScale = op.cScale ?? null;
+  const panels = Math.ceil(nc / PANEL);
+  if (strideC === 1 || strideK !== 1) {
+    // Rows of the source are contiguous along c: walk k outside, c inside.
+    for (let kk = 0; kk < kb; kk++) {
+      const k = k0 + kk;
+      const ks = kShift ? kShift[k]! : 0;
+      const src = offset + k * strideK;
+      for (let c = 0; c < nc; c++) {
+        let v = data[src + c * strideC]! - ks;
+        if (cShift) v -= cShift[c]!;
+        if (cScale) v *= cScale[c]!;
+        mem[dst + ((c >> 3) * kb + kk) * PANEL + (c & 7)] = v;
+      }
+      for (let c = nc; c < panels * PANEL; c++) mem[dst + ((c >> 3) * kb + kk) * PANEL + (c & 7)] = 0;
+    }
+  } else {
+    // Source contiguous along k (a transposed read): walk c outside, k inside.
+    for (let c = 0; c < nc; c++) {
+      const cs = cShift ? cShift[c]! : 0;
+      const sc = cScale ? cScale[c]! : 1;
+      const src = offset + c * strideC + k0;
+      const base = dst + (c >> 3) * kb * PANEL + (c & 7);
+      for (let kk = 0; kk < kb; kk++) {
+        let v = data[src + kk]! - cs;
+        if (kShift) v -= kShift[k0 + kk]!;
+        mem[base + kk * PANEL] = v * sc;
+      }
+    }
+    for (let c = nc; c < panels * PANEL; c++) {
+      const base = dst + (c >> 3) * kb * PANEL + (c & 7);
+      for (let kk = 0; kk < kb; kk++) mem[base + kk * PANEL] = 0;
+    }
+  }
+}
+
+/**
+ * out[i·b.c + j] += Σ_k A(k,i)·B(k,j), with `b = null` meaning B = A; then only the upper triangle
+ * (i ≤ j) of `out` is written. `out` is float64, row-major, a.c × b.c.
+ */
+export function addProductTN(a: Operand, b: Operand | null, out: Float64Array, options: ProductOptions = {}): void {
+  const sym = b === null;
+  const bb = b ?? a;
+  if (bb.k !== a.k) throw new Error(`internal: operand depths differ (${a.k} vs ${bb.k})`);
+  const K = a.k;
+  const npa = Math.ceil(a.c / PANEL);
+  const npb = Math.ceil(bb.c / PANEL);
+  const ldo = npb * PANEL;
+  // The f32 output tiles are read and written once per block: 512-row blocks keep that traffic small while
+  // a 16-panel chunk of B (512 × 128 floats = 256 KiB) still fits in L2.
+  const kBlock = Math.max(8, Math.min(options.kBlock ?? 512, K));
+  const flushRows = Math.max(kBlock, options.flushRows ?? 2048);
+  const aFloats = npa * kBlock * PANEL;
+  const bFloats = sym ? 0 : npb * kBlock * PANEL;
+  const outFloats = npa * PANEL * ldo;
+  const k = getKernel();
+  ensureMemory(k.memory, (CONTROL_FLOATS + aFloats + bFloats + outFloats) * 4 + 64);
+  const mem = new Float32Array(k.memory.buffer);
+  const aPtr = CONTROL_FLOATS;
+  const bPtr = sym ? aPtr : aPtr + aFloats;
+  const outPtr = aPtr + aFloats + bFloats;
+  mem.fill(0, outPtr, outPtr + outFloats);
+  let pending = 0;
+  const flush = () => {
+    if (sym) {
+      flushUpper(mem, outPtr, ldo, a.c, out, outFloats);
+    } else {
+      const ncB = bb.c;
+      for (let i = 0; i < a.c; i++) {
+        const src = outPtr + i * ldo;
+        const dst = i * ncB;
+        for (let j = 0; j < ncB; j++) out[dst + j]! += mem[src + j]!;
+      }
+      mem.fill(0, outPtr, outPtr + outFloats);
+    }
+    pending = 0;
+  };
+  for (let k0 = 0; k0 < K; k0 += kBlock) {
+    const kb = Math.min(kBlock, K - k0);
+    pack(a, k0, kb, mem, aPtr);
+    if (!sym) pack(bb, k0, kb, mem, bPtr);
+    runBlockShared(k, aPtr, bPtr, kb, npa, npb, outPtr, ldo, sym);
+    pending += kb;
+    if (pending >= flushRows) flush();
+  }
+  if (pending > 0) flush();
+}
+
+/**
+ * Fast path for the d × d Gram of a row-major **Float32Array**: G += Σ_r (x_r − cShift − kShift[r])(…)ᵀ
+ * over rows r0..r0+rows (upper triangle), with rows copied into WebAssembly memory as they are and
+ * shifted, packed and checked by the SIMD `pack_rows` kernel. The shifts are applied in float32, which is
+ * exact up to the one rounding of the difference only when they are float32 numbers (callers round
+ * them with Math.fround). `colSums` (if given) receives Σ_r of the packed values, in float64 per block.
+ * Returns the index (relative to r0) of the first row of a block holding NaN/±Inf, or −1.
+ */
+export function addRowGramF32(
+  data: Float32Array,
+  cols: number,
+  r0: number,
+  rows: number,
+  cShift: Float64Array | null,
+  kShift: Float64Array | null,
+  G: Float64Array,
+  colSums: Float64Array | null,
+  options: ProductOptions = {},
+): number {
+  const d = cols;
+  const np = Math.ceil(d / PANEL);
+  const ld = np * PANEL;
+  const kBlock = Math.max(8, Math.min(options.kBlock ?? 512, rows));
+  const flushRows = Math.max(kBlock, options.flushRows ?? 2048);
+  const k = getKernel();
+  // Float offsets: control words, raw block, column shift, row shift, column sums, packed panels, f32 result.
+  const rawPtr = CONTROL_FLOATS;
+  const csPtr = rawPtr + kBlock * ld;
+  const ksPtr = csPtr + ld;
+  const sumPtr = ksPtr + kBlock;
+  const aPtr = sumPtr + ld;
+  const outPtr = aPtr + np * kBlock * PANEL;
+  const outFloats = ld * ld;
+  ensureMemory(k.memory, (outPtr + outFloats) * 4 + 64);
+  const mem = new Float32Array(k.memory.buffer);
+  mem.fill(0, rawPtr, outPtr + outFloats);
+  if (cShift) for (let c = 0; c < d; c++) mem[csPtr + c] = cShift[c]!;
+  let pending = 0;
+  for (let k0 = 0; k0 < rows; k0 += kBlock) {
+    const kb = Math.min(kBlock, rows - k0);
+    const src = (r0 + k0) * d;
+    if (ld === d) mem.set(data.subarray(src, src + kb * d), rawPtr);
+    else for (let kk = 0; kk < kb; kk++) mem.set(data.subarray(src + kk * d, src + kk * d + d), rawPtr + kk * ld);
+    if (kShift) for (let kk = 0; kk < kb; kk++) mem[ksPtr + kk] = kShift[k0 + kk]!;
+    if (colSums) mem.fill(0, sumPtr, sumPtr + ld);
+    const bad = k.pack_rows(rawPtr * 4, kb, ld, csPtr * 4, kShift ? ksPtr * 4 : -1, aPtr * 4, sumPtr * 4);
+    if (bad) return k0;
+    if (colSums) for (let c = 0; c < d; c++) colSums[c]! += mem[sumPtr + c]!;
+    runBlockShared(k, aPtr, aPtr, kb, np, np, outPtr, ld, true);
+    pending += kb;
+    if (pending >= flushRows) {
+      flushUpper(mem, outPtr, ld, d, G, outFloats);
+      pending = 0;
+    }
+  }
+  if (pending > 0) flushUpper(mem, outPtr, ld, d, G, outFloats);
+  return -1;
+}
