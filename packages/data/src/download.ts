@@ -1,0 +1,244 @@
+/**
+ * Resumable, MD5-verified downloads and atomic installs of the official data set files.
+ *
+ * A download goes to `<file>.part`; an interrupted one keeps the part so the next call resumes it
+ * with an HTTP Range request. Only a file whose MD5 matches is renamed to its final name; a
+ * mismatch deletes the part (resuming a corrupt file cannot fix it). Archives are unpacked into a
+ * temporary folder beside the target and renamed into place only when complete, so readers never
+ * see half a data set.
+ */
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  copyFileSync,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { basename, join } from 'node:path';
+import { ChecksumMismatchError, DatasetFormatError, DownloadError } from './errors.js';
+import type { ImageDatasetName } from './image-set.js';
+import { DATASET_SOURCES, type DatasetSource } from './sources.js';
+import { unpackArchive } from './unpack.js';
+
+/** What a progress callback is told. */
+export interface DownloadProgress {
+  phase: 'download' | 'verify' | 'unpack';
+  file: string;
+  /** Bytes done in this phase (for 'download': bytes present in the part file, resumed bytes included). */
+  bytes: number;
+  /** Total bytes when known. */
+  totalBytes?: number;
+  /** For 'download': bytes that were already present from an earlier, interrupted attempt. */
+  resumedFrom?: number;
+}
+
+/** Options of {@link downloadFile}. */
+export interface DownloadFileOptions {
+  md5: string;
+  onProgress?: (p: DownloadProgress) => void;
+  signal?: AbortSignal;
+  /** Size hint for progress before the server answers. */
+  expectedBytes?: number;
+}
+
+/** MD5 of a file, streamed, as lowercase hex. */
+export async function md5File(path: string): Promise<string> {
+  const hash = createHash('md5');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+function sizeOf(path: string): number {
+  return existsSync(path) ? statSync(path).size : 0;
+}
+
+/**
+ * Downloads `url` to `dest`, resuming `dest + '.part'` if present, and verifies the MD5.
+ * Throws {@link DownloadError} (part kept, call again to resume) or {@link ChecksumMismatchError}
+ * (part deleted). Does nothing when `dest` already exists with the right MD5.
+ */
+export async function downloadFile(url: string, dest: string, options: DownloadFileOptions): Promise<void> {
+  const file = basename(dest);
+  if (existsSync(dest)) {
+    if ((await md5File(dest)) === options.md5) return;
+    unlinkSync(dest);
+  }
+  const part = `${dest}.part`;
+  const resumedFrom = sizeOf(part);
+  const headers: Record<string, string> = {};
+  if (resumedFrom > 0) headers['range'] = `bytes=${resumedFrom}-`;
+  let response: Response;
+  try {
+    response = await fetch(url, { headers, ...(options.signal ? { signal: options.signal } : {}) });
+  } catch (err) {
+    throw new DownloadError(url, `cannot connect (${(err as Error).message})`, { cause: err });
+  }
+  let append = false;
+  let total: number | undefined;
+  const length = Number(response.headers.get('content-length') ?? NaN);
+  if (response.status === 206 && resumedFrom > 0) {
+    append = true;
+    const range = /\/(\d+)\s*$/.exec(response.headers.get('content-range') ?? '');
+    total = range ? Number(range[1]) : Number.isFinite(length) ? resumedFrom + length : undefined;
+  } else if (response.status === 416 && resumedFrom > 0) {
+    // The part already holds every byte the server has: only the checksum can tell if it is right.
+    await response.body?.cancel();
+    append = true;
+    total = resumedFrom;
+  } else if (response.ok) {
+    total = Number.isFinite(length) ? length : options.expectedBytes;
+  } else {
+    await response.body?.cancel();
+    throw new DownloadError(url, `HTTP ${response.status} ${response.statusText}`);
+  }
+
+  let received = append ? resumedFrom : 0;
+  if (response.status !== 416) {
+    const fd = openSync(part, append ? 'a' : 'w');
+    try {
+      const report = () =>
+        options.onProgress?.({ phase: 'download', file, bytes: received, ...(total !== undefined ? { totalBytes: total } : {}), resumedFrom: append ? resumedFrom : 0 });
+      report();
+      if (!response.body) throw new DownloadError(url, 'response has no body');
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        let off = 0;
+        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+        received += chunk.length;
+        report();
+      }
+    } catch (err) {
+      if (err instanceof DownloadError) throw err;
+      throw new DownloadError(
+        url,
+        `connection lost after ${received}${total !== undefined ? ` of ${total}` : ''} bytes ` +
+          `(${(err as Error).message}); the partial file ${part} was kept: run again to resume`,
+        { cause: err },
+      );
+    } finally {
+      closeSync(fd);
+    }
+  }
+  if (total !== undefined && received < total) {
+    throw new DownloadError(url, `server closed the connection after ${received} of ${total} bytes; the partial file ${part} was kept: run again to resume`);
+  }
+  options.onProgress?.({ phase: 'verify', file, bytes: received, totalBytes: received });
+  const actual = await md5File(part);
+  if (actual !== options.md5) {
+    rmSync(part, { force: true });
+    throw new ChecksumMismatchError(part, options.md5, actual);
+  }
+  renameSync(part, dest);
+}
+
+/** Options of {@link download} and {@link installDataset}. */
+export interface DownloadOptions {
+  /** Folder the data set is installed under (its `folder` subfolder is created). */
+  dataDir: string;
+  /** Replaces the source's base URL (mirrors; the tests' local server). */
+  baseUrl?: string;
+  /** Replaces MD5s by file name (tests serve generated archives). */
+  checksums?: Record<string, string>;
+  onProgress?: (p: DownloadProgress) => void;
+  signal?: AbortSignal;
+  /** Keep the verified archives after unpacking (default false: they are deleted). */
+  keepArchives?: boolean;
+}
+
+/** Result of {@link download}. */
+export interface InstallResult {
+  /** The installed data set folder. */
+  path: string;
+  /** False when the data set was already installed and nothing was fetched. */
+  downloaded: boolean;
+}
+
+/** True when every required path of the source exists under `dir`. */
+export function isInstalled(source: DatasetSource, dir: string): boolean {
+  return source.required.every((r) => existsSync(join(dir, r)));
+}
+
+/**
+ * Installs already-downloaded, verified files of `source` from `fromDir` into `dataDir/<folder>`:
+ * unpacks (or copies) into a temporary folder, checks the required files, then renames into place.
+ */
+export async function installDataset(
+  source: DatasetSource,
+  fromDir: string,
+  options: Pick<DownloadOptions, 'dataDir' | 'onProgress' | 'checksums'>,
+): Promise<string> {
+  const target = join(options.dataDir, source.folder);
+  mkdirSync(options.dataDir, { recursive: true });
+  // A process killed during an earlier unpack leaves its temporary folder behind (never the target).
+  for (const entry of readdirSync(options.dataDir)) {
+    if (entry.startsWith(`.${source.folder}.tmp-`)) rmSync(join(options.dataDir, entry), { recursive: true, force: true });
+  }
+  const tmp = mkdtempSync(join(options.dataDir, `.${source.folder}.tmp-`));
+  try {
+    const staged = join(tmp, source.folder);
+    for (const f of source.files) {
+      const path = join(fromDir, f.name);
+      const expected = options.checksums?.[f.name] ?? f.md5;
+      const actual = await md5File(path);
+      if (actual !== expected) throw new ChecksumMismatchError(path, expected, actual);
+      if (source.unpack) {
+        const total = statSync(path).size;
+        await unpackArchive(path, tmp, undefined, (bytes) =>
+          options.onProgress?.({ phase: 'unpack', file: f.name, bytes, totalBytes: total }),
+        );
+      } else {
+        mkdirSync(staged, { recursive: true });
+        // Copy (not move) so a failure later leaves the caller's files where they were.
+        copyFileSync(path, join(staged, f.name));
+      }
+    }
+    if (!isInstalled(source, staged)) {
+      const missing = source.required.filter((r) => !existsSync(join(staged, r)));
+      throw new DatasetFormatError(
+        source.files.map((f) => f.name).join(', '),
+        `does not contain ${missing.map((m) => `${source.folder}/${m}`).join(', ')} (not the official ${source.title} layout)`,
+      );
+    }
+    if (existsSync(target)) {
+      throw new DatasetFormatError(target, `already exists but is incomplete (missing ${source.required.filter((r) => !existsSync(join(target, r))).join(', ')}); remove it and retry`);
+    }
+    renameSync(staged, target);
+    return target;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Downloads and installs a data set under `options.dataDir` (what the CLI's `--download` calls):
+ * resumable, MD5-verified, atomically unpacked. Returns at once when it is already installed.
+ */
+export async function download(dataset: ImageDatasetName, options: DownloadOptions): Promise<InstallResult> {
+  const source = DATASET_SOURCES[dataset];
+  const target = join(options.dataDir, source.folder);
+  if (isInstalled(source, target)) return { path: target, downloaded: false };
+  mkdirSync(options.dataDir, { recursive: true });
+  const base = options.baseUrl ?? source.baseUrl;
+  for (const f of source.files) {
+    const url = new URL(f.name, base.endsWith('/') ? base : `${base}/`).toString();
+    await downloadFile(url, join(options.dataDir, f.name), {
+      md5: options.checksums?.[f.name] ?? f.md5,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(f.bytes !== undefined ? { expectedBytes: f.bytes } : {}),
+    });
+  }
+  const path = await installDataset(source, options.dataDir, options);
+  if (!options.keepArchives) {
+    for (const f of source.files) rmSync(join(options.dataDir, f.name), { force: true });
+  }
+  return { path, downloaded: true };
+}
