@@ -1,0 +1,99 @@
+/**
+ * The golden conv-net SAM fixtures (float64 PyTorch reference) through this package's conv path: the tiny
+ * net conv3×3 (+bias) → ReLU → global average pool → dense, built from `conv2d`/`avgPool`/`dense`, its
+ * cross-entropy, and SAM from @samrank/optim — on cpu and on wasm with the training kernels.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { SAM } from '@samrank/optim';
+import { describe, expect, it } from 'vitest';
+import { flat, loadFixture, worstViolation } from '../../../test-utils/fixtures.js';
+import { setupBackend } from './backend/index.js';
+import { conv2d, dense, globalAvgPool } from './layers.js';
+import { softmaxCrossEntropy } from './losses.js';
+import { valueAndGrads } from './microbatch.js';
+import type { ParamValues, Params } from './types.js';
+
+const NAMES = ['conv_kernel', 'conv_bias', 'dense_kernel', 'dense_bias'] as const;
+
+function model(p: ParamValues, x: tf.Tensor4D) {
+  const z = tf.add(conv2d(x, p['conv_kernel'] as tf.Tensor4D, 1, 1), p['conv_bias']!) as tf.Tensor4D;
+  const pooled = globalAvgPool(tf.relu(z));
+  return { z, pooled, logits: dense(pooled, p['dense_kernel'] as tf.Tensor2D, p['dense_bias'] as tf.Tensor1D) };
+}
+
+interface Step {
+  X: number[][][][];
+  labels: number[];
+  expected: Record<string, unknown>;
+}
+
+function check(what: string, actual: ArrayLike<number>, expected: unknown, tol: { atol: number; rtol: number }) {
+  const v = worstViolation(actual, flat(expected), tol.atol, tol.rtol);
+  expect(v, `${what}: worst violation ${v}`).toBeLessThanOrEqual(1);
+}
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe(`conv SAM fixtures through the models' conv path (${backend})`, () => {
+    for (const name of ['conv_sam_step.json', 'conv_sam_momentum_wd.json']) {
+      it(name, async () => {
+        const setup = await setupBackend({ backend, quiet: true });
+        expect(setup.backend).toBe(backend);
+        const fx = loadFixture(name);
+        const hp = fx.hyperparameters;
+        const tol = fx.tolerances.float32;
+        const params: Params = {};
+        for (const n of NAMES) {
+          const t = tf.tensor(fx.params_before[n]);
+          params[n] = tf.variable(t);
+          t.dispose();
+        }
+        const base = hp.momentum > 0 ? tf.train.momentum(hp.lr, hp.momentum) : tf.train.sgd(hp.lr);
+        const sam = new SAM(base, { rho: hp.rho, epsilon: hp.sam_stabilizer, weightDecay: hp.weight_decay });
+        const before = tf.memory().numTensors;
+        for (const step of fx.steps as Step[]) {
+          const e = step.expected;
+          const x = tf.tensor4d(step.X);
+          const labels = tf.tensor1d(step.labels, 'int32');
+          const loss = (p: ParamValues) => softmaxCrossEntropy(model(p, x).logits, labels);
+          tf.tidy(() => {
+            const out = model(params, x);
+            check('preactivations', out.z.dataSync(), e['preactivations'], tol);
+            check('pooled', out.pooled.dataSync(), e['pooled'], tol);
+            check('logits', out.logits.dataSync(), e['logits'], tol);
+          });
+          const g = valueAndGrads(params, () => loss(params));
+          check('loss_before', g.value.dataSync(), e['loss_before'], tol);
+          for (const n of NAMES) check(`grad ${n}`, g.grads[n]!.dataSync(), (e['grad'] as Record<string, unknown>)[n], tol);
+          tf.dispose([g.value, ...Object.values(g.grads)]);
+          // Gradient at the reference's perturbed point, through the same path.
+          const eps = e['eps'] as Record<string, unknown>;
+          const perturbed: ParamValues = {};
+          for (const n of NAMES) {
+            perturbed[n] = tf.tidy(() => tf.add(params[n]!, tf.reshape(tf.tensor(flat(eps[n])), params[n]!.shape)));
+          }
+          const names = [...NAMES];
+          const gp = tf.grads((...ts: tf.Tensor[]) => loss(Object.fromEntries(names.map((n, i) => [n, ts[i]!]))))(
+            names.map((n) => perturbed[n]!),
+          );
+          names.forEach((n, i) =>
+            check(`grad_at_perturbed ${n}`, gp[i]!.dataSync(), (e['grad_at_perturbed'] as Record<string, unknown>)[n], tol),
+          );
+          tf.dispose([...gp, ...Object.values(perturbed)]);
+          // The SAM step itself (optim's SAM over this model).
+          const value = sam.minimize(() => loss(params), true, NAMES.map((n) => params[n]!));
+          check('loss_before (SAM)', value!.dataSync(), e['loss_before'], tol);
+          value!.dispose();
+          for (const n of NAMES) check(`params_after ${n}`, params[n]!.dataSync(), (e['params_after'] as Record<string, unknown>)[n], tol);
+          const after = tf.tidy(() => loss(params));
+          check('loss_after', after.dataSync(), e['loss_after'], tol);
+          after.dispose();
+          tf.dispose([x, labels]);
+        }
+        // One tensor per parameter of optimizer state (momentum accumulators) may remain.
+        expect(tf.memory().numTensors - before).toBeLessThanOrEqual(hp.momentum > 0 ? NAMES.length : 0);
+        sam.dispose();
+        tf.dispose(Object.values(params));
+      });
+    }
+  });
+}

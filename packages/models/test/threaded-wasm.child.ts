@@ -1,0 +1,22 @@
+/**
+ * Child process for src/backend/threaded-wasm.test.ts (test-only; test/ is not published): the threaded build
+ * patches globals during init and starts pthread workers, so it runs outside the test worker. Prints one JSON
+ * line: threads used and a few results.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { setupBackend } from '../src/backend/setup.js';
+
+const threads = Number(process.argv[2] ?? '1');
+const setup = await setupBackend({ backend: 'wasm', threads, quiet: true });
+const leakedGlobals = Object.prototype.hasOwnProperty.call(Object.prototype, 'mainScriptUrlOrBlob');
+const results = tf.tidy(() => {
+  const x = tf.randomNormal([4, 12, 12, 8], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const w = tf.randomNormal([3, 3, 8, 16], 0, 0.3, 'float32', 2) as tf.Tensor4D;
+  const dense = tf.randomNormal([16, 10], 0, 0.3, 'float32', 3) as tf.Tensor2D;
+  const loss = (a: tf.Tensor, b: tf.Tensor) =>
+    tf.sum(tf.square(tf.matMul(tf.mean(tf.relu(tf.conv2d(x, a as tf.Tensor4D, 2, 'same')), [1, 2]), b as tf.Tensor2D)));
+  const [gw, gd] = tf.grads(loss)([w, dense]);
+  const big = tf.matMul(tf.randomNormal([96, 200], 0, 1, 'float32', 4), tf.randomNormal([96, 150], 0, 1, 'float32', 5), true, false);
+  return [tf.conv2d(x, w, 1, 'same'), gw!, gd!, big].map((t) => Array.from(t.dataSync()));
+});
+process.stdout.write(JSON.stringify({ threads: setup.threads, backend: setup.backend, leakedGlobals, results }) + '\n');
