@@ -1,0 +1,93 @@
+/**
+ * `npm run bench`: the teacher-student ReLU grid (5 ρ × 19 953 SAM/SGD steps, batch 1, metrics every
+ * 285 steps) against PyTorch on the same machine in the same run (bench/results/experiments.json).
+ *
+ * - ours, 1 seed: the five ρ of one seed trained as one batched student (runs = 5), wasm backend.
+ * - ours, 5 seeds: the CLI's default sweep (runs = 25), reported per seed grid (total / 5).
+ * - cpu backend, 1 seed, first 2 000 steps scaled to the full length: why wasm is the default.
+ * - reference: shared/baselines/bench_torch.py's two-layer loop at 1 thread, like ours (torch.optim.SGD + SAM per step, batch 1,
+ *   no biases): 5 × (9 977 SAM steps + 9 976 SGD steps) at its measured ms/step.
+ * SAMRANK_BENCH_QUICK=1 times 2 000 steps instead of 19 953 (and scales the reference the same way).
+ */
+import '@tensorflow/tfjs-layers';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot, rssMB, writeResults, type BenchEntry } from '../../../bench/lib.js';
+import { resolveTeacherStudentConfig, runTeacherStudentSweep, selectBackend } from '../src/index.js';
+
+const PYTHON = '/usr/bin/python3';
+const sharedDir = process.env['SAMRANK_SHARED_DIR'] ?? join(repoRoot, '..', 'shared');
+const torchBench = join(sharedDir, 'baselines', 'bench_torch.py');
+const quick = process.env['SAMRANK_BENCH_QUICK'] === '1';
+const ITER = quick ? 2_000 : 19_953;
+
+interface TorchTwoLayer {
+  sgd: { median_ms: number };
+  sam: { median_ms: number };
+}
+
+function torchTwoLayer(): TorchTwoLayer | null {
+  if (!existsSync(PYTHON) || !existsSync(torchBench)) return null;
+  try {
+    const out = execFileSync(PYTHON, [torchBench, '--only', 'two_layer_teacher_student', '--threads', '1'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 600_000,
+    });
+    const parsed = JSON.parse(out.trim().split('\n').pop()!);
+    return parsed.results.two_layer_teacher_student as TorchTwoLayer;
+  } catch (error) {
+    console.warn(`PyTorch reference unavailable: ${(error as Error).message.split('\n')[0]}`);
+    return null;
+  }
+}
+
+async function sweepMs(seeds: number, iterations: number): Promise<{ ms: number; peakMB: number }> {
+  const config = {
+    ...resolveTeacherStudentConfig({ seeds, iterations }),
+    // Keep the paper's evaluation spacing (every ~285 steps) when timing a shortened run.
+    evaluations: Math.max(1, Math.round((70 * iterations) / 19_953)),
+  };
+  let peak = rssMB();
+  const t0 = performance.now();
+  const out = await runTeacherStudentSweep(config, { onProgress: () => (peak = Math.max(peak, rssMB())) });
+  const ms = performance.now() - t0;
+  if (!out.completed) throw new Error('sweep did not complete');
+  return { ms, peakMB: Math.round(peak) };
+}
+
+const torch = torchTwoLayer();
+const samSteps = Math.floor(ITER / 2) + 1;
+const reference = torch
+  ? { name: `pytorch ${torch.sam.median_ms} ms/SAM step, ${torch.sgd.median_ms} ms/SGD step (bench_torch.py)`, ms: 5 * (samSteps * torch.sam.median_ms + (ITER - samSteps) * torch.sgd.median_ms) }
+  : undefined;
+
+const entries: BenchEntry[] = [];
+await selectBackend('wasm');
+const one = await sweepMs(1, ITER);
+entries.push({
+  name: `teacher-student relu grid, 1 seed (5 runs batched), ${ITER} steps, wasm`,
+  ms: Math.round(one.ms),
+  peakMB: one.peakMB,
+  ...(reference ? { reference } : {}),
+});
+const five = await sweepMs(5, ITER);
+entries.push({
+  name: `teacher-student relu grid, per seed of a 5-seed sweep (25 runs batched), wasm`,
+  ms: Math.round(five.ms / 5),
+  peakMB: five.peakMB,
+  ...(reference ? { reference } : {}),
+  notes: `whole 5-seed sweep ${(five.ms / 1000).toFixed(1)} s`,
+});
+await selectBackend('cpu');
+const cpuIter = Math.min(ITER, 2_000);
+const cpu = await sweepMs(1, cpuIter);
+entries.push({
+  name: `teacher-student relu grid, 1 seed (5 runs batched), cpu backend (${cpuIter} steps scaled to ${ITER})`,
+  ms: Math.round((cpu.ms * ITER) / cpuIter),
+  peakMB: cpu.peakMB,
+  ...(reference ? { reference } : {}),
+});
+writeResults('experiments', entries);
+process.exit(0);

@@ -1,0 +1,93 @@
+import '@tensorflow/tfjs-layers';
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveClassificationConfig } from './config.js';
+import { runClassificationExperiment } from './run.js';
+import { selectBackend } from '../backend.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'samrank-cls-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+beforeAll(async () => {
+  // The training kernels (wasm + @samrank/models' conv backprop) make a ResNet step ~25× faster than stock cpu.
+  await selectBackend('wasm');
+});
+
+const results = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as Record<string, unknown>;
+
+describe('classification smoke run', () => {
+  it('cifar10 --preset smoke on generated data writes results, history, report and figures', async () => {
+    const config = resolveClassificationConfig('cifar10', { preset: 'smoke', data: 'synthetic' });
+    const outDir = join(tmp, 'c10');
+    const before = tf.memory().numTensors;
+    const outcome = await runClassificationExperiment({ config, outDir, backend: 'wasm', command: 'samrank-repro cifar10 --preset smoke' });
+    expect(outcome.status).toBe('completed');
+    expect(tf.memory().numTensors).toBe(before);
+    const r = results(outDir) as { runs: { rho: number; final: { testError: number; featureRank: Record<string, number>; knnError: number } }[] };
+    expect(r.runs.map((x) => x.rho)).toEqual([0, 0.4]);
+    for (const run of r.runs) {
+      expect(run.final.testError).toBeGreaterThanOrEqual(0);
+      expect(run.final.featureRank['3']).toBeGreaterThan(0);
+      expect(run.final.knnError).toBeGreaterThanOrEqual(0);
+    }
+    const history = readFileSync(join(outDir, 'history.jsonl'), 'utf8').trim().split('\n');
+    expect(history.length).toBe(2 * 3);
+    expect(readFileSync(join(outDir, 'report.md'), 'utf8')).toMatch(/Fig\. 1/);
+    expect(existsSync(join(outDir, 'figures', 'curves.svg'))).toBe(true);
+    expect(existsSync(join(outDir, 'checkpoint.json'))).toBe(false);
+  });
+
+  it('resume after a stop gives the same results.json as an uninterrupted run', async () => {
+    const config = resolveClassificationConfig('fashion-mnist', { preset: 'smoke', data: 'synthetic', model: 'resnet18', setting: 'sota' });
+    const full = join(tmp, 'full');
+    await runClassificationExperiment({ config, outDir: full, backend: 'wasm', figures: false });
+    const cut = join(tmp, 'cut');
+    let steps = 0;
+    const first = await runClassificationExperiment({
+      config,
+      outDir: cut,
+      backend: 'wasm',
+      figures: false,
+      onProgress: () => steps++,
+      shouldStop: () => steps === 5,
+    });
+    expect(first.status).toBe('interrupted');
+    expect(existsSync(join(cut, 'checkpoint.json'))).toBe(true);
+    const second = await runClassificationExperiment({ config, outDir: cut, backend: 'wasm', figures: false, resume: true });
+    expect(second.status).toBe('completed');
+    expect(results(cut)).toEqual(results(full));
+    expect(readFileSync(join(cut, 'history.jsonl'), 'utf8')).toBe(readFileSync(join(full, 'history.jsonl'), 'utf8'));
+    const r = results(full) as { runs: { final: { activeRelus: Record<string, number> } }[] };
+    expect(r.runs[0]!.final.activeRelus['4']).toBeGreaterThan(0);
+  });
+
+  it('a run whose loss or features turn NaN/Inf is marked diverged and the sweep goes on', async () => {
+    // ρ = 1e30 overflows the perturbed loss at the first SAM step (SAM refuses the update); lr = 1e8 keeps
+    // gradients finite for a step but overflows BatchNorm's running statistics, so the next evaluation's
+    // features are NaN. Neither may end the sweep.
+    const before = tf.memory().numTensors;
+    const huge = resolveClassificationConfig('cifar10', { preset: 'smoke', data: 'synthetic', rhos: [1e30, 0] });
+    const a = await runClassificationExperiment({ config: huge, outDir: join(tmp, 'div-rho'), backend: 'wasm', figures: false });
+    const b = await runClassificationExperiment({
+      config: { ...resolveClassificationConfig('cifar10', { preset: 'smoke', data: 'synthetic', rhos: [0] }), lr: 1e8 },
+      outDir: join(tmp, 'div-lr'),
+      backend: 'wasm',
+      figures: false,
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(a.status).toBe('completed');
+    const ra = results(join(tmp, 'div-rho')) as { runs: { rho: number; status: string; divergedAt: number | null; final: { featureRank: Record<string, number> } | null }[]; rankTrend: unknown };
+    expect(ra.runs.map((r) => [r.rho, r.status, r.divergedAt])).toEqual([[1e30, 'diverged', 1], [0, 'ok', null]]);
+    expect(ra.runs[0]!.final).toBeNull();
+    expect(ra.runs[1]!.final!.featureRank['3']).toBeGreaterThan(0);
+    expect(ra.rankTrend).toBeNull();
+    expect(readFileSync(join(tmp, 'div-rho', 'report.md'), 'utf8')).toMatch(/\*\*Diverged\*\*.*ρ 1e\+30 seed 0 at step 1/);
+    expect(b.status).toBe('completed');
+    const rb = results(join(tmp, 'div-lr')) as { runs: { status: string; divergedAt: number }[] };
+    expect(rb.runs).toEqual([expect.objectContaining({ status: 'diverged', divergedAt: 2, final: null })]);
+    // The history keeps the evaluations made before the divergence.
+    expect(readFileSync(join(tmp, 'div-lr', 'history.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+});

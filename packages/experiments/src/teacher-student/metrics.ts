@@ -1,0 +1,87 @@
+/**
+ * The teacher-student metrics of spec §6.3, computed in float64 from a run's parameters: train / test MSE
+ * (no ½), feature rank of act(X Wᵀ + b) on the training points (uncentered, the original rule), active
+ * units, and the ℓ2 norm of all parameters. The rank and active-unit definitions come from @samrank/rank.
+ */
+import { ACTIVE_UNIT_PRESETS, activeUnits, featureRank } from '@samrank/rank';
+import { twoLayerForward, type TeacherActivation, type TwoLayerParams } from '@samrank/data';
+import { hiddenFeatures } from './model.js';
+
+/** One evaluation of one run. Losses are NaN once a run has diverged. */
+export interface StudentMetrics {
+  trainLoss: number;
+  testLoss: number;
+  featureRank: number;
+  activeUnits: number;
+  weightNorm: number;
+}
+
+/** The data a student is evaluated on (row-major inputs [n, inputDim]). */
+export interface EvaluationData {
+  inputDim: number;
+  xTrain: Float64Array;
+  yTrain: Float64Array;
+  xTest: Float64Array;
+  yTest: Float64Array;
+}
+
+/** Settings of the metric definitions. */
+export interface MetricOptions {
+  activation: TeacherActivation;
+  /** Fraction of Σσ² the rank must explain (0.9999 in the paper's two-layer runs). */
+  rankThreshold: number;
+  /** |act| ≥ this makes a tanh / abs unit active; ReLU units are active when act > 0 on some point. */
+  activeThreshold: number;
+  /** Column-center the features before the rank (the trajectory fixtures' definition); default false (the paper's). */
+  centered?: boolean;
+}
+
+/** mean (p − y)². */
+export function meanSquaredError(pred: Float64Array, y: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < y.length; i++) s += (pred[i]! - y[i]!) ** 2;
+  return s / y.length;
+}
+
+/** sqrt(‖W‖² + ‖b‖² + ‖a‖² + c²). */
+export function weightNorm(params: TwoLayerParams): number {
+  let s = params.c * params.c;
+  for (const arr of [params.W, params.b, params.a]) for (const v of arr) s += v * v;
+  return Math.sqrt(s);
+}
+
+/** Feature rank of a [n, m] feature matrix with the paper's two-layer conventions (kept in one place). */
+export function studentFeatureRank(phi: Float64Array, n: number, options: MetricOptions): number {
+  return featureRank(
+    { data: phi, rows: n, cols: phi.length / n },
+    { threshold: options.rankThreshold, center: options.centered ? 'feature' : 'none', rule: 'original' },
+  );
+}
+
+/** Active hidden units of a [n, m] feature matrix (spec §1.7). */
+export function studentActiveUnits(phi: Float64Array, n: number, options: MetricOptions): number {
+  const matrix = { data: phi, rows: n, cols: phi.length / n };
+  return options.activation === 'relu'
+    ? activeUnits(matrix, ACTIVE_UNIT_PRESETS.relu)
+    : activeUnits(matrix, { ...ACTIVE_UNIT_PRESETS.tanhAbs, threshold: options.activeThreshold });
+}
+
+/** All metrics of one run. A run with non-finite parameters gets NaN losses and −1 counts. */
+export function evaluateStudent(params: TwoLayerParams, data: EvaluationData, options: MetricOptions): StudentMetrics {
+  const norm = weightNorm(params);
+  const trainPred = twoLayerForward(params, options.activation, data.xTrain, data.inputDim);
+  const trainLoss = meanSquaredError(trainPred, data.yTrain);
+  if (!Number.isFinite(norm) || !Number.isFinite(trainLoss)) {
+    return { trainLoss: NaN, testLoss: NaN, featureRank: -1, activeUnits: -1, weightNorm: norm };
+  }
+  const testLoss = meanSquaredError(twoLayerForward(params, options.activation, data.xTest, data.inputDim), data.yTest);
+  const n = data.yTrain.length;
+  const phi = hiddenFeatures(params, options.activation, data.xTrain, data.inputDim);
+  return {
+    trainLoss,
+    testLoss,
+    featureRank: studentFeatureRank(phi, n, options),
+    activeUnits: studentActiveUnits(phi, n, options),
+    weightNorm: norm,
+  };
+}
