@@ -5,7 +5,7 @@
  *   gradient-norm regularizer (exact and finite-difference), and the same with 5 independent runs;
  *   PyTorch's two-layer SGD / SAM / grad-norm steps from shared/baselines/bench_torch.py (same run) as
  *   the reference when /usr/bin/python3 has torch;
- * - a small MLP (256-128-10, batch 128, softmax CE): SGD vs SAM.
+ * - a small MLP (256-128-10, batch 128, softmax CE): SGD vs SAM, and SAM over 4 micro-batches.
  * Cases alternate within each of SAMRANK_BENCH_ROUNDS rounds (default 3); figures are medians over rounds.
  * Each "SAM vs SGD" entry stores our SGD step as its reference, so its ratio is the SAM/SGD cost ratio.
  */
@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { rssMB, timeMedian, writeResults, type BenchEntry } from '../../../bench/lib.js';
-import { GradientNormRegularizer, SAM } from '../src/index.js';
+import { GradientNormRegularizer, SAM, sliceChunk, type StepContext } from '../src/index.js';
 
 const PYTHON = '/usr/bin/python3';
 const steps = Number(process.env.SAMRANK_BENCH_STEPS ?? 200);
@@ -83,9 +83,11 @@ function mlp() {
   const b2 = tf.variable(tf.zeros([10]), true);
   const X = tf.randomNormal([128, 256], 0, 1, 'float32', 7);
   const Y = tf.oneHot(tf.tensor1d(Array.from({ length: 128 }, (_, i) => i % 10), 'int32'), 10);
-  const loss = () => {
-    const logits = tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(X, W1), b1)), W2), b2);
-    return tf.mean(tf.sub(tf.logSumExp(logits, 1), tf.sum(tf.mul(logits, Y), 1))) as tf.Scalar;
+  // Micro-batched optimizers ask for rows ctx.chunk of ctx.chunks; the others pass chunks = 1 (all rows).
+  const loss = (ctx: StepContext = { pass: 'first', chunk: 0, chunks: 1 }) => {
+    const x = sliceChunk(X, ctx);
+    const logits = tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, W1), b1)), W2), b2);
+    return tf.mean(tf.sub(tf.logSumExp(logits, 1), tf.sum(tf.mul(logits, sliceChunk(Y, ctx)), 1))) as tf.Scalar;
   };
   return { vars: [W1, b1, W2, b2], loss, next: () => {}, dispose: () => tf.dispose([W1, b1, W2, b2, X, Y]) };
 }
@@ -93,7 +95,7 @@ function mlp() {
 /** Median ms per step over 3 repetitions of `n` steps. */
 async function msPerStep(
   opt: tf.Optimizer,
-  model: { vars: tf.Variable[]; loss: () => tf.Scalar; next: () => void },
+  model: { vars: tf.Variable[]; loss: (ctx?: StepContext) => tf.Scalar; next: () => void },
   n: number,
 ) {
   const ms = await timeMedian(() => {
@@ -173,7 +175,11 @@ entries.push({
 });
 
 const mlpSteps = Math.max(3, Math.round(steps / 40));
-const mlpCases = [() => tf.train.momentum(0.05, 0.9), () => new SAM(tf.train.momentum(0.05, 0.9), { rho: 0.05 })].map(
+const mlpCases = [
+  () => tf.train.momentum(0.05, 0.9),
+  () => new SAM(tf.train.momentum(0.05, 0.9), { rho: 0.05 }),
+  () => new SAM(tf.train.momentum(0.05, 0.9), { rho: 0.05, microBatches: 4 }),
+].map(
   (make) => ({ model: mlp(), opt: make() as tf.Optimizer, times: [] as number[] }),
 );
 for (let round = 0; round < rounds; round++) {
@@ -189,6 +195,11 @@ entries.push({
   name: 'MLP 256-128-10 batch 128: SAM step vs SGD step (ratio = SAM/SGD)',
   ms: mlpMs[1]!,
   reference: { name: 'tfjs SGD+momentum step', ms: mlpMs[0]! },
+});
+entries.push({
+  name: 'MLP 256-128-10 batch 128: SAM microBatches 4 vs full-batch SAM (ratio = micro/full)',
+  ms: mlpMs[2]!,
+  reference: { name: 'tfjs SAM step, full batch', ms: mlpMs[1]! },
 });
 
 writeResults('optim', entries);

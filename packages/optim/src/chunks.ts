@@ -1,6 +1,6 @@
 /**
- * Helpers for m-sharpness loss closures: which rows of the batch belong to the sub-batch the closure is
- * asked for (`ctx.chunk` of `ctx.chunks`).
+ * Helpers for m-sharpness and micro-batched loss closures: which rows of the batch belong to the
+ * sub-batch the closure is asked for (`ctx.chunk` of `ctx.chunks`).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidOptionError } from './errors.js';
@@ -9,7 +9,8 @@ import type { StepContext } from './loss-gradients.js';
 /**
  * Rows [start, start + size) of a batch of `batchSize` examples that form sub-batch `ctx.chunk` of
  * `ctx.chunks`. Sizes differ by at most one (the first `batchSize % chunks` chunks get one more), so
- * equal sub-batches (batchSize divisible by chunks) give exactly the paper's m-sharpness average.
+ * equal sub-batches (batchSize divisible by chunks) give exactly the paper's m-sharpness average, and
+ * make the average of micro-batch mean losses (`microBatches`) equal the full batch's mean loss.
  */
 export function chunkRange(batchSize: number, ctx: Pick<StepContext, 'chunk' | 'chunks'>): { start: number; size: number } {
   const { chunk, chunks } = ctx;
@@ -20,7 +21,10 @@ export function chunkRange(batchSize: number, ctx: Pick<StepContext, 'chunk' | '
     throw new InvalidOptionError('chunk', `need integers 0 <= chunk < chunks, got chunk ${chunk} of ${chunks}`);
   }
   if (chunks > batchSize) {
-    throw new InvalidOptionError('mSharpness', `${chunks} sub-batches cannot be cut from a batch of ${batchSize}`);
+    throw new InvalidOptionError(
+      'mSharpness',
+      `${chunks} sub-batches (mSharpness × microBatches) cannot be cut from a batch of ${batchSize}`,
+    );
   }
   const base = Math.floor(batchSize / chunks);
   const extra = batchSize % chunks;

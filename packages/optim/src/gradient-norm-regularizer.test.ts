@@ -16,9 +16,14 @@ import {
 } from '../test/helpers.js';
 import { InvalidLambdaError, InvalidOptionError, RunsMismatchError } from './errors.js';
 import { GradientNormRegularizer, regularizedGradients } from './gradient-norm-regularizer.js';
+import { sliceChunk } from './chunks.js';
+import type { StepContext } from './loss-gradients.js';
 import { windowSchedule } from './schedules.js';
 
 beforeAll(useCpu);
+
+/** Disposes the loss `minimize(…, true)` returned. */
+const disposeLoss = (l: tf.Scalar | null): void => l?.dispose();
 
 describe('two_layer_grad_norm_reg.json', () => {
   const fx = loadFixture('two_layer_grad_norm_reg.json');
@@ -277,5 +282,114 @@ describe('GradientNormRegularizer behaviour', () => {
     expect(() => new GradientNormRegularizer(tf.train.sgd(0.1), { lambda: [0.1, 0.2], runs: 3 })).toThrow(
       RunsMismatchError,
     );
+  });
+});
+
+describe('microBatches (finite-difference mode accumulates; exact mode refuses)', () => {
+  const fx = loadFixture('two_layer_grad_norm_reg.json');
+  const ex = fx.expected;
+  const lambda = fx.hyperparameters.rho;
+  const setup = () => {
+    const { W, a } = twoLayerVars(fx.params_before);
+    const X = tf.tensor(fx.inputs.X as number[][]);
+    const y = tf.tensor(fx.inputs.y as number[]);
+    const loss = (ctx: Pick<StepContext, 'chunk' | 'chunks'>) => twoLayerLoss(W, a, sliceChunk(X, ctx), sliceChunk(y, ctx));
+    return { W, a, loss, dispose: () => tf.dispose([W, a, X, y]) };
+  };
+  const flatGrads = (g: tf.NamedTensorMap, W: tf.Variable, a: tf.Variable) => [
+    ...g[W.name]!.dataSync(),
+    ...g[a.name]!.dataSync(),
+  ];
+
+  it('two_layer_grad_norm_reg.json: one global perturbation over 2 and 3 micro-batches = full batch', () => {
+    const exact = [...(ex.grad_objective.W as number[][]).flat(), ...(ex.grad_objective.a as number[])];
+    const perExample = [
+      ...(ex.per_example_variant_grad_objective.W as number[][]).flat(),
+      ...(ex.per_example_variant_grad_objective.a as number[]),
+    ];
+    const p = setup();
+    const full = new GradientNormRegularizer(tf.train.sgd(0.1), { lambda, mode: 'finite-difference', r: 0.001 });
+    const ref = full.computeGradients((ctx) => p.loss(ctx), [p.W, p.a]);
+    const refGrads = flatGrads(ref.grads, p.W, p.a);
+    for (const k of [2, 3]) {
+      const opt = new GradientNormRegularizer(tf.train.sgd(0.1), {
+        lambda,
+        mode: 'finite-difference',
+        r: 0.001,
+        microBatches: k,
+      });
+      const calls: StepContext[] = [];
+      const got = opt.computeGradients((ctx) => (calls.push(ctx), p.loss(ctx)), [p.W, p.a]);
+      expect(calls.map((c) => `${c.pass}${c.chunk}/${c.chunks}`)).toEqual([
+        ...Array.from({ length: k }, (_, i) => `first${i}/${k}`),
+        ...Array.from({ length: k }, (_, i) => `second${i}/${k}`),
+      ]);
+      expectClose(got.value, ex.loss, f32Tol(fx), `k=${k} loss (mean of first-pass micro-batch losses)`);
+      const g = flatGrads(got.grads, p.W, p.a);
+      // Same finite difference as the full batch; λ/r = 100 amplifies the float32 summation-order noise.
+      expectClose(g, refGrads, { atol: 5e-5, rtol: 1e-4 }, `k=${k} vs full-batch finite difference`);
+      // ... hence the golden exact ∇(L + λ‖∇L‖) of the whole batch to finite-difference accuracy,
+      const err = (e: number[]) => Math.max(...g.map((x, i) => Math.abs(x - e[i]!)));
+      expect(err(exact)).toBeLessThan(5e-4);
+      // ... and not the mean of per-micro-batch penalties (which is what mSharpness would give).
+      expect(err(perExample)).toBeGreaterThan(10 * err(exact));
+      tf.dispose([got.value, ...Object.values(got.grads)]);
+      opt.dispose();
+    }
+    tf.dispose([ref.value, ...Object.values(ref.grads)]);
+    full.dispose();
+    p.dispose();
+  });
+
+  it('λ = 0: one accumulated pass (plain micro-batched gradient)', () => {
+    const p = setup();
+    const opt = new GradientNormRegularizer(tf.train.sgd(0.1), { lambda: 0, mode: 'finite-difference', microBatches: 3 });
+    const calls: StepContext[] = [];
+    const got = opt.computeGradients((ctx) => (calls.push(ctx), p.loss(ctx)), [p.W, p.a]);
+    expect(calls).toEqual([0, 1, 2].map((chunk) => ({ pass: 'first', chunk, chunks: 3 })));
+    expectClose(got.value, ex.loss, f32Tol(fx), 'loss');
+    expectClose(flatGrads(got.grads, p.W, p.a), [...(ex.grad_loss.W as number[][]).flat(), ...(ex.grad_loss.a as number[])], f32Tol(fx), 'grad_loss');
+    tf.dispose([got.value, ...Object.values(got.grads)]);
+    opt.dispose();
+    p.dispose();
+  });
+
+  it('numTensors unchanged over 100 micro-batched steps', () => {
+    const p = setup();
+    const opt = new GradientNormRegularizer(tf.train.momentum(0.01, 0.9), {
+      lambda,
+      mode: 'finite-difference',
+      microBatches: 2,
+      weightDecay: 1e-3,
+    });
+    opt.minimize((ctx) => p.loss(ctx), false, [p.W, p.a]);
+    const n0 = tf.memory().numTensors;
+    for (let s = 1; s < 100; s++) disposeLoss(opt.minimize((ctx) => p.loss(ctx), true, [p.W, p.a]));
+    expect(tf.memory().numTensors).toBe(n0);
+    opt.dispose();
+    p.dispose();
+  });
+
+  it("exact mode with microBatches > 1 throws InvalidOptionError; bad values are typed; config keeps it", () => {
+    let err: unknown;
+    try {
+      new GradientNormRegularizer(tf.train.sgd(0.1), { mode: 'exact', microBatches: 2 });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InvalidOptionError);
+    expect((err as InvalidOptionError).option).toBe('microBatches');
+    expect((err as Error).message).toMatch(/finite-difference/);
+    expect(() => new GradientNormRegularizer(tf.train.sgd(0.1), { microBatches: 0, mode: 'finite-difference' })).toThrow(
+      InvalidOptionError,
+    );
+    const opt = new GradientNormRegularizer(tf.train.sgd(0.1), { mode: 'finite-difference', microBatches: 4 });
+    const config = opt.getConfig();
+    const [cls, fromConfig] = tf.serialization.SerializationMap.getMap().classNameMap['GradientNormRegularizer']!;
+    const copy = fromConfig(cls, JSON.parse(JSON.stringify(config))) as GradientNormRegularizer;
+    expect(copy.microBatches).toBe(4);
+    expect(copy.getConfig()).toEqual(config);
+    opt.dispose();
+    copy.dispose();
   });
 });

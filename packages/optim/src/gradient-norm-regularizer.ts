@@ -13,7 +13,7 @@ import {
   type StepContext,
 } from './loss-gradients.js';
 import { broadcastPerRun, samPerturbation, sumSquaresPerRun } from './perturbation.js';
-import { perturbedGradients } from './perturbed-gradients.js';
+import { averaged, perturbedGradients } from './perturbed-gradients.js';
 import { evaluateSchedule, type Schedule } from './schedules.js';
 import { PerRunTensorCache, perRunValues, WrappedOptimizer, type WrapperOptions } from './wrapped-optimizer.js';
 
@@ -26,7 +26,8 @@ export interface GradientNormRegularizerOptions extends WrapperOptions {
   lambda?: number | number[];
   /**
    * 'exact' (default): double backprop through the gradient (dense nets, or conv nets on the cpu backend;
-   * registers the Appendix C gradient fixes). 'finite-difference': two gradient passes, works for any model.
+   * registers the Appendix C gradient fixes). 'finite-difference': two gradient passes, works for any model,
+   * and is the only mode that supports `microBatches` (exact mode throws `InvalidOptionError`).
    */
   mode?: GradientNormMode;
   /** Finite-difference step r (default 0.01); ignored in exact mode. */
@@ -41,7 +42,9 @@ const TINY = 1e-30;
 /**
  * A base optimizer driven by ∇(L + λ‖∇L‖₂). With `runs`, the penalty is Σ_r λ_r‖∇L_r‖ (one norm per run);
  * with `mSharpness: k`, each of the k sub-batches gets its own penalty and the gradients are averaged
- * (k = batch size gives the per-example variant (1/n)Σ_i‖∇ℓ_i‖). `minimize` returns the loss L at w.
+ * (k = batch size gives the per-example variant (1/n)Σ_i‖∇ℓ_i‖). With `microBatches: k` ('finite-difference'
+ * mode only) both passes are accumulated over k micro-batches, so the penalty is the whole batch's ‖∇L‖.
+ * `minimize` returns the loss L at w.
  */
 export class GradientNormRegularizer extends WrappedOptimizer {
   /** Serialization name (registered with `tf.serialization.registerClass`). */
@@ -74,6 +77,15 @@ export class GradientNormRegularizer extends WrappedOptimizer {
     }
     if (options.lambdaSchedule !== undefined && typeof options.lambdaSchedule !== 'function') {
       throw new InvalidOptionError('lambdaSchedule', 'must be a function (step, lambda) => lambda');
+    }
+    if (mode === 'exact' && this.microBatches > 1) {
+      // ∇‖∇L‖ of the full batch needs the full-batch gradient inside the double backprop; a mean of
+      // micro-batch penalties would silently optimize a different objective.
+      throw new InvalidOptionError(
+        'microBatches',
+        `mode 'exact' cannot accumulate over micro-batches (got microBatches ${this.microBatches}): the ` +
+          "full batch's ‖∇L‖ is not the mean of the micro-batches' norms; use mode 'finite-difference'",
+      );
     }
     this.mode = mode;
     this.r = r;
@@ -108,7 +120,7 @@ export class GradientNormRegularizer extends WrappedOptimizer {
   protected override stepGradients(f: LossClosure, vars: tf.Variable[]): LossGradients {
     const lambdaNow = this.lambdaAt(this.iterations);
     if (lambdaNow.every((l) => l === 0)) {
-      return lossGradients(f, { pass: 'first', chunk: 0, chunks: 1 }, vars);
+      return this.plainGradients(f, vars);
     }
     if (this.mode === 'exact') {
       registerDoubleBackpropGradients();
@@ -126,7 +138,7 @@ export class GradientNormRegularizer extends WrappedOptimizer {
     return perturbedGradients(
       f,
       vars,
-      this.mSharpness,
+      this.chunkLayout,
       this.checkFinite,
       (g, w) => samPerturbation(g, w, spec),
       (g1, g2) =>
@@ -160,13 +172,7 @@ export class GradientNormRegularizer extends WrappedOptimizer {
       tf.dispose([...(valueSum ? [valueSum] : []), ...(gradSum ?? []).filter((g): g is tf.Tensor => g != null)]);
       throw err;
     }
-    if (chunks === 1) return { value: valueSum!, grads: gradSum! };
-    const out = tf.tidy(() => ({
-      value: tf.mul(valueSum!, 1 / chunks) as tf.Scalar,
-      grads: gradSum!.map((g) => (g == null ? null : tf.mul(g, 1 / chunks))) as tf.Tensor[],
-    }));
-    tf.dispose([valueSum!, ...gradSum!.filter((g): g is tf.Tensor => g != null)]);
-    return out;
+    return averaged({ value: valueSum!, grads: gradSum! }, chunks);
   }
 
   protected override ownState(): Array<{ name: string; values: number[] }> {

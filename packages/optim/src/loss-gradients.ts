@@ -9,16 +9,17 @@ import { EmptyVariableListError, NonFiniteGradientError, NonScalarLossError, Run
  * What the loss closure is told on each call.
  * - `pass`: 'first' = at the current weights w; 'second' = at the perturbed weights w + ε (SAM) or
  *   w + r·g/‖g‖ (finite-difference regularizer). Use it to decide what BatchNorm statistics do.
- * - `chunk` / `chunks`: with m-sharpness (`mSharpness: k`), the closure must return the loss of
- *   sub-batch `chunk` of `chunks` (see `chunkRange` / `sliceChunk`); `chunks` is 1 otherwise, and then
- *   the loss is the whole batch's.
+ * - `chunk` / `chunks`: with m-sharpness (`mSharpness: m`) and/or gradient accumulation
+ *   (`microBatches: k`), the closure must return the MEAN loss of sub-batch `chunk` of `chunks`
+ *   (see `chunkRange` / `sliceChunk`), where `chunks = m·k` (just k when the rule is inactive, ρ = 0 /
+ *   λ = 0); `chunks` is 1 otherwise, and then the loss is the whole batch's.
  */
 export interface StepContext {
   /** Which forward/backward pass of the step this call is. */
   pass: 'first' | 'second';
   /** Index of the sub-batch (0 ≤ chunk < chunks). */
   chunk: number;
-  /** Number of sub-batches this step uses (1 without m-sharpness, or when SAM is inactive). */
+  /** Number of sub-batches this step uses (mSharpness × microBatches; microBatches when SAM is inactive). */
   chunks: number;
 }
 

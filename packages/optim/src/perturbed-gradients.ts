@@ -1,33 +1,48 @@
 /**
  * The two-pass step shared by SAM and the finite-difference gradient-norm regularizer: gradient at w,
- * move to a perturbed point, gradient there, restore w exactly.
+ * move to a perturbed point, gradient there, restore w exactly. Both passes may be accumulated over
+ * micro-batches, so one perturbation can cover a batch too large to differentiate at once.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { assertFinite, type LossClosure, type LossGradients, lossGradients } from './loss-gradients.js';
 
 /**
- * The two-pass core shared by SAM and the finite-difference regularizer. For each m-sharpness chunk:
- * gradient at w (pass 'first'); a perturbation from `perturb(g, w)`; gradient at w + ε (pass 'second');
- * w restored by re-assigning the saved tensors (bit-identical, also when the closure throws).
- * `combine(gFirst, gSecond)` forms the chunk's gradient (default: gSecond, i.e. SAM). Chunk gradients and
- * first-pass losses are averaged. With `checkFirst`, a non-finite first-pass gradient is reported (with
- * its variable) before anything is perturbed.
+ * How a step's batch is cut: `groups` m-sharpness sub-batches (one perturbation each), each accumulated
+ * over `microBatches` micro-batches. The closure sees `chunks = groups · microBatches` and
+ * `chunk = group · microBatches + micro`, so `sliceChunk(x, ctx)` picks the right rows.
+ */
+export interface ChunkLayout {
+  /** m-sharpness sub-batches, each with its own perturbation (1 = one global perturbation). */
+  groups: number;
+  /** Micro-batches whose gradients are averaged within each pass of a group (1 = no accumulation). */
+  microBatches: number;
+}
+
+/**
+ * The two-pass core shared by SAM and the finite-difference regularizer. For each m-sharpness group:
+ * gradient at w (pass 'first', averaged over the group's micro-batches); a perturbation from
+ * `perturb(g, w)`; gradient at w + ε (pass 'second', averaged the same way); w restored by re-assigning
+ * the saved tensors (bit-identical, also when the closure throws). `combine(gFirst, gSecond)` forms the
+ * group's gradient (default: gSecond, i.e. SAM). Group gradients and first-pass losses are averaged.
+ * With `checkFirst`, a non-finite first-pass gradient is reported (with its variable) before anything is
+ * perturbed.
  */
 export function perturbedGradients(
   f: LossClosure,
   vars: tf.Variable[],
-  chunks: number,
+  layout: ChunkLayout,
   checkFirst: boolean,
   perturb: (grads: ReadonlyArray<tf.Tensor | null>, weights: ReadonlyArray<tf.Tensor>) => Array<tf.Tensor | null>,
   combine?: (first: ReadonlyArray<tf.Tensor | null>, second: ReadonlyArray<tf.Tensor | null>) => Array<tf.Tensor | null>,
 ): LossGradients {
+  const { groups, microBatches } = layout;
   // Clones share the variables' buffers, so restoring assigns the very same data back.
   const saved = vars.map((v) => tf.clone(v));
   let valueSum: tf.Scalar | null = null;
   let gradSum: Array<tf.Tensor | null> | null = null;
   try {
-    for (let chunk = 0; chunk < chunks; chunk++) {
-      const first = lossGradients(f, { pass: 'first', chunk, chunks }, vars);
+    for (let group = 0; group < groups; group++) {
+      const first = accumulatedGradients(f, vars, 'first', group, layout);
       let eps: Array<tf.Tensor | null>;
       try {
         if (checkFirst) assertFinite(first.grads, vars, first.value, 'the gradient at w (first pass)');
@@ -45,7 +60,7 @@ export function perturbedGradients(
             if (e != null) v.assign(tf.add(saved[i]!, e));
           });
         });
-        second = lossGradients(f, { pass: 'second', chunk, chunks }, vars);
+        second = accumulatedGradients(f, vars, 'second', group, layout);
       } catch (err) {
         tf.dispose(nonNull(first.grads));
         throw err;
@@ -56,15 +71,15 @@ export function perturbedGradients(
         tf.dispose(nonNull(eps));
       }
       second.value.dispose();
-      let chunkGrads: Array<tf.Tensor | null>;
+      let groupGrads: Array<tf.Tensor | null>;
       if (combine) {
-        chunkGrads = tf.tidy(() => combine(first.grads, second.grads) as tf.Tensor[]);
+        groupGrads = tf.tidy(() => combine(first.grads, second.grads) as tf.Tensor[]);
         tf.dispose([...nonNull(first.grads), ...nonNull(second.grads)]);
       } else {
         tf.dispose(nonNull(first.grads));
-        chunkGrads = second.grads;
+        groupGrads = second.grads;
       }
-      gradSum = accumulateGrads(gradSum, chunkGrads);
+      gradSum = accumulateGrads(gradSum, groupGrads);
     }
   } catch (err) {
     tf.dispose([...(valueSum ? [valueSum] : []), ...nonNull(gradSum ?? [])]);
@@ -72,13 +87,47 @@ export function perturbedGradients(
   } finally {
     tf.dispose(saved);
   }
-  if (chunks === 1) return { value: valueSum!, grads: gradSum! };
-  const inv = 1 / chunks;
+  return averaged({ value: valueSum!, grads: gradSum! }, groups);
+}
+
+/**
+ * Loss and gradient of one pass over group `group`, averaged over its `layout.microBatches`
+ * micro-batches (closure called once per micro-batch; only one micro-batch's tape is alive at a time).
+ * With `groups = 1` and `pass = 'first'` this is plain gradient accumulation (micro-batched SGD).
+ */
+export function accumulatedGradients(
+  f: LossClosure,
+  vars: tf.Variable[],
+  pass: 'first' | 'second',
+  group: number,
+  layout: ChunkLayout,
+): LossGradients {
+  const { groups, microBatches } = layout;
+  const chunks = groups * microBatches;
+  let valueSum: tf.Scalar | null = null;
+  let gradSum: Array<tf.Tensor | null> | null = null;
+  try {
+    for (let micro = 0; micro < microBatches; micro++) {
+      const r = lossGradients(f, { pass, chunk: group * microBatches + micro, chunks }, vars);
+      valueSum = accumulateValue(valueSum, r.value);
+      gradSum = accumulateGrads(gradSum, r.grads);
+    }
+  } catch (err) {
+    tf.dispose([...(valueSum ? [valueSum] : []), ...nonNull(gradSum ?? [])]);
+    throw err;
+  }
+  return averaged({ value: valueSum!, grads: gradSum! }, microBatches);
+}
+
+/** `sums / count` (consumes `sums`); `sums` itself when count is 1. */
+export function averaged(sums: LossGradients, count: number): LossGradients {
+  if (count === 1) return sums;
+  const inv = 1 / count;
   const out = tf.tidy(() => ({
-    value: tf.mul(valueSum!, inv) as tf.Scalar,
-    grads: gradSum!.map((g) => (g == null ? null : tf.mul(g, inv))) as tf.Tensor[],
+    value: tf.mul(sums.value, inv) as tf.Scalar,
+    grads: sums.grads.map((g) => (g == null ? null : tf.mul(g, inv))) as tf.Tensor[],
   }));
-  tf.dispose([valueSum!, ...nonNull(gradSum!)]);
+  tf.dispose([sums.value, ...nonNull(sums.grads)]);
   return out;
 }
 

@@ -1,11 +1,11 @@
 /**
  * Sharpness-aware minimization (Foret et al. 2021) as a TensorFlow.js optimizer wrapping any base
- * optimizer, with unnormalized SAM, ASAM, m-sharpness, coupled weight decay, schedules and independent
- * runs along axis 0.
+ * optimizer, with unnormalized SAM, ASAM, m-sharpness, micro-batching, coupled weight decay, schedules
+ * and independent runs along axis 0.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidOptionError } from './errors.js';
-import { type LossClosure, type LossGradients, lossGradients } from './loss-gradients.js';
+import type { LossClosure, LossGradients } from './loss-gradients.js';
 import { perturbedGradients } from './perturbed-gradients.js';
 import { type PerturbationSpec, samPerturbation } from './perturbation.js';
 import { evaluateSchedule, type Schedule } from './schedules.js';
@@ -36,7 +36,9 @@ export interface SAMOptions extends WrapperOptions {
 /**
  * SAM around a base optimizer. `minimize(f)` performs the whole SAM step: g = ∇L(w); ε from g over all
  * variables jointly (per run); g' = ∇L(w + ε) on the same batch; w restored from a saved copy
- * (bit-identical); coupled weight decay; base optimizer step with g'. Returns the loss at w.
+ * (bit-identical); coupled weight decay; base optimizer step with g'. Returns the loss at w. With
+ * `microBatches: k` both gradients are averaged over k closure calls (one ε from the accumulated
+ * full-batch gradient); with `mSharpness: m` each of the m sub-batches gets its own ε.
  *
  * @example
  * const sam = new SAM(tf.train.momentum(0.1, 0.9), { rho: 0.05, weightDecay: 5e-4 });
@@ -111,7 +113,7 @@ export class SAM extends WrappedOptimizer {
     const rhoNow = this.rhoAt(this.iterations);
     if (rhoNow.every((r) => r === 0)) {
       // Inactive SAM is the base optimizer's step: one pass over the whole batch (BatchNorm updated once).
-      return lossGradients(f, { pass: 'first', chunk: 0, chunks: 1 }, vars);
+      return this.plainGradients(f, vars);
     }
     const spec: PerturbationSpec = {
       rho: this.rhoTensors.get(rhoNow),
@@ -121,7 +123,7 @@ export class SAM extends WrappedOptimizer {
       adaptiveEta: this.etaTensor,
       runs: this.runs,
     };
-    return perturbedGradients(f, vars, this.mSharpness, this.checkFinite, (first, saved) =>
+    return perturbedGradients(f, vars, this.chunkLayout, this.checkFinite, (first, saved) =>
       samPerturbation(first, saved, spec),
     );
   }

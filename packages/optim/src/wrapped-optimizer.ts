@@ -14,6 +14,7 @@ import {
 } from './errors.js';
 import { assertFinite, type LossClosure, type LossGradients, resolveVariables } from './loss-gradients.js';
 import { addWeightDecay } from './perturbation.js';
+import { accumulatedGradients, type ChunkLayout } from './perturbed-gradients.js';
 import { evaluateSchedule, type Schedule } from './schedules.js';
 
 /** A named tensor, as `tf.Optimizer.getWeights` returns them (tfjs-core does not export the type). */
@@ -40,6 +41,16 @@ export interface WrapperOptions {
    * the perturbation is computed per sub-batch and the resulting gradients averaged. Default 1.
    */
   mSharpness?: number;
+  /**
+   * Gradient accumulation: each pass of a step (the pass at w, and the pass at the perturbed weights)
+   * calls the closure once per micro-batch (`ctx.chunk` of `ctx.chunks`, see `sliceChunk`) and averages
+   * the micro-batch gradients, so ONE perturbation is formed from the whole batch's gradient while only
+   * one micro-batch is differentiated at a time (memory). The closure returns each micro-batch's MEAN
+   * loss, so micro-batches must be equal-sized (batch divisible by `chunks`) for the average to equal the
+   * full-batch mean. With `mSharpness: m` each of the m sub-batches is accumulated over `microBatches`
+   * micro-batches (`chunks = m · microBatches`). Default 1.
+   */
+  microBatches?: number;
   /**
    * Learning-rate schedule `(step, baseLr) => lr`, applied to the BASE optimizer before each step
    * (step = `iterations`). `baseLr` is `learningRate` below.
@@ -148,6 +159,8 @@ export abstract class WrappedOptimizer extends tf.Optimizer {
   readonly runs: number | undefined;
   /** Number of m-sharpness sub-batches (1 = off). */
   readonly mSharpness: number;
+  /** Number of micro-batches each pass accumulates over (1 = off). */
+  readonly microBatches: number;
   /** Whether each step rejects NaN/Inf gradients before touching the weights. */
   readonly checkFinite: boolean;
   /** The learning rate `lrSchedule` modulates (undefined when the base optimizer has none). */
@@ -170,6 +183,7 @@ export abstract class WrappedOptimizer extends tf.Optimizer {
     checkNonNegative('weightDecay', options.weightDecay);
     checkPositiveInt('runs', options.runs);
     checkPositiveInt('mSharpness', options.mSharpness);
+    checkPositiveInt('microBatches', options.microBatches);
     checkNonNegative('learningRate', options.learningRate);
     if (options.lrSchedule !== undefined && typeof options.lrSchedule !== 'function') {
       throw new InvalidOptionError('lrSchedule', 'must be a function (step, baseLr) => lr');
@@ -178,6 +192,7 @@ export abstract class WrappedOptimizer extends tf.Optimizer {
     this.weightDecay = options.weightDecay ?? 0;
     this.runs = options.runs;
     this.mSharpness = options.mSharpness ?? 1;
+    this.microBatches = options.microBatches ?? 1;
     this.checkFinite = options.checkFinite ?? true;
     const baseLr = (base as unknown as { learningRate?: unknown }).learningRate;
     this.learningRate = options.learningRate ?? (typeof baseLr === 'number' ? baseLr : undefined);
@@ -193,6 +208,19 @@ export abstract class WrappedOptimizer extends tf.Optimizer {
    * every variable exactly as it found it, also when it throws.
    */
   protected abstract stepGradients(f: LossClosure, vars: tf.Variable[]): LossGradients;
+
+  /** The chunk layout of a two-pass step: m-sharpness groups, each over `microBatches` micro-batches. */
+  protected get chunkLayout(): ChunkLayout {
+    return { groups: this.mSharpness, microBatches: this.microBatches };
+  }
+
+  /**
+   * The plain gradient (no perturbation) of the whole batch, accumulated over `microBatches`; used when
+   * the rule is inactive (ρ = 0, λ = 0), where m-sharpness does not matter and BatchNorm sees one pass.
+   */
+  protected plainGradients(f: LossClosure, vars: tf.Variable[]): LossGradients {
+    return accumulatedGradients(f, vars, 'first', 0, { groups: 1, microBatches: this.microBatches });
+  }
 
   /**
    * One full step: the rule's gradient (`computeGradients`), then the base optimizer's update.
@@ -317,6 +345,7 @@ export abstract class WrappedOptimizer extends tf.Optimizer {
       weightDecay: this.weightDecay,
       runs: this.runs ?? null,
       mSharpness: this.mSharpness,
+      microBatches: this.microBatches,
       learningRate: this.learningRate ?? null,
       checkFinite: this.checkFinite,
     };
@@ -347,6 +376,7 @@ export abstract class WrappedOptimizer extends tf.Optimizer {
         weightDecay: num('weightDecay'),
         runs: num('runs'),
         mSharpness: num('mSharpness'),
+        microBatches: num('microBatches'),
         learningRate: num('learningRate'),
         checkFinite: typeof config['checkFinite'] === 'boolean' ? (config['checkFinite'] as boolean) : undefined,
       },
