@@ -64,6 +64,7 @@ export function classificationExperiment(dataset: ClassificationDataset): Experi
         .option('--width <n>', 'ResNet base width (paper 64)', parseInteger(1))
         .option('--epochs <n>', 'training epochs (paper 200)', parseInteger(1))
         .option('--batch-size <n>', 'batch size (paper 256)', parseInteger(1))
+        .option('--micro-batches <n>', 'split each batch into n micro-batches, gradients accumulated, one SAM perturbation (paper preset: 4, for the wasm heap)', parseInteger(1))
         .option('--train-subset <n>', 'train on the first N training images after the validation split', parseInteger(1))
         .option('--eval-examples <n>', 'test images for the test error (paper 10,000)', parseInteger(1))
         .option('--eval-every <n>', 'evaluate every N optimizer steps (paper 1,000)', parseInteger(1))
@@ -81,6 +82,7 @@ export function classificationExperiment(dataset: ClassificationDataset): Experi
         epochs: flags['epochs'] as number | undefined,
         iterations: common.iterations,
         batchSize: flags['batchSize'] as number | undefined,
+        microBatches: flags['microBatches'] as number | undefined,
         trainSubset: flags['trainSubset'] as number | undefined,
         evalExamples: flags['evalExamples'] as number | undefined,
         evalEvery: flags['evalEvery'] as number | undefined,

@@ -35,6 +35,14 @@ describe('classification config', () => {
     expect(resolveClassificationConfig('cifar10', { preset: 'smoke' }).rhos).toEqual([0, 0.4]);
   });
 
+  it('micro-batches: 4 in the paper preset (wasm heap), 1 elsewhere, and they must divide the batch', () => {
+    expect(resolveClassificationConfig('cifar100', { preset: 'paper' }).microBatches).toBe(4);
+    expect(resolveClassificationConfig('cifar100', { preset: 'smoke' }).microBatches).toBe(1);
+    expect(resolveClassificationConfig('cifar100', { preset: 'smoke', microBatches: 2 }).microBatches).toBe(2);
+    expect(() => resolveClassificationConfig('cifar100', { preset: 'smoke', microBatches: 3 })).toThrow(/--micro-batches 3 must divide the batch size 32/);
+    expect(() => resolveClassificationConfig('cifar100', { microBatches: 0 })).toThrow(ExperimentConfigError);
+  });
+
   it('rejects bad values with ExperimentConfigError', () => {
     expect(() => resolveClassificationConfig('cifar10', { preset: 'huge' as never })).toThrow(/unknown preset huge/);
     expect(() => resolveClassificationConfig('cifar10', { width: 0 })).toThrow(ExperimentConfigError);

@@ -45,6 +45,12 @@ export interface ClassificationConfig {
   /** Total optimizer steps (epochs × steps per epoch unless --iterations overrides). Filled in when the data is known. */
   iterations?: number;
   batchSize: number;
+  /**
+   * Micro-batches per step (gradient accumulation with ONE SAM perturbation over the whole batch, optim's
+   * `microBatches`): the wasm heap (4 GiB) cannot hold a width-64 ResNet's activations at batch 256.
+   * BatchNorm then normalizes with statistics per micro-batch. Must divide the batch size.
+   */
+  microBatches: number;
   /** Train on the first N training images after the validation split (null: all). */
   trainSubset: number | null;
   /** Test images used for the test error (the first N; the paper: all 10,000). */
@@ -101,7 +107,7 @@ export const KNN_DATASET: Record<ClassificationDataset, ClassificationDataset> =
 type PresetValues = Pick<
   ClassificationConfig,
   'width' | 'epochs' | 'batchSize' | 'trainSubset' | 'evalExamples' | 'rankExamples' | 'knnTrain' | 'knnTest' | 'evalEvery' | 'trainLossBatches'
-> & { rhos?: number[]; seedCount: number; setting?: ClassificationSetting };
+> & { rhos?: number[]; seedCount: number; setting?: ClassificationSetting; microBatches?: number };
 
 /**
  * Preset values. `small` is sized for this shared 2-core CPU: width 8 (1/8 of the paper's channels), the
@@ -116,7 +122,7 @@ type PresetValues = Pick<
 export const PRESETS: Record<ClassificationPreset, PresetValues> = {
   paper: {
     width: 64, epochs: 200, batchSize: 256, trainSubset: null, evalExamples: 10_000, rankExamples: 10_240,
-    knnTrain: 10_240, knnTest: 10_000, evalEvery: 1000, trainLossBatches: 7, seedCount: 1,
+    knnTrain: 10_240, knnTest: 10_000, evalEvery: 1000, trainLossBatches: 7, seedCount: 1, microBatches: 4,
   },
   small: {
     width: 8, epochs: 5, batchSize: 128, trainSubset: 4096, evalExamples: 1000, rankExamples: 512,
@@ -137,6 +143,7 @@ export interface ClassificationOverrides {
   epochs?: number;
   iterations?: number;
   batchSize?: number;
+  microBatches?: number;
   trainSubset?: number;
   evalExamples?: number;
   evalEvery?: number;
@@ -161,7 +168,7 @@ export function resolveClassificationConfig(dataset: ClassificationDataset, o: C
   const p = PRESETS[preset];
   const setting = o.setting ?? p.setting ?? 'minimal';
   if (!SETTINGS.includes(setting)) throw new ExperimentConfigError(`unknown setting ${setting}; expected minimal or sota`);
-  for (const [k, v] of Object.entries({ width: o.width, epochs: o.epochs, iterations: o.iterations, batchSize: o.batchSize, trainSubset: o.trainSubset, evalExamples: o.evalExamples, evalEvery: o.evalEvery, seeds: o.seeds })) {
+  for (const [k, v] of Object.entries({ width: o.width, epochs: o.epochs, iterations: o.iterations, batchSize: o.batchSize, trainSubset: o.trainSubset, evalExamples: o.evalExamples, evalEvery: o.evalEvery, seeds: o.seeds, microBatches: o.microBatches })) {
     positive(k, v);
   }
   const rhos = o.rhos ?? p.rhos ?? RHO_GRIDS[dataset][setting];
@@ -169,6 +176,10 @@ export function resolveClassificationConfig(dataset: ClassificationDataset, o: C
   const firstSeed = o.seed ?? 0;
   const seedCount = o.seeds ?? p.seedCount;
   const batchSize = o.batchSize ?? p.batchSize;
+  const microBatches = o.microBatches ?? p.microBatches ?? 1;
+  if (batchSize % microBatches !== 0) {
+    throw new ExperimentConfigError(`--micro-batches ${microBatches} must divide the batch size ${batchSize}`);
+  }
   const trainSubset = o.trainSubset ?? p.trainSubset;
   if (trainSubset !== null && trainSubset < batchSize) {
     throw new ExperimentConfigError(`--train-subset ${trainSubset} is smaller than one batch of ${batchSize}`);
@@ -183,6 +194,7 @@ export function resolveClassificationConfig(dataset: ClassificationDataset, o: C
     epochs: o.epochs ?? p.epochs,
     ...(o.iterations !== undefined ? { iterations: o.iterations } : {}),
     batchSize,
+    microBatches,
     trainSubset,
     evalExamples: o.evalExamples ?? p.evalExamples,
     rankExamples,

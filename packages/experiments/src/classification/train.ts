@@ -23,7 +23,7 @@ import {
   type Params,
   type ResNet18,
 } from '@samrank/models';
-import { NonFiniteGradientError, SAM, piecewise05Epochs } from '@samrank/optim';
+import { NonFiniteGradientError, SAM, piecewise05Epochs, sliceChunk } from '@samrank/optim';
 import { NonFiniteValueError } from '@samrank/rank';
 import type { RunStatus } from '../teacher-student/train.js';
 import type { BnMode, ClassificationConfig } from './config.js';
@@ -201,6 +201,7 @@ export async function runClassificationSweep(config: ClassificationConfig, data:
       epsilon: config.samEpsilon,
       weightDecay: config.weightDecay,
       learningRate: config.lr,
+      microBatches: config.microBatches,
       ...(config.schedule === 'piecewise_05epochs' ? { lrSchedule: piecewise05Epochs(total) } : {}),
     });
     const vars = model.paramSpecs.map((s) => params[s.name]!);
@@ -265,7 +266,11 @@ export async function runClassificationSweep(config: ClassificationConfig, data:
         const epoch = Math.floor(step / stepsPerEpoch);
         const { x, y } = batchToTensors(pipeline.trainBatchArrays(epoch, step % stepsPerEpoch, config.batchSize));
         try {
-          sam.minimize(({ pass }) => classificationLoss(model, params, store, x, y, pass === 'first' ? passes.first : passes.second)(), false, vars);
+          sam.minimize(
+            (c) => classificationLoss(model, params, store, sliceChunk(x, c), sliceChunk(y, c), c.pass === 'first' ? passes.first : passes.second)(),
+            false,
+            vars,
+          );
         } catch (error) {
           // SAM checks the loss and gradients before updating: the run has diverged at this step.
           if (!(error instanceof NonFiniteGradientError)) throw error;
