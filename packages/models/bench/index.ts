@@ -5,8 +5,8 @@
  * ../shared/baselines/bench_torch.py, 2 threads) when it is installed.
  *
  * Width 64 at batch 128 does not fit the 4 GiB wasm32 heap, so it runs as 2 × 64: SGD by gradient
- * accumulation (`classificationGrads`), SAM with @samrank/optim's `mSharpness: 2` (the same work: two passes per
- * half-batch; the perturbation is per half). Environment: SAMRANK_THREADS (wasm threads, default 1),
+ * accumulation (`classificationGrads`), SAM with @samrank/optim's `microBatches: 2` (gradients accumulated in each
+ * pass, one perturbation over the whole batch, as the paper). Environment: SAMRANK_THREADS (wasm threads, default 1),
  * SAMRANK_BENCH_QUICK=1 (width 16 only, fewer repeats), SAMRANK_BENCH_WIDTHS=16,64, SAMRANK_BENCH_SKIP_KERNELS=1.
  */
 import { execFileSync } from 'node:child_process';
@@ -84,7 +84,7 @@ async function resnetEntries(backendLabel: string, torch: Record<number, TorchRe
       sgd.applyGradients(named);
       tf.dispose([value, ...Object.values(grads), ...named.map((g) => g.tensor)]);
     };
-    const sam = new SAM(tf.train.momentum(0.05, 0.9), { rho: 0.1, weightDecay: 5e-4, mSharpness: chunks });
+    const sam = new SAM(tf.train.momentum(0.05, 0.9), { rho: 0.1, weightDecay: 5e-4, microBatches: chunks });
     const samStep = () => {
       sam.minimize(({ chunk }) => {
         const { start, size } = microBatches(BATCH, micro)[chunk]!;
@@ -109,7 +109,7 @@ async function resnetEntries(backendLabel: string, torch: Record<number, TorchRe
       ms: samMs,
       peakMB: Math.round(peakSam),
       ...(t ? { reference: { name: 'PyTorch 2 threads SAM step', ms: t.sam.median_ms } } : {}),
-      ...(chunks > 1 ? { notes: `SAM with mSharpness ${chunks}: same work as micro-batching, perturbation per half-batch` } : {}),
+      ...(chunks > 1 ? { notes: `SAM with microBatches ${chunks}: gradients accumulated, one perturbation per batch` } : {}),
     });
     entries.push({
       name: `${tag}: SAM step / own SGD step`,
