@@ -1,4 +1,4 @@
-export { ModelConfigError, InputShapeError, ParamsMismatchError, CheckpointFormatError, SecondOrderGradientError } from './errors.js';
+export { ModelsError, ModelConfigError, InputShapeError, ParamsMismatchError, CheckpointFormatError, SecondOrderGradientError } from './errors.js';
 export type { Params, ParamValues, BatchNormStats, BnState, InitSpec, ParamSpec, BatchNormSpec } from './types.js';
 export { initialValues, createParams, createBnState, countParams, disposeState } from './init.js';
 export {

@@ -133,6 +133,33 @@ function channelAffine(x: tf.Tensor4D, a: tf.Tensor1D, b: tf.Tensor1D, relu: boo
   });
 }
 
+/** Forward of both fused BatchNorms: s = γ·r, y = relu?(x·s + β − μ·s) in one pass. */
+function fusedNormalize(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  mu: tf.Tensor1D,
+  r: tf.Tensor1D,
+  relu: boolean,
+): { y: tf.Tensor4D; s: tf.Tensor1D } {
+  const s = tf.mul(gamma, r) as tf.Tensor1D;
+  return { y: channelAffine(x, s, tf.sub(beta, tf.mul(mu, s)) as tf.Tensor1D, relu), s };
+}
+
+/**
+ * Backward shared by both fused BatchNorms, from the saved [x, s, μ, r, y?] (y saved only with the ReLU).
+ * Through the ReLU first: its derivative is 0 where the output is 0 (as tf.relu's). Then dβ = Σdy and
+ * dγ = r·(Σdy·x − μ·Σdy).
+ */
+function fusedParamGrads(dyOut: tf.Tensor, saved: tf.Tensor[]) {
+  assertFirstOrder();
+  const [x, s, mu, r, y] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor4D?];
+  const dy = y ? tf.mul(dyOut, tf.step(y)) : dyOut;
+  const dBeta = tf.sum(dy, AXES);
+  const dGamma = tf.mul(r, tf.sub(tf.sum(tf.mul(dy, x), AXES), tf.mul(mu, dBeta)));
+  return { x, s, mu, r, dy, dGamma, dBeta };
+}
+
 function batchNormTrainFused(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number, relu: boolean) {
   const count = x.shape[0] * x.shape[1] * x.shape[2];
   let mean: tf.Tensor1D | null = null;
@@ -142,9 +169,8 @@ function batchNormTrainFused(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor
     const save = args[3] as tf.GradSaveFunc;
     const mu = tf.mean(xi, AXES) as tf.Tensor1D;
     const v = tf.mean(tf.square(tf.sub(xi, mu)), AXES) as tf.Tensor1D;
-    const r = tf.rsqrt(tf.add(v, eps));
-    const s = tf.mul(g, r) as tf.Tensor1D;
-    const y = channelAffine(xi, s, tf.sub(b, tf.mul(mu, s)) as tf.Tensor1D, relu);
+    const r = tf.rsqrt(tf.add(v, eps)) as tf.Tensor1D;
+    const { y, s } = fusedNormalize(xi, g, b, mu, r, relu);
     save(relu ? [xi, s, mu, r, y] : [xi, s, mu, r]);
     mean = tf.keep(mu);
     variance = tf.keep(v);
@@ -153,12 +179,7 @@ function batchNormTrainFused(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor
       // With x̂ = (x − μ)·r: dβ = Σdy, dγ = Σdy·x̂ = r·(Σdy·x − μ·Σdy), and
       // dx = s·(dy − (dβ + x̂·dγ)/M) = s·dy + B·x + C with B = −s·r·dγ/M, C = −s·dβ/M − B·μ.
       gradFunc: (dyOut: tf.Tensor, saved: tf.Tensor[]) => {
-        assertFirstOrder();
-        const [xs, ss, ms, rs, ys] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor4D?];
-        // Through the ReLU first: its derivative is 0 where the output is 0 (as tf.relu's).
-        const dy = ys ? tf.mul(dyOut, tf.step(ys)) : dyOut;
-        const dBeta = tf.sum(dy, AXES);
-        const dGamma = tf.mul(rs, tf.sub(tf.sum(tf.mul(dy, xs), AXES), tf.mul(ms, dBeta)));
+        const { x: xs, s: ss, mu: ms, r: rs, dy, dGamma, dBeta } = fusedParamGrads(dyOut, saved);
         const bCoef = tf.mul(tf.mul(ss, rs), tf.mul(dGamma, -1 / count));
         const cCoef = tf.sub(tf.mul(ss, tf.mul(dBeta, -1 / count)), tf.mul(bCoef, ms));
         const dx = tf.add(tf.mul(dy, ss), channelAffine(xs, bCoef as tf.Tensor1D, cCoef as tf.Tensor1D, false));
@@ -193,20 +214,15 @@ export function batchNormEval(
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xi, g, b] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
     const save = args[3] as tf.GradSaveFunc;
-    const s = tf.mul(g, r) as tf.Tensor1D;
-    const y = channelAffine(xi, s, tf.sub(b, tf.mul(mu, s)) as tf.Tensor1D, relu);
+    const { y, s } = fusedNormalize(xi, g, b, mu, r, relu);
     // Everything the backward pass reads must be saved: tensors of this scope are gone by then.
-    save(relu ? [xi, s, r, mu, y] : [xi, s, r, mu]);
+    save(relu ? [xi, s, mu, r, y] : [xi, s, mu, r]);
     return {
       value: y,
       // y = x·s + t with s = γ·r, t = β − μ·s: dx = dy·s, dγ = r·Σdy·(x − μ), dβ = Σdy.
       gradFunc: (dyOut: tf.Tensor, saved: tf.Tensor[]) => {
-        assertFirstOrder();
-        const [xs, ss, rs, ms, ys] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor4D?];
-        const dy = ys ? tf.mul(dyOut, tf.step(ys)) : dyOut;
-        const dBeta = tf.sum(dy, AXES);
-        const dGamma = tf.mul(rs, tf.sub(tf.sum(tf.mul(dy, xs), AXES), tf.mul(ms, dBeta)));
-        return [tf.mul(dy, ss), dGamma, dBeta];
+        const { s, dy, dGamma, dBeta } = fusedParamGrads(dyOut, saved);
+        return [tf.mul(dy, s), dGamma, dBeta];
       },
     };
   });

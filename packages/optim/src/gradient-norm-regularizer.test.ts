@@ -6,7 +6,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   bits,
+  disposeLoss,
   expectClose,
+  expectSinglesMatchRuns,
   f32Tol,
   loadFixture,
   twoLayerLoss,
@@ -21,9 +23,6 @@ import type { StepContext } from './loss-gradients.js';
 import { windowSchedule } from './schedules.js';
 
 beforeAll(useCpu);
-
-/** Disposes the loss `minimize(…, true)` returned. */
-const disposeLoss = (l: tf.Scalar | null): void => l?.dispose();
 
 describe('two_layer_grad_norm_reg.json', () => {
   const fx = loadFixture('two_layer_grad_norm_reg.json');
@@ -193,12 +192,7 @@ describe('two_layer_gradreg_trajectory.json', () => {
       for (const s of singles) s.opt.minimize(() => twoLayerLoss(s.W, s.a, xb, yb), false, [s.W, s.a]);
       tf.dispose([xb, yb]);
     }
-    singles.forEach((s, r) => {
-      const wr = tf.gather(W, r);
-      expect(tf.max(tf.abs(tf.sub(wr, s.W))).dataSync()[0]).toBeLessThan(1e-5);
-      tf.dispose([wr, s.W, s.a]);
-      s.opt.dispose();
-    });
+    expectSinglesMatchRuns(W, singles, 1e-5);
     opt.dispose();
     tf.dispose([W, a, X, y]);
   });

@@ -10,13 +10,14 @@ import {
   bits,
   convKeys,
   convLoss,
-  convVars,
+  convSamFixture,
+  disposeLoss,
   expectClose,
-  f32Tol,
   loadFixture,
+  expectParamsAndMomentumAfter,
   twoLayerLoss,
   twoLayerRunLosses,
-  twoLayerVars,
+  twoLayerSamFixture,
   useCpu,
   type Tol,
 } from '../test/helpers.js';
@@ -28,26 +29,12 @@ import { cosineSchedule, windowSchedule } from './schedules.js';
 
 beforeAll(useCpu);
 
-/** Disposes the loss `minimize(…, true)` returned. */
-const disposeLoss = (l: tf.Scalar | null): void => l?.dispose();
-
 /** Micro-batched vs full-batch tfjs: only the summation order differs (float32 rounding). */
 const ROUNDING: Tol = { atol: 2e-6, rtol: 1e-5 };
 const vals = (t: tf.Tensor): number[] => Array.from(t.dataSync());
 
 function twoLayerFixture(file: string, microBatches: number) {
-  const fx = loadFixture(file);
-  const hp = fx.hyperparameters;
-  const tol = f32Tol(fx);
-  const { W, a } = twoLayerVars(fx.params_before);
-  const base = hp.momentum > 0 ? tf.train.momentum(hp.lr, hp.momentum) : tf.train.sgd(hp.lr);
-  const sam = new SAM(base, {
-    rho: hp.rho,
-    normalize: hp.sam_normalized,
-    epsilon: hp.sam_stabilizer ?? 1e-12,
-    weightDecay: hp.weight_decay,
-    microBatches,
-  });
+  const { fx, tol, W, a, base, sam } = twoLayerSamFixture(file, { microBatches });
   fx.steps.forEach((step: any, s: number) => {
     const ex = step.expected;
     const X = tf.tensor(step.X as number[][]);
@@ -81,13 +68,7 @@ function twoLayerFixture(file: string, microBatches: number) {
     const expectedPerturbed = [...(ex.perturbed_params.W as number[][]).flat(), ...(ex.perturbed_params.a as number[])];
     perturbed.forEach((p, i) => expectClose(p, expectedPerturbed, tol, label(`perturbed params (micro-batch ${i})`)));
     expectClose(secondLosses.reduce((x, z) => x + z, 0) / k, ex.loss_at_perturbed, tol, label('loss_at_perturbed'));
-    expectClose(W, ex.params_after.W, tol, label('params_after.W'));
-    expectClose(a, ex.params_after.a, tol, label('params_after.a'));
-    if (ex.momentum_buffers_after) {
-      const slots = (base as unknown as { accumulations: Array<{ variable: tf.Variable }> }).accumulations;
-      expectClose(slots[0]!.variable, ex.momentum_buffers_after.W, tol, label('momentum_buffers_after.W'));
-      expectClose(slots[1]!.variable, ex.momentum_buffers_after.a, tol, label('momentum_buffers_after.a'));
-    }
+    expectParamsAndMomentumAfter(ex, { W, a }, base, tol, label);
     tf.dispose([X, y]);
   });
   sam.dispose();
@@ -95,13 +76,7 @@ function twoLayerFixture(file: string, microBatches: number) {
 }
 
 function convFixture(file: string, microBatches: number) {
-  const fx = loadFixture(file);
-  const hp = fx.hyperparameters;
-  const tol = f32Tol(fx);
-  const v = convVars(fx.params_before);
-  const vars = convKeys.map((k) => v[k]);
-  const base = hp.momentum > 0 ? tf.train.momentum(hp.lr, hp.momentum) : tf.train.sgd(hp.lr);
-  const sam = new SAM(base, { rho: hp.rho, epsilon: hp.sam_stabilizer, weightDecay: hp.weight_decay, microBatches });
+  const { fx, tol, v, vars, base, sam } = convSamFixture(file, { microBatches });
   fx.steps.forEach((step: any, s: number) => {
     const ex = step.expected;
     const X = tf.tensor(step.X) as tf.Tensor4D;

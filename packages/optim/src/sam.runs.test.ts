@@ -4,7 +4,16 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bits, expectClose, f32Tol, loadFixture, twoLayerLoss, twoLayerRunLosses, useCpu } from '../test/helpers.js';
+import {
+  bits,
+  expectClose,
+  expectSinglesMatchRuns,
+  f32Tol,
+  loadFixture,
+  twoLayerLoss,
+  twoLayerRunLosses,
+  useCpu,
+} from '../test/helpers.js';
 import { sliceChunk } from './chunks.js';
 import { RunsMismatchError } from './errors.js';
 import { SAM, type SAMOptions } from './sam.js';
@@ -133,12 +142,7 @@ describe('SAM runs with m-sharpness', () => {
       }
       tf.dispose([xb, yb]);
     }
-    singles.forEach((s, r) => {
-      const wr = tf.gather(W, r);
-      expect(tf.max(tf.abs(tf.sub(wr, s.W))).dataSync()[0]).toBeLessThan(1e-6);
-      tf.dispose([wr, s.W, s.a]);
-      s.opt.dispose();
-    });
+    expectSinglesMatchRuns(W, singles, 1e-6);
     batched.dispose();
     tf.dispose([W, a, X, y]);
   });

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import * as models from './index.js';
+
+const errorClasses = [
+  'ModelConfigError',
+  'InputShapeError',
+  'ParamsMismatchError',
+  'CheckpointFormatError',
+  'SecondOrderGradientError',
+  'BackendOptionError',
+  'GradientsUnavailableError',
+  'ThreadedWasmError',
+  'KernelArgumentError',
+] as const;
+
+describe('typed errors', () => {
+  it.each(errorClasses)('%s is a ModelsError whose name and message name the problem', (name) => {
+    const Cls = (models as unknown as Record<string, new (message: string) => Error>)[name]!;
+    const error = new Cls('bad thing');
+    expect(error).toBeInstanceOf(models.ModelsError);
+    expect(error).toBeInstanceOf(Error);
+    expect(error.name).toBe(name);
+    expect(String(error)).toBe(`${name}: bad thing`);
+  });
+
+  it('BackendUnavailableError names the package to install', () => {
+    const error = new models.BackendUnavailableError('wasm', '@tensorflow/tfjs-backend-wasm', 'not installed');
+    expect(error).toBeInstanceOf(models.ModelsError);
+    expect(error.name).toBe('BackendUnavailableError');
+    expect(error.message).toContain('@tensorflow/tfjs-backend-wasm');
+  });
+});
