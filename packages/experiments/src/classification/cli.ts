@@ -9,6 +9,7 @@ import { createProgress } from '../progress.js';
 import {
   BN_MODES,
   MODELS,
+  PRESETS,
   RHO_GRIDS,
   SETTINGS,
   resolveClassificationConfig,
@@ -60,7 +61,7 @@ export function classificationExperiment(dataset: ClassificationDataset): Experi
       command
         .option('--setting <name>', 'minimal (SGD, lr 0.05 constant) | sota (momentum 0.9, lr 0.1 piecewise, wd 5e-4) (default minimal; sota with --preset small)', parseChoice(SETTINGS))
         .option('--model <name>', 'preact-resnet18 | resnet18 (post-activation; adds active-ReLU counts) (default preact-resnet18)', parseChoice(MODELS))
-        .option('--rho <list>', `comma-separated ρ values (default: minimal ${grids.minimal.join(',')}; sota ${grids.sota.join(',')})`, parseNumberList)
+        .option('--rho <list>', `comma-separated ρ values (default: minimal ${grids.minimal.join(',')}; sota ${grids.sota.join(',')}; --preset small ${PRESETS.small.rhos?.join(',')}; smoke ${PRESETS.smoke.rhos?.join(',')})`, parseNumberList)
         .option('--width <n>', 'ResNet base width (paper 64)', parseInteger(1))
         .option('--epochs <n>', 'training epochs (paper 200)', parseInteger(1))
         .option('--batch-size <n>', 'batch size (paper 256)', parseInteger(1))

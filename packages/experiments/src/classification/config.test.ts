@@ -28,11 +28,24 @@ describe('classification config', () => {
     expect(c.rhos).toEqual([0, 0.5]);
     expect(c.seeds).toEqual([3, 4]);
     expect(PRESETS.smoke.rhos).toEqual([0, 0.4]);
-    // small defaults to the sota setting (the minimal one does not train far enough in 160 steps).
+    // small defaults to the sota setting (plain SGD at lr 0.05 does not train far enough in a CPU budget).
     expect(c.setting).toBe('sota');
-    expect(resolveClassificationConfig('fashion-mnist', { preset: 'small' }).rhos).toEqual([0, 0.1, 0.4, 0.6, 0.8]);
     expect(resolveClassificationConfig('fashion-mnist', { preset: 'small', setting: 'minimal' }).lr).toBe(0.05);
     expect(resolveClassificationConfig('cifar10', { preset: 'smoke' }).rhos).toEqual([0, 0.4]);
+  });
+
+  it('small preset = the committed docs/results/fashion-mnist-small run: 512 images, 25 epochs of 64, scaled ρ grid', () => {
+    const c = resolveClassificationConfig('fashion-mnist', { preset: 'small' });
+    expect([c.width, c.epochs, c.batchSize, c.trainSubset, c.evalExamples, c.rankExamples, c.knnTrain, c.knnTest, c.evalEvery, c.trainLossBatches])
+      .toEqual([8, 25, 64, 512, 500, 512, 512, 500, 50, 8]);
+    expect([c.setting, c.lr, c.momentum, c.weightDecay, c.schedule]).toEqual(['sota', 0.1, 0.9, 5e-4, 'piecewise_05epochs']);
+    expect(c.seeds).toEqual([0]);
+    // CIFAR-10's sota grid scaled by √(width / 64): the same relative perturbation ρ/‖w‖ at width 8.
+    const scaled = RHO_GRIDS['fashion-mnist'].sota.map((r) => r * Math.sqrt(8 / 64));
+    expect(c.rhos).toEqual([0, 0.035, 0.14, 0.21, 0.28]);
+    c.rhos.forEach((r, i) => expect(Math.abs(r - scaled[i]!)).toBeLessThan(0.005));
+    // The paper preset keeps the unscaled grid.
+    expect(resolveClassificationConfig('fashion-mnist', { preset: 'paper', setting: 'sota' }).rhos).toEqual([0, 0.1, 0.4, 0.6, 0.8]);
   });
 
   it('micro-batches: 4 in the paper preset (wasm heap), 1 elsewhere, and they must divide the batch', () => {
