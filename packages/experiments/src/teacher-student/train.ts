@@ -17,7 +17,9 @@ import {
   batchedSquaredLoss,
   createBatchedStudent,
   disposeStudent,
+  fusedSquaredLoss,
   initStudentParams,
+  plainSgdStep,
   readStudentParams,
   writeStudentParams,
   type BatchedStudent,
@@ -91,13 +93,13 @@ export interface StudentTrainer {
 }
 
 /**
- * Wraps SAM / GradientNormRegularizer around a batched student. After the regularized window SAM gets ρ = 0
- * (the library then skips the ascent pass, i.e. plain SGD); the regularizer phase hands over to plain SGD.
+ * Wraps SAM / GradientNormRegularizer around a batched student. SAM steps take the fused one-op loss
+ * ({@link fusedSquaredLoss}); the exact regularizer keeps the differentiable tfjs-op loss. After the regularized
+ * window (and for an all-zero λ grid) each step is plain SGD, done by {@link plainSgdStep} without kernels.
  */
 export function createStudentTrainer(student: BatchedStudent, options: TrainerOptions): StudentTrainer {
   const { runs, inputDim } = student;
   if (options.rhos.length !== runs) throw new RangeError(`rhos has ${options.rhos.length} values for ${runs} runs`);
-  const sgd = tf.train.sgd(options.learningRate);
   let phase: 'regularized' | 'plain' = 'regularized';
   const sam =
     options.method === 'sam'
@@ -119,21 +121,26 @@ export function createStudentTrainer(student: BatchedStudent, options: TrainerOp
   const allZero = options.rhos.every((r) => r === 0);
   return {
     step(xData, yData, regularized) {
-      if (!regularized && phase === 'regularized') {
-        phase = 'plain';
-        sam?.setRho(0);
+      if (!regularized) phase = 'plain';
+      const regularizing = phase === 'regularized' && (sam !== undefined || (reg !== undefined && !allZero));
+      if (!regularizing) {
+        // Plain SGD needs no optimizer state: one hand-rolled step, rounded like tf.train.sgd.
+        plainSgdStep(student, xData, yData, options.learningRate);
+        return;
       }
       tf.tidy(() => {
-        const x = tf.tensor2d(xData, [runs, inputDim]);
-        const y = tf.tensor1d(yData);
-        const loss = () => batchedSquaredLoss(student, x, y);
-        if (phase === 'regularized' && sam) sam.minimize(loss, false, student.variables);
-        else if (phase === 'regularized' && reg && !allZero) reg.minimize(loss, false, student.variables);
-        else sgd.minimize(loss, false, student.variables);
+        if (sam) {
+          // SAM is first-order: the fused one-kernel loss.
+          sam.minimize(() => fusedSquaredLoss(student, xData, yData), false, student.variables);
+        } else {
+          // The exact regularizer differentiates its own gradient: the differentiable tfjs-op loss.
+          const x = tf.tensor2d(xData, [runs, inputDim]);
+          const y = tf.tensor1d(yData);
+          reg!.minimize(() => batchedSquaredLoss(student, x, y), false, student.variables);
+        }
       });
     },
     dispose() {
-      sgd.dispose();
       sam?.dispose();
       reg?.dispose();
     },
