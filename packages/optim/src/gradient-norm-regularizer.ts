@@ -102,7 +102,7 @@ export class GradientNormRegularizer extends WrappedOptimizer {
 
   /** λ as configured (a number, or one per run with `runs`), before any schedule. */
   get lambda(): number | number[] {
-    return this.runs === undefined ? this.lambdaValues[0]! : this.lambdaValues.slice();
+    return this.perRunPublic(this.lambdaValues);
   }
 
   /** Sets λ: a number (all runs) or, with `runs`, one value per run. Throws on negative/NaN values. */
@@ -181,7 +181,7 @@ export class GradientNormRegularizer extends WrappedOptimizer {
 
   protected override setOwnState(name: string, values: number[]): boolean {
     if (name !== 'gradnorm/lambda') return false;
-    this.setLambda(this.runs === undefined ? values[0]! : values);
+    this.setLambda(this.perRunPublic(values));
     return true;
   }
 
@@ -189,7 +189,7 @@ export class GradientNormRegularizer extends WrappedOptimizer {
   override getConfig(): tf.serialization.ConfigDict {
     return {
       ...this.wrapperConfig(),
-      lambda: this.runs === undefined ? this.lambdaValues[0]! : this.lambdaValues.slice(),
+      lambda: this.perRunPublic(this.lambdaValues),
       mode: this.mode,
       r: this.r,
     };

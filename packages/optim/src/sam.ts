@@ -94,7 +94,7 @@ export class SAM extends WrappedOptimizer {
 
   /** ρ as configured (a number, or one per run with `runs`), before any schedule. */
   get rho(): number | number[] {
-    return this.runs === undefined ? this.rhoValues[0]! : this.rhoValues.slice();
+    return this.perRunPublic(this.rhoValues);
   }
 
   /** Sets ρ: a number (all runs) or, with `runs`, one value per run. Throws on negative/NaN values. */
@@ -134,7 +134,7 @@ export class SAM extends WrappedOptimizer {
 
   protected override setOwnState(name: string, values: number[]): boolean {
     if (name !== 'sam/rho') return false;
-    this.setRho(this.runs === undefined ? values[0]! : values);
+    this.setRho(this.perRunPublic(values));
     return true;
   }
 
@@ -142,7 +142,7 @@ export class SAM extends WrappedOptimizer {
   override getConfig(): tf.serialization.ConfigDict {
     return {
       ...this.wrapperConfig(),
-      rho: this.runs === undefined ? this.rhoValues[0]! : this.rhoValues.slice(),
+      rho: this.perRunPublic(this.rhoValues),
       epsilon: this.epsilon,
       normalize: this.normalize,
       adaptive: this.adaptive,

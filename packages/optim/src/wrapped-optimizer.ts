@@ -300,6 +300,14 @@ export abstract class WrappedOptimizer extends tf.Optimizer {
     return typeof lr === 'number' ? lr : undefined;
   }
 
+  /**
+   * The public form of a per-run coefficient (ρ, λ): the number itself without `runs`, a copy of the
+   * per-run list with it — what getters, configs and setters exchange.
+   */
+  protected perRunPublic(values: number[]): number | number[] {
+    return this.runs === undefined ? values[0]! : values.slice();
+  }
+
   /** Own state saved by getWeights (name → values); subclasses list theirs. */
   protected abstract ownState(): Array<{ name: string; values: number[] }>;
   /** Restores one entry of `ownState`. Returns false for an unknown name. */
