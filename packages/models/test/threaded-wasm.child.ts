@@ -4,11 +4,26 @@
  * line: threads used and a few results.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { helperTasksRun } from '../src/backend/conv-dw-helper.js';
 import { setupBackend } from '../src/backend/setup.js';
 
 const threads = Number(process.argv[2] ?? '1');
 const setup = await setupBackend({ backend: 'wasm', threads, quiet: true });
 const leakedGlobals = Object.prototype.hasOwnProperty.call(Object.prototype, 'mainScriptUrlOrBlob');
+// The filter gradient's helper thread starts on first use; wait until it takes its half.
+const dwInputs = () => [tf.randomNormal([3, 17, 15, 16], 0, 1, 'float32', 6), tf.randomNormal([3, 9, 8, 24], 0, 1, 'float32', 7)];
+const dwAttrs = { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 16, 24] };
+const filterGrad = () => tf.tidy(() => {
+  const [x, dy] = dwInputs();
+  return tf.engine().runKernel('Conv2DBackpropFilter', { x: x!, dy: dy! }, dwAttrs as never) as tf.Tensor;
+});
+for (let i = 0; i < 100 && helperTasksRun() === 0; i++) {
+  filterGrad().dispose();
+  await new Promise((r) => setTimeout(r, 20));
+}
+const dw = filterGrad();
+const filterGradValues = Array.from(dw.dataSync());
+dw.dispose();
 const results = tf.tidy(() => {
   const x = tf.randomNormal([4, 12, 12, 8], 0, 1, 'float32', 1) as tf.Tensor4D;
   const w = tf.randomNormal([3, 3, 8, 16], 0, 0.3, 'float32', 2) as tf.Tensor4D;
@@ -19,4 +34,4 @@ const results = tf.tidy(() => {
   const big = tf.matMul(tf.randomNormal([96, 200], 0, 1, 'float32', 4), tf.randomNormal([96, 150], 0, 1, 'float32', 5), true, false);
   return [tf.conv2d(x, w, 1, 'same'), gw!, gd!, big].map((t) => Array.from(t.dataSync()));
 });
-process.stdout.write(JSON.stringify({ threads: setup.threads, backend: setup.backend, leakedGlobals, results }) + '\n');
+process.stdout.write(JSON.stringify({ threads: setup.threads, backend: setup.backend, leakedGlobals, results, filterGradValues, helperTasks: helperTasksRun() }) + '\n');

@@ -1,7 +1,8 @@
 /**
  * Conv2D gradients written as forward convolutions, so they run on the backend's fastest kernel (XNNPACK on wasm).
  *
- * - Filter gradient: dW[kh,kw,c,co] = Σ_{n,i,j} x[n, i·s+kh−top, j·s+kw−left, c] · dy[n,i,j,co]. Treat x as a
+ * - Filter gradient: on wasm, a direct SIMD kernel when the channel counts allow (conv-dw-wasm.ts); otherwise
+ *   dW[kh,kw,c,co] = Σ_{n,i,j} x[n, i·s+kh−top, j·s+kw−left, c] · dy[n,i,j,co]. Treat x as a
  *   batch of C single-channel-per-sample images [C,H,W,N] and dy as a filter [Ho,Wo,N,Co] dilated by the stride:
  *   a stride-1 convolution of the two gives [C,KH,KW,Co].
  * - Input gradient: the transposed convolution equals a stride-1 convolution of dy zero-dilated by the stride
@@ -18,6 +19,7 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
+import { wasmFilterGrad } from './conv-dw-wasm.js';
 import { KernelArgumentError } from './errors.js';
 import { KernelCalls, markOwn } from './kernel-calls.js';
 
@@ -65,6 +67,10 @@ export function conv2DBackpropFilterVia(
     const { top, left } = info.padInfo;
     const sh = info.strideHeight;
     const sw = info.strideWidth;
+    if (k.backendName === 'wasm') {
+      const direct = wasmFilterGrad(k.backend, xh, dyh, { kh, kw, strideHeight: sh, strideWidth: sw, top, left });
+      if (direct) return direct;
+    }
     // Pad bottom/right so that the output covers the filter; when the forward conv ignored trailing rows the
     // output is larger and gets sliced.
     const bottom = Math.max(0, kh + (ho - 1) * sh - h! - top);

@@ -14,6 +14,8 @@ interface ChildResult {
   backend: string;
   leakedGlobals: boolean;
   results: number[][];
+  filterGradValues: number[];
+  helperTasks: number;
 }
 
 async function runChild(threads: number): Promise<ChildResult> {
@@ -30,6 +32,10 @@ describe('multi-threaded wasm (opt-in)', () => {
     for (let i = 0; i < single.results.length; i++) {
       expect(relativeError(threaded.results[i]!, single.results[i]!)).toBeLessThan(1e-5);
     }
+    // The direct filter gradient splits its tiles with a helper thread: same tiles, same bits.
+    expect(single.helperTasks).toBe(0);
+    expect(threaded.helperTasks).toBeGreaterThan(0);
+    expect(threaded.filterGradValues).toEqual(single.filterGradValues);
   }, 90_000);
 
   it('refuses a wasm package other than 4.22.0 with ThreadedWasmError', async () => {
