@@ -3,8 +3,9 @@
  * patches globals during init and starts pthread workers, so it runs outside the test worker. Prints one JSON
  * line: threads used and a few results.
  */
+import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
-import { helperTasksRun } from '../src/backend/conv-dw-helper.js';
+import { helperTasksRun } from '../src/backend/conv-grads-helper.js';
 import { setupBackend } from '../src/backend/setup.js';
 
 const threads = Number(process.argv[2] ?? '1');
@@ -22,8 +23,16 @@ for (let i = 0; i < 100 && helperTasksRun() === 0; i++) {
   await new Promise((r) => setTimeout(r, 20));
 }
 const dw = filterGrad();
-const filterGradValues = Array.from(dw.dataSync());
+const bitsOf = (values: Float32Array) => createHash('sha256').update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength)).digest('hex');
+const filterGradBits = bitsOf(dw.dataSync() as Float32Array);
 dw.dispose();
+// A strided input gradient over three image groups (the helper takes one).
+const dxBits = tf.tidy(() => {
+  const dy = tf.randomNormal([9, 5, 5, 12], 0, 1, 'float32', 8);
+  const filter = tf.randomNormal([3, 3, 16, 12], 0, 1, 'float32', 9);
+  const attrs = { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', inputShape: [9, 9, 9, 16] };
+  return bitsOf((tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, attrs as never) as tf.Tensor).dataSync() as Float32Array);
+});
 const results = tf.tidy(() => {
   const x = tf.randomNormal([4, 12, 12, 8], 0, 1, 'float32', 1) as tf.Tensor4D;
   const w = tf.randomNormal([3, 3, 8, 16], 0, 0.3, 'float32', 2) as tf.Tensor4D;
@@ -34,4 +43,4 @@ const results = tf.tidy(() => {
   const big = tf.matMul(tf.randomNormal([96, 200], 0, 1, 'float32', 4), tf.randomNormal([96, 150], 0, 1, 'float32', 5), true, false);
   return [tf.conv2d(x, w, 1, 'same'), gw!, gd!, big].map((t) => Array.from(t.dataSync()));
 });
-process.stdout.write(JSON.stringify({ threads: setup.threads, backend: setup.backend, leakedGlobals, results, filterGradValues, helperTasks: helperTasksRun() }) + '\n');
+process.stdout.write(JSON.stringify({ threads: setup.threads, backend: setup.backend, leakedGlobals, results, filterGradBits, dxBits, helperTasks: helperTasksRun() }) + '\n');

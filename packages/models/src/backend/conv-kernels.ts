@@ -1,7 +1,7 @@
 /**
  * Conv2D gradients written as forward convolutions, so they run on the backend's fastest kernel (XNNPACK on wasm).
  *
- * - Filter gradient: on wasm, a direct SIMD kernel when the channel counts allow (conv-dw-wasm.ts); otherwise
+ * - Filter gradient: on wasm, a direct SIMD kernel when the channel counts allow (conv-grads-wasm.ts); otherwise
  *   dW[kh,kw,c,co] = Σ_{n,i,j} x[n, i·s+kh−top, j·s+kw−left, c] · dy[n,i,j,co]. Treat x as a
  *   batch of C single-channel-per-sample images [C,H,W,N] and dy as a filter [Ho,Wo,N,Co] dilated by the stride:
  *   a stride-1 convolution of the two gives [C,KH,KW,Co].
@@ -19,7 +19,7 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { wasmFilterGrad } from './conv-dw-wasm.js';
+import { wasmFilterGrad, wasmInputGrad } from './conv-grads-wasm.js';
 import { KernelArgumentError } from './errors.js';
 import { KernelCalls, markOwn } from './kernel-calls.js';
 
@@ -219,16 +219,18 @@ function conv2DBackpropInputPhases(
 }
 
 /**
- * Input gradient of a 2-D convolution computed with forward Conv2Ds, or undefined when the geometry needs
- * negative padding (explicit pads larger than the filter), which the caller then hands to the stock kernel.
- * Strides > 1 use the phase split (`'phases'`) or the zero-dilated dy (`'dilate'`); `'auto'` picks by size.
+ * Input gradient of a 2-D convolution: on wasm the direct kernel when C % 8 == 0 (`'direct'`; conv-grads-wasm.ts),
+ * otherwise forward Conv2Ds, or undefined when that geometry needs negative padding (explicit pads larger than
+ * the filter), which the caller then hands to the stock kernel. Strides > 1 use the phase split (`'phases'`) or
+ * the zero-dilated dy (`'dilate'`); `'auto'` takes the direct kernel for strided layers where it applies and
+ * otherwise picks by size.
  */
 export function conv2DBackpropInputVia(
   k: KernelCalls,
   dy: TensorInfo,
   filter: TensorInfo,
   attrs: { strides: [number, number] | number; pad: Pad; dataFormat: 'NHWC' | 'NCHW'; dimRoundingMode?: 'floor' | 'round' | 'ceil'; inputShape: [number, number, number, number] },
-  strided: 'auto' | 'phases' | 'dilate' = 'auto',
+  strided: 'auto' | 'direct' | 'phases' | 'dilate' = 'auto',
 ): TensorInfo | undefined {
   assertFloat('Conv2DBackpropInput', dy, filter);
   const nchw = attrs.dataFormat === 'NCHW';
@@ -248,7 +250,10 @@ export function conv2DBackpropInputVia(
   // The zero-dilated dy already carries stride−1 trailing zeros per axis; they count towards the bottom pad.
   const padBottom = h + top - (ho - 1) * sh - 1 - (sh - 1);
   const padRight = w + left - (wo - 1) * sw - 1 - (sw - 1);
-  if (padTop < 0 || padLeft < 0) return undefined;
+  // Stride 1 is a plain convolution, where XNNPACK is as fast or faster (bench/kernels.ts); the direct kernel
+  // takes strided layers and pads the forward-convolution form cannot express.
+  const direct = k.backendName === 'wasm' && (strided === 'direct' || (strided === 'auto' && (sh > 1 || sw > 1 || padTop < 0 || padLeft < 0)));
+  if ((padTop < 0 || padLeft < 0) && !direct) return undefined;
   const dyh = toNHWC(k, dy, attrs.dataFormat);
   if (dyh.shape[1] !== ho || dyh.shape[2] !== wo || dyh.shape[3] !== fShape[3]) {
     if (dyh !== dy) k.dispose(dyh);
@@ -257,6 +262,19 @@ export function conv2DBackpropInputVia(
   const owned: TensorInfo[] = [];
   if (dyh !== dy) owned.push(dyh);
   try {
+    if (direct) {
+      const filterT = k.transpose(filter, [0, 1, 3, 2]);
+      owned.push(filterT);
+      const dx = wasmInputGrad(k.backend, dyh, filterT, xShape, { kh, kw, strideHeight: sh, strideWidth: sw, top, left });
+      if (dx) {
+        if (!nchw) return dx;
+        const out = k.transpose(dx, [0, 3, 1, 2]);
+        k.dispose(dx);
+        return out;
+      }
+      if (strided === 'direct') throw new KernelArgumentError(`Conv2DBackpropInput: the direct kernel needs C % 8 == 0, got ${xShape[3]}`);
+      if (padTop < 0 || padLeft < 0) return undefined;
+    }
     // The phase split costs a few extra kernel launches and copies; it pays off from roughly 2e8 multiply-adds
     // (measured: 1.3–2.4× faster at batch 128, 2× slower at batch 16 with 16×16 inputs).
     const work = xShape[0] * xShape[1] * xShape[2] * xShape[3] * fShape[3] * kh * kw;

@@ -1,3 +1,8 @@
+/**
+ * Time and GMAC/s of the three convolution kernels (filter gradient, forward, input gradient) for the layer
+ * shapes of PreAct ResNet-18 at width 16 (and one width-64 layer), batch 128, on the wasm backend:
+ *   npx tsx bench/conv-layers.ts          (SAMRANK_WASM_THREADS=2 for the multi-threaded build)
+ */
 import * as tf from '@tensorflow/tfjs-core';
 import { setupBackend } from '../src/index.js';
 await setupBackend({ quiet: true, threads: Number(process.env['SAMRANK_WASM_THREADS'] ?? 1) });

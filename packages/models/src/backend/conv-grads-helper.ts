@@ -1,7 +1,7 @@
 /**
- * The second thread of the direct filter gradient on the multi-threaded tfjs wasm build. XNNPACK's pthreads
- * run tfjs' own kernels only, so the filter gradient brings its own worker_thread: it instantiates the same
- * compiled kernel on the same shared heap and computes half of the gradient's rows (input channels) while the
+ * The second thread of the direct convolution gradients on the multi-threaded tfjs wasm build. XNNPACK's
+ * pthreads run tfjs' own kernels only, so the gradients bring their own worker_thread: it instantiates the same
+ * compiled kernels on the same shared heap and computes half of each gradient (disjoint tiles) while the
  * calling thread computes the other half. Tiles never overlap, so the result is bit-identical to one thread.
  * The kernel API stays synchronous: the caller posts the arguments in shared control words, runs its half and
  * waits for the helper with Atomics.
@@ -12,23 +12,35 @@ import { KernelArgumentError } from './errors.js';
 /** Control words: [0] task sequence (caller → helper), [1] finished sequence, [2] helper ready, [3] helper error, [4..] arguments. */
 const CONTROL_INTS = 32;
 const ARGS = 4;
+const TASK_INTS = 22;
 
-/** Arguments of one task: conv_dw's geometry (15 ints), then rows, rows per block, cb0, cb1, ob0, ob1. */
-export type ConvDwTask = readonly number[];
+/**
+ * One task: [0, …] the filter gradient — conv_dw's 15 geometry arguments, then rows, rows per block, cb0, cb1,
+ * ob0, ob1; [1, …] the input gradient — conv_dx's 16 geometry arguments, then the image groups g0, g1.
+ */
+export type ConvGradTask = readonly number[];
 
-interface ConvDwBlocks {
+interface ConvGradKernels {
   conv_dw(...args: number[]): void;
+  conv_dx(...args: number[]): void;
 }
 
 /**
- * Runs conv_dw over every row block for channel blocks cb a[17]..a[18] and ob a[19]..a[20]. Both threads run this function
- * (the helper gets its source), so it must not refer to anything outside itself.
+ * Runs one task in calls of a few hundred microseconds each (so a freshly started thread picks up V8's
+ * optimised code between calls; wasm has no on-stack replacement). Both threads run this function (the helper
+ * gets its source), so it must not refer to anything outside itself.
  */
-export function runBlocks(k: ConvDwBlocks, a: ConvDwTask): void {
-  const rows = a[15]!;
-  const block = a[16]!;
-  for (let r0 = 0; r0 < rows; r0 += block) {
-    k.conv_dw(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, r0, Math.min(rows, r0 + block), a[17]!, a[18]!, a[19]!, a[20]!);
+export function runTask(k: ConvGradKernels, a: ConvGradTask): void {
+  if (a[0] === 0) {
+    const rows = a[16]!;
+    const block = a[17]!;
+    for (let r0 = 0; r0 < rows; r0 += block) {
+      k.conv_dw(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!, r0, Math.min(rows, r0 + block), a[18]!, a[19]!, a[20]!, a[21]!);
+    }
+  } else {
+    for (let g = a[17]!; g < a[18]!; g++) {
+      k.conv_dx(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!, a[16]!, g, g + 1);
+    }
   }
 }
 
@@ -37,7 +49,7 @@ const { workerData } = require('node:worker_threads');
 const { module, memory, control } = workerData;
 const k = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctl = new Int32Array(control);
-const runBlocks = ${runBlocks.toString()};
+const runTask = ${runTask.toString()};
 Atomics.store(ctl, 2, 1);
 let seen = Atomics.load(ctl, 0);
 for (;;) {
@@ -46,7 +58,7 @@ for (;;) {
   if (seq === seen) continue;
   seen = seq;
   try {
-    runBlocks(k, Array.from(ctl.subarray(${ARGS}, ${ARGS + 21})));
+    runTask(k, Array.from(ctl.subarray(${ARGS}, ${ARGS + TASK_INTS})));
   } catch {
     Atomics.store(ctl, 3, 1);
   }
@@ -63,7 +75,7 @@ export function helperTasksRun(): number {
 }
 
 /** One helper worker bound to one compiled kernel module and one shared heap. */
-export class ConvDwHelper {
+export class ConvGradsHelper {
   private worker: Worker | null = null;
   private failed = false;
   private seq = 0;
@@ -91,7 +103,8 @@ export class ConvDwHelper {
   }
 
   /** Posts `helperTask` to the helper, runs `own` here, and returns when both are done. Call only if ready(). */
-  run(helperTask: ConvDwTask, own: () => void): void {
+  run(helperTask: ConvGradTask, own: () => void): void {
+    if (helperTask.length > TASK_INTS) throw new KernelArgumentError(`internal: a helper task has ${helperTask.length} > ${TASK_INTS} ints`);
     const ctl = this.ctl;
     ctl.set(helperTask, ARGS);
     const seq = ++this.seq;
