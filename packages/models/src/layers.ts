@@ -3,6 +3,8 @@
  * one scale-and-shift, average pooling written with means (double-differentiable), activations.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { BATCH_NORM_GRAD_KERNEL, CHANNEL_MOMENTS_KERNEL } from './backend/batchnorm-wasm.js';
+import { SCALE_SHIFT_KERNEL } from './backend/fused-ops.js';
 import { InputShapeError, SecondOrderGradientError } from './errors.js';
 import type { BatchNormStats } from './types.js';
 
@@ -118,11 +120,14 @@ function batchNormTrainAutodiff(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Ten
 }
 
 /**
- * relu?(x·a + b) per channel in one pass: a 1×1 depthwise convolution with bias and activation (XNNPACK on
- * wasm). Forward only: used inside the fused BatchNorm, whose gradient is written by hand.
+ * relu?(x·a + b) per channel in one pass: the fused `SamrankScaleShift` kernel where installed, else a 1×1
+ * depthwise convolution with bias and activation. Forward only: used inside the fused BatchNorm, whose gradient
+ * is written by hand.
  */
 function channelAffine(x: tf.Tensor4D, a: tf.Tensor1D, b: tf.Tensor1D, relu: boolean): tf.Tensor4D {
   const c = x.shape[3];
+  // The fused kernel where installed: no gradient is recorded inside the custom-gradient ops that call this.
+  if (tf.getKernel(SCALE_SHIFT_KERNEL, tf.getBackend())) return tf.engine().runKernel(SCALE_SHIFT_KERNEL, { x, scale: a, shift: b }, { relu }) as tf.Tensor4D;
   return tf.fused.depthwiseConv2d({
     x,
     filter: tf.reshape(a, [1, 1, c, 1]) as tf.Tensor4D,
@@ -160,6 +165,21 @@ function fusedParamGrads(dyOut: tf.Tensor, saved: tf.Tensor[]) {
   return { x, s, mu, r, dy, dGamma, dBeta };
 }
 
+/** True when the active backend has the package's kernel `name` and it takes `channels`. */
+function ownKernel(name: string, channels: number): boolean {
+  return channels % 4 === 0 && tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
+/** Per-channel mean and biased variance over N, H, W (one kernel on wasm; two passes either way). */
+function channelMoments(x: tf.Tensor4D): { mu: tf.Tensor1D; v: tf.Tensor1D } {
+  if (ownKernel(CHANNEL_MOMENTS_KERNEL, x.shape[3])) {
+    const [mu, v] = tf.engine().runKernel(CHANNEL_MOMENTS_KERNEL, { x }) as unknown as [tf.Tensor1D, tf.Tensor1D];
+    return { mu, v };
+  }
+  const mu = tf.mean(x, AXES) as tf.Tensor1D;
+  return { mu, v: tf.mean(tf.square(tf.sub(x, mu)), AXES) as tf.Tensor1D };
+}
+
 function batchNormTrainFused(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number, relu: boolean) {
   const count = x.shape[0] * x.shape[1] * x.shape[2];
   let mean: tf.Tensor1D | null = null;
@@ -167,8 +187,7 @@ function batchNormTrainFused(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xi, g, b] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
     const save = args[3] as tf.GradSaveFunc;
-    const mu = tf.mean(xi, AXES) as tf.Tensor1D;
-    const v = tf.mean(tf.square(tf.sub(xi, mu)), AXES) as tf.Tensor1D;
+    const { mu, v } = channelMoments(xi);
     const r = tf.rsqrt(tf.add(v, eps)) as tf.Tensor1D;
     const { y, s } = fusedNormalize(xi, g, b, mu, r, relu);
     save(relu ? [xi, s, mu, r, y] : [xi, s, mu, r]);
@@ -179,6 +198,12 @@ function batchNormTrainFused(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor
       // With x̂ = (x − μ)·r: dβ = Σdy, dγ = Σdy·x̂ = r·(Σdy·x − μ·Σdy), and
       // dx = s·(dy − (dβ + x̂·dγ)/M) = s·dy + B·x + C with B = −s·r·dγ/M, C = −s·dβ/M − B·μ.
       gradFunc: (dyOut: tf.Tensor, saved: tf.Tensor[]) => {
+        if (ownKernel(BATCH_NORM_GRAD_KERNEL, xi.shape[3])) {
+          assertFirstOrder();
+          const [xs, ss, ms, rs, ys] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor4D?];
+          const inputs = { dy: dyOut, x: xs, y: ys ?? xs, mean: ms, scale: ss, rstd: rs };
+          return tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, inputs, { relu }) as unknown as tf.Tensor[];
+        }
         const { x: xs, s: ss, mu: ms, r: rs, dy, dGamma, dBeta } = fusedParamGrads(dyOut, saved);
         const bCoef = tf.mul(tf.mul(ss, rs), tf.mul(dGamma, -1 / count));
         const cCoef = tf.sub(tf.mul(ss, tf.mul(dBeta, -1 / count)), tf.mul(bCoef, ms));

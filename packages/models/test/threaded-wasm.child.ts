@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
-import { helperTasksRun } from '../src/backend/conv-grads-helper.js';
+import { helperTasksRun } from '../src/backend/kernels-helper.js';
 import { setupBackend } from '../src/backend/setup.js';
 
 const threads = Number(process.argv[2] ?? '1');

@@ -6,7 +6,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
 import { backend_util } from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CONV_GRADS_WAT_SHA256 } from '../conv-grads-wasm.generated.js';
+import { KERNELS_WAT_SHA256 } from '../kernels-wasm.generated.js';
 import { wasmFilterGrad, wasmInputGrad } from './conv-grads-wasm.js';
 import { KernelCalls } from './kernel-calls.js';
 import { registerTrainingKernels } from './register-kernels.js';
@@ -79,9 +79,9 @@ describe('direct wasm convolution gradient kernels', () => {
     await tf.setBackend('cpu');
   });
 
-  it('was assembled from the current wasm/conv-grads.wat', () => {
-    const source = readFileSync(new URL('../../wasm/conv-grads.wat', import.meta.url), 'utf8');
-    expect(createHash('sha256').update(source).digest('hex')).toBe(CONV_GRADS_WAT_SHA256);
+  it('was assembled from the current wasm/kernels.wat', () => {
+    const source = readFileSync(new URL('../../wasm/kernels.wat', import.meta.url), 'utf8');
+    expect(createHash('sha256').update(source).digest('hex')).toBe(KERNELS_WAT_SHA256);
   });
 
   for (const c of cases) {

@@ -20,21 +20,24 @@ describe('scaleShift (fused BatchNorm affine)', () => {
     registerTrainingKernels('cpu');
   });
 
+  // C = 6 takes the depthwise form on wasm, C = 8 the package's own SIMD pass (rows split in 64-row blocks: 300).
   for (const backend of ['wasm', 'cpu']) {
-    for (const relu of [false, true]) {
-      it(`values and gradients equal x·s + t${relu ? ' + relu' : ''} on ${backend}`, async () => {
-        const run = (f: typeof plain) => () => {
-          const x = normal([4, 5, 3, 6], 1) as tf.Tensor4D;
-          const s = normal([6], 2) as tf.Tensor1D;
-          const t = normal([6], 3) as tf.Tensor1D;
-          const w = normal([4, 5, 3, 6], 4);
-          const loss = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor1D, c as tf.Tensor1D, relu), w));
-          const [gx, gs, gt] = tf.grads(loss)([x, s, t]);
-          const y = f(x, s, t, relu);
-          return tf.concat([y, gx!, gs!, gt!].map((v) => tf.reshape(v, [-1])));
-        };
-        expect(relativeError(await valuesOn(backend, run(scaleShift)), await valuesOn(backend, run(plain)))).toBeLessThan(1e-5);
-      });
+    for (const c of [6, 8]) {
+      for (const relu of [false, true]) {
+        it(`values and gradients equal x·s + t${relu ? ' + relu' : ''} on ${backend}, C = ${c}`, async () => {
+          const run = (f: typeof plain) => () => {
+            const x = normal([4, 25, 3, c], 1) as tf.Tensor4D;
+            const s = normal([c], 2) as tf.Tensor1D;
+            const t = normal([c], 3) as tf.Tensor1D;
+            const w = normal([4, 25, 3, c], 4);
+            const loss = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor1D, d as tf.Tensor1D, relu), w));
+            const [gx, gs, gt] = tf.grads(loss)([x, s, t]);
+            const y = f(x, s, t, relu);
+            return tf.concat([y, gx!, gs!, gt!].map((v) => tf.reshape(v, [-1])));
+          };
+          expect(relativeError(await valuesOn(backend, run(scaleShift)), await valuesOn(backend, run(plain)))).toBeLessThan(1e-5);
+        });
+      }
     }
   }
 

@@ -1,8 +1,8 @@
 /**
  * BatchNorm's per-channel affine `x·scale + shift`, optionally followed by ReLU, as one kernel
- * (`SamrankScaleShift`). On wasm it runs as a 1×1 depthwise convolution with bias and activation (XNNPACK: one
- * pass over memory instead of Multiply, Add and Relu); on other backends with the kernel installed it is that
- * composition inside one kernel; where it is not installed `scaleShift` falls back to the plain ops.
+ * (`SamrankScaleShift`). On wasm it is one pass of the package's SIMD kernel (batchnorm-wasm.ts; for C % 4 != 0
+ * a 1×1 depthwise convolution with bias and activation); on other backends with the kernel installed it is
+ * Multiply, Add (and Relu) inside one kernel; where it is not installed `scaleShift` falls back to the plain ops.
  *
  * It is a registered kernel with a registered gradient (not a customGrad, which would copy the saved tensors),
  * and the gradient is built from differentiable ops on saved inputs (the saved output only enters through the
@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradConfig, KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
 import { KernelArgumentError } from './errors.js';
+import { wasmChannelAffine } from './batchnorm-wasm.js';
 import { KernelCalls, markOwn } from './kernel-calls.js';
 
 /** Name of the fused kernel. */
@@ -30,6 +31,8 @@ export function scaleShiftConfig(backendName: string): KernelConfig {
     const owned: TensorInfo[] = [];
     try {
       if (backendName === 'wasm') {
+        const direct = wasmChannelAffine(k.backend, x, scale, shift, relu);
+        if (direct) return direct;
         const image = k.reshape(x, [1, tf.util.sizeFromShape(x.shape) / c, 1, c]);
         owned.push(image);
         const filter = k.reshape(scale, [1, 1, c, 1]);

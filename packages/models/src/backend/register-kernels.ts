@@ -3,6 +3,7 @@
  * and a second call replaces this package's kernels with fresh copies of themselves.
  */
 import { getKernel, registerGradient, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
+import { BATCH_NORM_GRAD_KERNEL, CHANNEL_MOMENTS_KERNEL, batchNormConfigs } from './batchnorm-wasm.js';
 import { broadcastConfigs } from './broadcast-kernels.js';
 import { KernelArgumentError } from './errors.js';
 import { SCALE_SHIFT_KERNEL, scaleShiftConfig, scaleShiftGradConfig } from './fused-ops.js';
@@ -19,14 +20,29 @@ function replace(config: KernelConfig): void {
 
 /** Names of the kernels installed for each backend, for reports and tests. */
 export const TRAINING_KERNELS: Readonly<Record<'wasm' | 'cpu', readonly string[]>> = {
-  wasm: ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', '_FusedMatMul', 'Sum', 'Mean', 'Multiply', 'Add', 'Sub', 'Identity', SCALE_SHIFT_KERNEL],
+  wasm: [
+    'Conv2DBackpropFilter',
+    'Conv2DBackpropInput',
+    'BatchMatMul',
+    '_FusedMatMul',
+    'Sum',
+    'Mean',
+    'Multiply',
+    'Add',
+    'Sub',
+    'Identity',
+    SCALE_SHIFT_KERNEL,
+    CHANNEL_MOMENTS_KERNEL,
+    BATCH_NORM_GRAD_KERNEL,
+  ],
   cpu: ['Conv2DBackpropFilter', SCALE_SHIFT_KERNEL],
 };
 
 /**
  * Registers the fast training kernels. `wasm`: Conv2D gradients as forward convolutions, XNNPACK matmuls for
  * every transpose/batch case, Sum/Mean over leading axes as one average pooling, per-channel broadcasting
- * Multiply/Add/Sub as depthwise 1×1 convolutions, Identity as an alias instead of a copy. `cpu`: the filter
+ * Multiply/Add/Sub as depthwise 1×1 convolutions, Identity as an alias instead of a copy, and the package's own
+ * SIMD kernels for both convolution gradients and BatchNorm's statistics and backward pass. `cpu`: the filter
  * gradient (the stock one indexes through TensorBuffer at 0.02 GFLOP/s). Both also get the fused
  * `SamrankScaleShift` kernel behind `scaleShift`. Other backends are left alone. Returns the kernel names.
  */
@@ -54,6 +70,7 @@ export function registerTrainingKernels(backendName: string): string[] {
     replace(identityConfig(identity));
     replace(scaleShiftConfig('wasm'));
     registerGradient(scaleShiftGradConfig);
+    for (const config of batchNormConfigs()) replace(config);
     return [...TRAINING_KERNELS.wasm];
   }
   if (backendName === 'cpu') {

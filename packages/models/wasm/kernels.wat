@@ -1,4 +1,5 @@
-;; f32x4 SIMD gradients of a 2-D convolution, NHWC, computed in place on the tfjs wasm heap.
+;; f32x4 SIMD training kernels computed in place on the tfjs wasm heap: both gradients of a 2-D convolution
+;; (NHWC) and BatchNorm's statistics and backward pass.
 ;;
 ;; Filter gradient (conv_dw):
 ;; dW[kh,kw,c,co] += Σ_(n,oh,ow) x[n, oh·sh+kh−top, ow·sw+kw−left, c] · dy[n,oh,ow,co]
@@ -366,6 +367,180 @@
       (local.set $cb (i32.add (local.get $cb) (i32.const 1)))
       (br $cbLoop)))
   )
+;; BatchNorm over NHWC tensors seen as [rows, C] (C % 4 == 0), four channels per f32x4.
+;; Sums are taken in f32 over blocks of at most 64 rows and added into float64 accumulators (out, 2·C f64), so
+;; their rounding error is that of a 64-term float32 sum plus a float64 sum over the blocks.
+
+;; channel_sums: out[c] += Σ_r (x[r,c] − shift[c]), out[C + c] += Σ_r (x[r,c] − shift[c])² over rows r0..r1
+;; (no shift when shift = 0). With shift = 0 it gives the means; with shift = mean, the centred second moment.
+  (func (export "channel_sums")
+    (param $x i32) (param $shift i32) (param $out i32) (param $C i32) (param $r0 i32) (param $r1 i32)
+    (local $b0 i32) (local $b1 i32) (local $g i32) (local $nG i32) (local $r i32) (local $p i32) (local $o i32)
+    (local $rowB i32) (local $v v128) (local $sh v128) (local $s1 v128) (local $s2 v128)
+    (local.set $nG (i32.shr_u (local.get $C) (i32.const 2)))
+    (local.set $rowB (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $b0 (local.get $r0))
+    (block $bDone (loop $bLoop
+      (br_if $bDone (i32.ge_u (local.get $b0) (local.get $r1)))
+      (local.set $b1 (i32.add (local.get $b0) (i32.const 64)))
+      (if (i32.gt_u (local.get $b1) (local.get $r1)) (then (local.set $b1 (local.get $r1))))
+      (local.set $g (i32.const 0))
+      (block $gDone (loop $gLoop
+        (br_if $gDone (i32.ge_u (local.get $g) (local.get $nG)))
+        (local.set $sh (if (result v128) (local.get $shift)
+          (then (v128.load (i32.add (local.get $shift) (i32.shl (local.get $g) (i32.const 4)))))
+          (else (v128.const f32x4 0 0 0 0))))
+        (local.set $s1 (v128.const f32x4 0 0 0 0))
+        (local.set $s2 (v128.const f32x4 0 0 0 0))
+        (local.set $p (i32.add (local.get $x) (i32.add (i32.mul (local.get $b0) (local.get $rowB)) (i32.shl (local.get $g) (i32.const 4)))))
+        (local.set $r (local.get $b0))
+        (block $rDone (loop $rLoop
+          (br_if $rDone (i32.ge_u (local.get $r) (local.get $b1)))
+          (local.set $v (f32x4.sub (v128.load (local.get $p)) (local.get $sh)))
+          (local.set $s1 (f32x4.add (local.get $s1) (local.get $v)))
+          (local.set $s2 (f32x4.add (local.get $s2) (f32x4.mul (local.get $v) (local.get $v))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowB)))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br $rLoop)))
+        (local.set $o (i32.add (local.get $out) (i32.shl (local.get $g) (i32.const 5))))
+        (v128.store offset=0 (local.get $o) (f64x2.add (v128.load offset=0 (local.get $o)) (f64x2.promote_low_f32x4 (local.get $s1))))
+        (v128.store offset=16 (local.get $o) (f64x2.add (v128.load offset=16 (local.get $o))
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $s1) (local.get $s1)))))
+        (local.set $o (i32.add (local.get $o) (i32.shl (local.get $C) (i32.const 3))))
+        (v128.store offset=0 (local.get $o) (f64x2.add (v128.load offset=0 (local.get $o)) (f64x2.promote_low_f32x4 (local.get $s2))))
+        (v128.store offset=16 (local.get $o) (f64x2.add (v128.load offset=16 (local.get $o))
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $s2) (local.get $s2)))))
+        (local.set $g (i32.add (local.get $g) (i32.const 1)))
+        (br $gLoop)))
+      (local.set $b0 (local.get $b1))
+      (br $bLoop)))
+  )
+
+;; bn_grad_sums: with dm = dy masked by y > 0 (no mask when y = 0), out[c] += Σ_r dm[r,c] and
+;; out[C + c] += Σ_r dm[r,c]·(x[r,c] − mean[c]) over rows r0..r1: dβ and dγ/r of BatchNorm(+ReLU).
+  (func (export "bn_grad_sums")
+    (param $dy i32) (param $x i32) (param $y i32) (param $mean i32) (param $out i32) (param $C i32) (param $r0 i32) (param $r1 i32)
+    (local $b0 i32) (local $b1 i32) (local $g i32) (local $nG i32) (local $r i32) (local $off i32) (local $o i32)
+    (local $rowB i32) (local $d v128) (local $mu v128) (local $s1 v128) (local $s2 v128)
+    (local.set $nG (i32.shr_u (local.get $C) (i32.const 2)))
+    (local.set $rowB (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $b0 (local.get $r0))
+    (block $bDone (loop $bLoop
+      (br_if $bDone (i32.ge_u (local.get $b0) (local.get $r1)))
+      (local.set $b1 (i32.add (local.get $b0) (i32.const 64)))
+      (if (i32.gt_u (local.get $b1) (local.get $r1)) (then (local.set $b1 (local.get $r1))))
+      (local.set $g (i32.const 0))
+      (block $gDone (loop $gLoop
+        (br_if $gDone (i32.ge_u (local.get $g) (local.get $nG)))
+        (local.set $mu (v128.load (i32.add (local.get $mean) (i32.shl (local.get $g) (i32.const 4)))))
+        (local.set $s1 (v128.const f32x4 0 0 0 0))
+        (local.set $s2 (v128.const f32x4 0 0 0 0))
+        (local.set $off (i32.add (i32.mul (local.get $b0) (local.get $rowB)) (i32.shl (local.get $g) (i32.const 4))))
+        (local.set $r (local.get $b0))
+        (block $rDone (loop $rLoop
+          (br_if $rDone (i32.ge_u (local.get $r) (local.get $b1)))
+          (local.set $d (v128.load (i32.add (local.get $dy) (local.get $off))))
+          (if (local.get $y) (then
+            (local.set $d (v128.and (local.get $d)
+              (f32x4.gt (v128.load (i32.add (local.get $y) (local.get $off))) (v128.const f32x4 0 0 0 0))))))
+          (local.set $s1 (f32x4.add (local.get $s1) (local.get $d)))
+          (local.set $s2 (f32x4.add (local.get $s2)
+            (f32x4.mul (local.get $d) (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $off))) (local.get $mu)))))
+          (local.set $off (i32.add (local.get $off) (local.get $rowB)))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br $rLoop)))
+        (local.set $o (i32.add (local.get $out) (i32.shl (local.get $g) (i32.const 5))))
+        (v128.store offset=0 (local.get $o) (f64x2.add (v128.load offset=0 (local.get $o)) (f64x2.promote_low_f32x4 (local.get $s1))))
+        (v128.store offset=16 (local.get $o) (f64x2.add (v128.load offset=16 (local.get $o))
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $s1) (local.get $s1)))))
+        (local.set $o (i32.add (local.get $o) (i32.shl (local.get $C) (i32.const 3))))
+        (v128.store offset=0 (local.get $o) (f64x2.add (v128.load offset=0 (local.get $o)) (f64x2.promote_low_f32x4 (local.get $s2))))
+        (v128.store offset=16 (local.get $o) (f64x2.add (v128.load offset=16 (local.get $o))
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $s2) (local.get $s2)))))
+        (local.set $g (i32.add (local.get $g) (i32.const 1)))
+        (br $gLoop)))
+      (local.set $b0 (local.get $b1))
+      (br $bLoop)))
+  )
+
+;; bn_dx: dx[r,c] = a[c]·dm[r,c] + b[c]·x[r,c] + k[c] over rows r0..r1, with dm as in bn_grad_sums and
+;; coef = [a (C), b (C), k (C)] (f32).
+;; Rows go in blocks of 64 so that each block stays in L1 while the channel groups visit it.
+  (func (export "bn_dx")
+    (param $dy i32) (param $x i32) (param $y i32) (param $dx i32) (param $coef i32) (param $C i32) (param $r0 i32) (param $r1 i32)
+    (local $b0 i32) (local $b1 i32) (local $g i32) (local $nG i32) (local $off i32) (local $end i32) (local $cB i32) (local $rowB i32)
+    (local $d v128) (local $a v128) (local $b v128) (local $k v128)
+    (local.set $nG (i32.shr_u (local.get $C) (i32.const 2)))
+    (local.set $rowB (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $cB (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $b0 (local.get $r0))
+    (block $bDone (loop $bLoop
+      (br_if $bDone (i32.ge_u (local.get $b0) (local.get $r1)))
+      (local.set $b1 (i32.add (local.get $b0) (i32.const 64)))
+      (if (i32.gt_u (local.get $b1) (local.get $r1)) (then (local.set $b1 (local.get $r1))))
+      (local.set $g (i32.const 0))
+      (block $gDone (loop $gLoop
+        (br_if $gDone (i32.ge_u (local.get $g) (local.get $nG)))
+        (local.set $off (i32.add (local.get $coef) (i32.shl (local.get $g) (i32.const 4))))
+        (local.set $a (v128.load (local.get $off)))
+        (local.set $b (v128.load (i32.add (local.get $off) (local.get $cB))))
+        (local.set $k (v128.load (i32.add (local.get $off) (i32.shl (local.get $cB) (i32.const 1)))))
+        (local.set $off (i32.add (i32.mul (local.get $b0) (local.get $rowB)) (i32.shl (local.get $g) (i32.const 4))))
+        (local.set $end (i32.add (i32.mul (local.get $b1) (local.get $rowB)) (i32.shl (local.get $g) (i32.const 4))))
+        (block $rDone (loop $rLoop
+          (br_if $rDone (i32.ge_u (local.get $off) (local.get $end)))
+          (local.set $d (v128.load (i32.add (local.get $dy) (local.get $off))))
+          (if (local.get $y) (then
+            (local.set $d (v128.and (local.get $d)
+              (f32x4.gt (v128.load (i32.add (local.get $y) (local.get $off))) (v128.const f32x4 0 0 0 0))))))
+          (v128.store (i32.add (local.get $dx) (local.get $off))
+            (f32x4.add
+              (f32x4.add (f32x4.mul (local.get $a) (local.get $d))
+                         (f32x4.mul (local.get $b) (v128.load (i32.add (local.get $x) (local.get $off)))))
+              (local.get $k)))
+          (local.set $off (i32.add (local.get $off) (local.get $rowB)))
+          (br $rLoop)))
+        (local.set $g (i32.add (local.get $g) (i32.const 1)))
+        (br $gLoop)))
+      (local.set $b0 (local.get $b1))
+      (br $bLoop)))
+  )
+;; bn_affine: y[r,c] = x[r,c]·s[c] + t[c] over rows r0..r1, then max(·, 0) when relu ≠ 0 (BatchNorm's
+;; normalisation as one pass).
+  (func (export "bn_affine")
+    (param $x i32) (param $y i32) (param $s i32) (param $t i32) (param $C i32) (param $relu i32) (param $r0 i32) (param $r1 i32)
+    (local $b0 i32) (local $b1 i32) (local $g i32) (local $nG i32) (local $off i32) (local $end i32) (local $rowB i32)
+    (local $a v128) (local $b v128) (local $lo v128)
+    (local.set $nG (i32.shr_u (local.get $C) (i32.const 2)))
+    (local.set $rowB (i32.shl (local.get $C) (i32.const 2)))
+    ;; max(·, lo): −∞ leaves values unchanged (NaN included), 0 is the ReLU
+    (local.set $lo (select (v128.const f32x4 0 0 0 0) (v128.const f32x4 -inf -inf -inf -inf) (local.get $relu)))
+    (local.set $b0 (local.get $r0))
+    (block $bDone (loop $bLoop
+      (br_if $bDone (i32.ge_u (local.get $b0) (local.get $r1)))
+      (local.set $b1 (i32.add (local.get $b0) (i32.const 64)))
+      (if (i32.gt_u (local.get $b1) (local.get $r1)) (then (local.set $b1 (local.get $r1))))
+      (local.set $g (i32.const 0))
+      (block $gDone (loop $gLoop
+        (br_if $gDone (i32.ge_u (local.get $g) (local.get $nG)))
+        (local.set $a (v128.load (i32.add (local.get $s) (i32.shl (local.get $g) (i32.const 4)))))
+        (local.set $b (v128.load (i32.add (local.get $t) (i32.shl (local.get $g) (i32.const 4)))))
+        (local.set $off (i32.add (i32.mul (local.get $b0) (local.get $rowB)) (i32.shl (local.get $g) (i32.const 4))))
+        (local.set $end (i32.add (i32.mul (local.get $b1) (local.get $rowB)) (i32.shl (local.get $g) (i32.const 4))))
+        (block $rDone (loop $rLoop
+          (br_if $rDone (i32.ge_u (local.get $off) (local.get $end)))
+          (v128.store (i32.add (local.get $y) (local.get $off))
+            (f32x4.max
+              (f32x4.add (f32x4.mul (v128.load (i32.add (local.get $x) (local.get $off))) (local.get $a)) (local.get $b))
+              (local.get $lo)))
+          (local.set $off (i32.add (local.get $off) (local.get $rowB)))
+          (br $rLoop)))
+        (local.set $g (i32.add (local.get $g) (i32.const 1)))
+        (br $gLoop)))
+      (local.set $b0 (local.get $b1))
+      (br $bLoop)))
+  )
+
   ;; The ceiling of this kind of code on the machine: iters × 48 multiply-adds on 4 lanes from registers
   ;; (twelve independent accumulators hide the add latency), written to out so nothing is optimised away.
   ;; bench/roofline.ts times it to bound what any wasm-SIMD convolution can reach here.

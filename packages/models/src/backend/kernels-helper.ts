@@ -9,20 +9,28 @@
 import { Worker } from 'node:worker_threads';
 import { KernelArgumentError } from './errors.js';
 
-/** Control words: [0] task sequence (caller → helper), [1] finished sequence, [2] helper ready, [3] helper error, [4..] arguments. */
+/** Control words: [0] task sequence (caller → helper), [1] finished sequence, [2] helper ready, [3] helper error, [4] task length, [5..] the task. */
 const CONTROL_INTS = 32;
-const ARGS = 4;
+const LENGTH = 4;
+const ARGS = 5;
 const TASK_INTS = 22;
 
 /**
  * One task: [0, …] the filter gradient — conv_dw's 15 geometry arguments, then rows, rows per block, cb0, cb1,
- * ob0, ob1; [1, …] the input gradient — conv_dx's 16 geometry arguments, then the image groups g0, g1.
+ * ob0, ob1; [1, …] the input gradient — conv_dx's 16 geometry arguments, then the image groups g0, g1;
+ * [2, …] channel_sums, [3, …] bn_grad_sums, [4, …] bn_dx, [5, …] bn_affine — their arguments but the rows,
+ * then the rows r0, r1.
  */
-export type ConvGradTask = readonly number[];
+export type KernelTask = readonly number[];
 
-interface ConvGradKernels {
+/** The kernels a task may call (wasm/kernels.wat's exports). */
+export interface TaskKernels {
   conv_dw(...args: number[]): void;
   conv_dx(...args: number[]): void;
+  channel_sums(...args: number[]): void;
+  bn_grad_sums(...args: number[]): void;
+  bn_dx(...args: number[]): void;
+  bn_affine(...args: number[]): void;
 }
 
 /**
@@ -30,17 +38,23 @@ interface ConvGradKernels {
  * optimised code between calls; wasm has no on-stack replacement). Both threads run this function (the helper
  * gets its source), so it must not refer to anything outside itself.
  */
-export function runTask(k: ConvGradKernels, a: ConvGradTask): void {
+export function runTask(k: TaskKernels, a: KernelTask): void {
   if (a[0] === 0) {
     const rows = a[16]!;
     const block = a[17]!;
     for (let r0 = 0; r0 < rows; r0 += block) {
       k.conv_dw(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!, r0, Math.min(rows, r0 + block), a[18]!, a[19]!, a[20]!, a[21]!);
     }
-  } else {
+  } else if (a[0] === 1) {
     for (let g = a[17]!; g < a[18]!; g++) {
       k.conv_dx(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!, a[16]!, g, g + 1);
     }
+  } else {
+    const n = a.length;
+    const r1 = a[n - 1]!;
+    const head = a.slice(1, n - 2);
+    const fn = a[0] === 2 ? k.channel_sums : a[0] === 3 ? k.bn_grad_sums : a[0] === 4 ? k.bn_dx : k.bn_affine;
+    for (let r0 = a[n - 2]!; r0 < r1; r0 += 4096) fn(...head, r0, Math.min(r1, r0 + 4096));
   }
 }
 
@@ -58,7 +72,7 @@ for (;;) {
   if (seq === seen) continue;
   seen = seq;
   try {
-    runTask(k, Array.from(ctl.subarray(${ARGS}, ${ARGS + TASK_INTS})));
+    runTask(k, Array.from(ctl.subarray(${ARGS}, ${ARGS} + ctl[${LENGTH}])));
   } catch {
     Atomics.store(ctl, 3, 1);
   }
@@ -75,7 +89,7 @@ export function helperTasksRun(): number {
 }
 
 /** One helper worker bound to one compiled kernel module and one shared heap. */
-export class ConvGradsHelper {
+export class KernelsHelper {
   private worker: Worker | null = null;
   private failed = false;
   private seq = 0;
@@ -103,9 +117,10 @@ export class ConvGradsHelper {
   }
 
   /** Posts `helperTask` to the helper, runs `own` here, and returns when both are done. Call only if ready(). */
-  run(helperTask: ConvGradTask, own: () => void): void {
+  run(helperTask: KernelTask, own: () => void): void {
     if (helperTask.length > TASK_INTS) throw new KernelArgumentError(`internal: a helper task has ${helperTask.length} > ${TASK_INTS} ints`);
     const ctl = this.ctl;
+    ctl[LENGTH] = helperTask.length;
     ctl.set(helperTask, ARGS);
     const seq = ++this.seq;
     Atomics.store(ctl, 0, seq);
