@@ -117,6 +117,22 @@ describe('direct wasm convolution gradient kernels', () => {
     }
   }
 
+  it('the registered filter gradient pads an RGB stem to four channels and equals the stock cpu kernel', async () => {
+    await tf.setBackend('cpu');
+    const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 16] };
+    const reference = await valuesOn('cpu', () => stockCpu('Conv2DBackpropFilter', { x: normal([6, 10, 9, 3], 1), dy: normal([6, 10, 9, 16], 2) }, attrs));
+    // With the wasm Conv2D kernel unregistered, the forward-convolution form could not run: only pad, the direct
+    // kernel and slice can have produced the result.
+    const conv2d = tf.getKernel('Conv2D', 'wasm')!;
+    tf.unregisterKernel('Conv2D', 'wasm');
+    try {
+      const got = await valuesOn('wasm', () => tf.engine().runKernel('Conv2DBackpropFilter', { x: normal([6, 10, 9, 3], 1), dy: normal([6, 10, 9, 16], 2) }, attrs as never) as tf.Tensor);
+      expect(relativeError(got, reference)).toBeLessThan(1e-5);
+    } finally {
+      tf.registerKernel(conv2d);
+    }
+  });
+
   it('declines channel counts they do not tile (the forward-convolution forms take them)', async () => {
     await tf.setBackend('wasm');
     const g = { kh: 3, kw: 3, strideHeight: 1, strideWidth: 1, top: 1, left: 1 };

@@ -28,8 +28,14 @@ export interface ConvGeometry {
   left: number;
 }
 
-/** Output pixels per filter-gradient block: the block's dy and the x rows it touches stay in L1/L2 while every tap and tile visits them. */
-const BLOCK_PIXELS = 256;
+/**
+ * Output pixels per filter-gradient block: about 32 KiB of x and dy (L1-sized), so a block stays in cache while
+ * every tap and tile visits it; between 32 and 256 pixels (bench/conv-layers.ts: 256 for 16 channels, 32 for 128
+ * were the fastest of 32/64/256).
+ */
+function blockPixels(c: number, co: number): number {
+  return Math.min(256, Math.max(32, Math.round(32768 / ((c + co) * 4))));
+}
 
 /**
  * dW [KH,KW,C,Co] of NHWC `x` [N,H,W,C] and `dy` [N,Ho,Wo,Co] on the wasm backend, or null when the kernel
@@ -43,7 +49,7 @@ export function wasmFilterGrad(backend: KernelBackend, x: TensorInfo, dy: Tensor
   if (!heap) return null;
   const { out, offset } = newOutput(backend, heap.memory, [g.kh, g.kw, c, co], true);
   const rows = n * ho;
-  const block = Math.max(1, Math.floor(BLOCK_PIXELS / Math.max(1, wo)));
+  const block = Math.max(1, Math.floor(blockPixels(c, co) / Math.max(1, wo)));
   const task = (cb0: number, cb1: number, ob0: number, ob1: number): KernelTask =>
     [0, heap.offsets[0]!, heap.offsets[1]!, offset, h, w, c, ho, wo, co, g.kh, g.kw, g.strideHeight, g.strideWidth, g.top, g.left, rows, block, cb0, cb1, ob0, ob1];
   const cBlocks = c / 4;

@@ -19,7 +19,7 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { wasmFilterGrad, wasmInputGrad } from './conv-grads-wasm.js';
+import { type ConvGeometry, wasmFilterGrad, wasmInputGrad } from './conv-grads-wasm.js';
 import { KernelArgumentError } from './errors.js';
 import { KernelCalls, markOwn } from './kernel-calls.js';
 
@@ -33,6 +33,27 @@ function assertFloat(name: string, ...ts: TensorInfo[]): void {
   for (const t of ts) {
     if (t.dtype !== 'float32') throw new KernelArgumentError(`${name}: expected float32 tensors, got ${t.dtype}`);
   }
+}
+
+/**
+ * The direct wasm filter gradient; a channel count that is not a multiple of 4 (an RGB stem) is padded with zero
+ * channels first (a copy of x a third larger, still far cheaper than the forward-convolution form) and the
+ * gradient of the padding sliced off.
+ */
+function directFilterGrad(k: KernelCalls, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo | null {
+  const c = x.shape[3]!;
+  if (c % 4 === 0) return wasmFilterGrad(k.backend, x, dy, g);
+  const padded = k.pad(x, [[0, 0], [0, 0], [0, 0], [0, 4 - (c % 4)]]);
+  let dw: TensorInfo | null;
+  try {
+    dw = wasmFilterGrad(k.backend, padded, dy, g);
+  } finally {
+    k.dispose(padded);
+  }
+  if (!dw) return null;
+  const sliced = k.slice(dw, [0, 0, 0, 0], [g.kh, g.kw, c, dy.shape[3]!]);
+  k.dispose(dw);
+  return sliced;
 }
 
 /** Filter gradient of a 2-D convolution (NHWC or NCHW) computed with one forward Conv2D. */
@@ -68,7 +89,7 @@ export function conv2DBackpropFilterVia(
     const sh = info.strideHeight;
     const sw = info.strideWidth;
     if (k.backendName === 'wasm') {
-      const direct = wasmFilterGrad(k.backend, xh, dyh, { kh, kw, strideHeight: sh, strideWidth: sw, top, left });
+      const direct = directFilterGrad(k, xh, dyh, { kh, kw, strideHeight: sh, strideWidth: sw, top, left });
       if (direct) return direct;
     }
     // Pad bottom/right so that the output covers the filter; when the forward conv ignored trailing rows the
