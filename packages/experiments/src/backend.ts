@@ -17,15 +17,19 @@ export type CliBackend = (typeof CLI_BACKENDS)[number];
  */
 export const DEFAULT_BACKEND: CliBackend = 'wasm';
 
-/** Initialises `name` and returns the active tfjs backend's name. */
-export async function selectBackend(name: CliBackend, options: { quiet?: boolean } = {}): Promise<string> {
+/** Initialises `name` (wasm with `threads` threads, default 1) and returns the active tfjs backend's name. */
+export async function selectBackend(name: CliBackend, options: { quiet?: boolean; threads?: number } = {}): Promise<string> {
   if (!CLI_BACKENDS.includes(name)) {
     throw new BackendSelectionError(`unknown backend '${String(name)}'; expected one of ${CLI_BACKENDS.join(', ')}`);
+  }
+  const threads = options.threads ?? 1;
+  if (threads > 1 && name !== 'wasm' && name !== 'auto') {
+    throw new BackendSelectionError(`--threads ${threads} applies to the wasm backend only, not '${name}'`);
   }
   try {
     // Before the backend starts: silences the cpu backend's "install tfjs-node" banner on stderr.
     tf.enableProdMode();
-    const setup = await setupBackend({ backend: name, quiet: options.quiet ?? true });
+    const setup = await setupBackend({ backend: name, quiet: options.quiet ?? true, threads });
     return setup.backend;
   } catch (error) {
     throw new BackendSelectionError(`backend '${name}' is not available: ${(error as Error).message.split('\n')[0]}`);

@@ -18,7 +18,7 @@ describe('samrank-repro argument handling', () => {
   it('teacher-student --help lists its options', async () => {
     const r = await cli('teacher-student', '--help');
     expect(r.code).toBe(0);
-    for (const flag of ['--activation', '--method', '--rho', '--seeds', '--seed', '--iterations', '--preset', '--out', '--backend', '--resume', '--json']) {
+    for (const flag of ['--activation', '--method', '--rho', '--seeds', '--seed', '--iterations', '--preset', '--out', '--backend', '--threads', '--resume', '--json']) {
       expect(r.stdout).toContain(flag);
     }
   });
@@ -44,6 +44,8 @@ describe('samrank-repro argument handling', () => {
     [['teacher-student', '--backend', 'tpu'], /expected one of wasm, cpu/],
     [['teacher-student', '--frobnicate'], /unknown option '--frobnicate'/],
     [['teacher-student', '--resume'], /--resume needs --out DIR/],
+    [['teacher-student', '--threads', '0'], /expected a whole number ≥ 1/],
+    [['teacher-student', '--threads', '2', '--backend', 'cpu'], /--threads 2 applies to the wasm backend only, not 'cpu'/],
   ])('%j exits 2 with a one-line reason', async (args, message) => {
     const r = await cli(...(args as string[]));
     expect(r.code).toBe(2);

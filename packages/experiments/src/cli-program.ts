@@ -24,6 +24,7 @@ function addCommonOptions(command: Command): void {
     .option('--iterations <n>', 'SGD iterations (default: the preset\'s)', parseInteger(1))
     .option('--out <dir>', 'output folder (default samrank-results/<experiment>-…-<timestamp>)')
     .addOption(new Option('--backend <name>', `tfjs backend: ${CLI_BACKENDS.join(' | ')} (default ${DEFAULT_BACKEND})`).argParser(parseChoice(CLI_BACKENDS)))
+    .option('--threads <n>', 'wasm backend threads: 1, or 2 for both cores of a 2-core machine (default 1)', parseInteger(1))
     .option('--resume', 'continue the interrupted run in --out from its checkpoint', false)
     .option('--json', 'print results as one JSON line on stdout, no progress', false);
 }
@@ -77,6 +78,7 @@ export function buildProgram(io: CliIO, result: { code: number }, experiments = 
         out: flags['out'] as string | undefined,
         backend: (flags['backend'] as CliBackend | undefined) ?? DEFAULT_BACKEND,
         backendExplicit: flags['backend'] !== undefined,
+        threads: flags['threads'] as number | undefined,
         resume: Boolean(flags['resume']),
         json: Boolean(flags['json']),
       };

@@ -59,8 +59,10 @@ export function stopFlag(io: Pick<CliIO, 'onInterrupt'>): { stopped(): boolean; 
 }
 
 /** The `resume with: …` hint printed after an interruption. */
-export function resumeHint(experiment: string, outDir: string, common: Pick<CommonOptions, 'backend' | 'backendExplicit'>): string {
-  return `resume with: samrank-repro ${experiment} --resume --out ${outDir}${common.backendExplicit ? ` --backend ${common.backend}` : ''}\n`;
+export function resumeHint(experiment: string, outDir: string, common: Pick<CommonOptions, 'backend' | 'backendExplicit' | 'threads'>): string {
+  const backend = common.backendExplicit ? ` --backend ${common.backend}` : '';
+  const threads = (common.threads ?? 1) > 1 ? ` --threads ${common.threads}` : '';
+  return `resume with: samrank-repro ${experiment} --resume --out ${outDir}${backend}${threads}\n`;
 }
 
 /** One JSON line; NaN and ±Infinity become null (JSON has neither). */

@@ -24,6 +24,11 @@ export interface CommonOptions {
   backend: CliBackend;
   /** True when --backend was given explicitly. */
   backendExplicit: boolean;
+  /**
+   * Threads of the wasm backend (1 by default; 2 uses the multi-threaded build and the package kernels' helper
+   * thread). Other backends ignore it.
+   */
+  threads?: number;
   resume: boolean;
   json: boolean;
 }

@@ -101,7 +101,7 @@ export function classificationExperiment(dataset: ClassificationDataset): Experi
       const resumeCode = checkResumeFlags(io, common, settingsGiven, '--backend, --data-dir');
       if (resumeCode !== null) return resumeCode;
       const outDir = common.out ? resolve(common.out) : classificationOutDir(dataset, config.setting, config.preset);
-      const backend = await selectBackend(common.backend);
+      const backend = await selectBackend(common.backend, { threads: common.threads });
       const log = runLog(io, common);
       log(
         `samrank-repro ${dataset}: ${common.resume ? 'resuming' : `${config.preset} preset, ${config.setting}, ${config.model} width ${config.width}, rho ${config.rhos.join(',')}, seeds ${config.seeds.join(',')}`} on ${backend} -> ${outDir}`,

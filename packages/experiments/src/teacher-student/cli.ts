@@ -67,7 +67,7 @@ export const teacherStudentExperiment: ExperimentDefinition = {
     const resumeCode = checkResumeFlags(io, common, settingsGiven, '--backend');
     if (resumeCode !== null) return resumeCode;
     const outDir = common.out ? resolve(common.out) : defaultOutDir(config.activation, config.method);
-    const backend = await selectBackend(common.backend);
+    const backend = await selectBackend(common.backend, { threads: common.threads });
     const log = runLog(io, common);
     log(
       `samrank-repro teacher-student: ${common.resume ? 'resuming' : `${config.activation}, ${config.method}, ${config.method === 'sam' ? 'rho' : 'lambda'} ${config.rhos.join(',')}, seeds ${config.seeds.join(',')}, ${config.iterations} iterations`} on ${backend} -> ${outDir}`,
