@@ -6,16 +6,21 @@
  *
  * Width 64 at batch 128 does not fit the 4 GiB wasm32 heap, so it runs as 2 × 64: SGD by gradient
  * accumulation (`classificationGrads`), SAM with @samrank/optim's `microBatches: 2` (gradients accumulated in each
- * pass, one perturbation over the whole batch, as the paper). Environment: SAMRANK_THREADS (wasm threads, default 1),
- * SAMRANK_BENCH_QUICK=1 (width 16 only, fewer repeats), SAMRANK_BENCH_WIDTHS=16,64, SAMRANK_BENCH_SKIP_KERNELS=1.
+ * pass, one perturbation over the whole batch, as the paper). The steps run with 1 wasm thread and again with 2
+ * (a child process), and ./roofline.ts adds the wasm multiply-add ceiling of this machine and the SAM step it
+ * bounds. Environment: SAMRANK_THREADS (wasm threads of the main run, default 1; other than 1 skips the 2-thread
+ * child), SAMRANK_BENCH_QUICK=1 (width 16 only, fewer repeats), SAMRANK_BENCH_WIDTHS=16,64,
+ * SAMRANK_BENCH_SKIP_KERNELS=1.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { SAM } from '@samrank/optim';
 import { type BenchEntry, repoRoot, rssMB, timeMedian, writeResults } from '../../../bench/lib.js';
+import { rooflineEntries } from './roofline.js';
 import {
   BatchNormStateStore,
   classificationGrads,
@@ -125,17 +130,45 @@ async function resnetEntries(backendLabel: string, torch: Record<number, TorchRe
   return entries;
 }
 
+/**
+ * The ResNet steps again on the multi-threaded build (2 threads, PyTorch's count), in a child process: the
+ * threaded build patches globals at start-up and cannot share a process with the single-threaded backend.
+ */
+async function twoThreadEntries(torch: Record<number, TorchResnet> | null): Promise<BenchEntry[]> {
+  try {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+      env: { ...process.env, SAMRANK_BENCH_CHILD: JSON.stringify(torch), SAMRANK_THREADS: '2' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 1 << 20,
+      timeout: 60 * 60_000,
+    });
+    return JSON.parse(out.toString().trim().split('\n').pop()!) as BenchEntry[];
+  } catch (err) {
+    console.log(`2-thread ResNet benchmark skipped: ${(err as Error).message.split('\n')[0]}`);
+    return [];
+  }
+}
+
+const child = process.env['SAMRANK_BENCH_CHILD'];
 const entries: BenchEntry[] = [];
-if (process.env['SAMRANK_BENCH_SKIP_KERNELS'] !== '1' && existsSync(new URL('./kernels.ts', import.meta.url))) {
+if (child === undefined && process.env['SAMRANK_BENCH_SKIP_KERNELS'] !== '1' && existsSync(new URL('./kernels.ts', import.meta.url))) {
   const { benchKernels } = (await import('./kernels.js')) as { benchKernels: () => Promise<BenchEntry[]> };
   entries.push(...(await benchKernels()));
 }
-const torch = torchBaseline();
+const torch = child === undefined ? torchBaseline() : (JSON.parse(child) as Record<number, TorchResnet> | null);
 const setup = await setupBackend({ quiet: true, threads });
-console.log(setup.message);
+console.error(setup.message);
 tf.enableProdMode();
 const label = `${setup.backend}${setup.threads ? `, ${setup.threads} thread${setup.threads > 1 ? 's' : ''}` : ''}`;
 entries.push(...(await resnetEntries(label, torch)));
-writeResults('models', entries);
+if (child !== undefined) {
+  process.stdout.write(`${JSON.stringify(entries)}\n`);
+} else {
+  if (threads === 1) entries.push(...(await twoThreadEntries(torch)));
+  // The ceiling on the 2 threads PyTorch uses.
+  const torchSam = Object.fromEntries(widths.map((w) => [w, torch?.[w]?.sam.median_ms]));
+  entries.push(...(await rooflineEntries(widths, BATCH, 2, torchSam)));
+  writeResults('models', entries);
+}
 // Threaded wasm workers keep the event loop alive.
 process.exit(0);

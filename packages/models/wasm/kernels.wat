@@ -541,7 +541,7 @@
       (br $bLoop)))
   )
 
-  ;; The ceiling of this kind of code on the machine: iters × 48 multiply-adds on 4 lanes from registers
+  ;; The ceiling of this kind of code on the machine: iters × 12 four-lane multiply-adds (48 scalar ones) from registers
   ;; (twelve independent accumulators hide the add latency), written to out so nothing is optimised away.
   ;; bench/roofline.ts times it to bound what any wasm-SIMD convolution can reach here.
   (func (export "peak_macs") (param $iters i32) (param $out i32)

@@ -271,9 +271,12 @@ export function conv2DBackpropInputVia(
   // The zero-dilated dy already carries stride−1 trailing zeros per axis; they count towards the bottom pad.
   const padBottom = h + top - (ho - 1) * sh - 1 - (sh - 1);
   const padRight = w + left - (wo - 1) * sw - 1 - (sw - 1);
-  // Stride 1 is a plain convolution, where XNNPACK is as fast or faster (bench/kernels.ts); the direct kernel
-  // takes strided layers and pads the forward-convolution form cannot express.
-  const direct = k.backendName === 'wasm' && (strided === 'direct' || (strided === 'auto' && (sh > 1 || sw > 1 || padTop < 0 || padLeft < 0)));
+  // Stride 1 is a plain convolution, where XNNPACK is as fast or up to 1.3x faster from 8×8 maps up; the direct
+  // kernel takes strided layers, pads the forward-convolution form cannot express, and maps of at most 16
+  // pixels, where XNNPACK's padded convolution computes mostly padding (2x slower than direct at 4×4, 1 and
+  // 2 threads, widths 16 and 64).
+  const auto = sh > 1 || sw > 1 || padTop < 0 || padLeft < 0 || h! * w! <= 16;
+  const direct = k.backendName === 'wasm' && (strided === 'direct' || (strided === 'auto' && auto));
   if ((padTop < 0 || padLeft < 0) && !direct) return undefined;
   const dyh = toNHWC(k, dy, attrs.dataFormat);
   if (dyh.shape[1] !== ho || dyh.shape[2] !== wo || dyh.shape[3] !== fShape[3]) {

@@ -8,7 +8,7 @@ import { KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64 } from '../kernels-wasm
 import { KernelsHelper, runTask, type KernelTask, type TaskKernels } from './kernels-helper.js';
 
 export interface WasmKernels extends TaskKernels {
-  /** iters × 48 multiply-adds on four lanes from registers (the machine's ceiling for this code). */
+  /** iters × 12 four-lane multiply-adds (48 scalar ones) from registers: the machine's ceiling for this code. */
   peak_macs(iters: number, out: number): void;
 }
 
