@@ -110,8 +110,8 @@ type PresetValues = Pick<
 > & { rhos?: number[]; seedCount: number; setting?: ClassificationSetting; microBatches?: number };
 
 /**
- * Preset values. `small` is sized so the full ρ grid finishes in about 25 minutes on one core of this shared
- * 2-core CPU (wasm backend) and still shows the rank trend: PreAct ResNet-18 width 8 (1/8 of the paper's
+ * Preset values. `small` is sized so the full ρ grid finishes in minutes on a 2-core CPU (wasm backend: 6.7 min
+ * with --threads 2, 14 min on one core with the previous release's kernels) and still shows the rank trend: PreAct ResNet-18 width 8 (1/8 of the paper's
  * channels), the first 512 training images, 25 epochs of batch 64 (200 optimizer steps), the
  * state-of-the-art setting (momentum 0.9, lr 0.1 with the /10, /100 steps at 50 % and 90 %), ranks on the
  * 512 training images (unaugmented), train loss on 8 augmented batches (the whole subset), k-NN on

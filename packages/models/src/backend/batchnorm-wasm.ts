@@ -20,7 +20,8 @@ import { newOutput, onHeap, runSplit, type WasmMemory } from './wasm-kernels.js'
 export const CHANNEL_MOMENTS_KERNEL = 'SamrankChannelMoments';
 export const BATCH_NORM_GRAD_KERNEL = 'SamrankBatchNormGrad';
 
-interface Heap {
+/** The heap a kernel call works on and the scratch tensors it releases at the end. */
+interface Scratch {
   backend: KernelBackend;
   memory: WasmMemory;
   owned: TensorInfo[];
@@ -35,7 +36,7 @@ function heapOrThrow(backend: KernelBackend, name: string, tensors: TensorInfo[]
 }
 
 /** A zeroed float64 area of `doubles` values (two halves' sums), released with the heap's other scratch. */
-function scratch64(h: Heap, doubles: number): number {
+function scratch64(h: Scratch, doubles: number): number {
   const { out, offset } = newOutput(h.backend, h.memory, [2 * doubles + 2], true);
   h.owned.push(out);
   return (offset + 7) & ~7;
@@ -45,7 +46,7 @@ function scratch64(h: Heap, doubles: number): number {
  * Σ over `rows` rows of the two per-channel sums kernel `op` accumulates (out[0..C), out[C..2C)): the caller's
  * rows and the helper's each go to their own area, added here in float64.
  */
-function rowSums(h: Heap, op: 2 | 3, inputs: number[], c: number, rows: number): Float64Array {
+function rowSums(h: Scratch, op: 2 | 3, inputs: number[], c: number, rows: number): Float64Array {
   const a = scratch64(h, 2 * c);
   const b = scratch64(h, 2 * c);
   const task = (out: number, r0: number, r1: number) => [op, ...inputs, out, c, r0, r1];
@@ -57,13 +58,13 @@ function rowSums(h: Heap, op: 2 | 3, inputs: number[], c: number, rows: number):
 }
 
 /** A float32 [n] tensor holding `values`. */
-function vectorOut(h: Heap, values: ArrayLike<number>): TensorInfo {
+function vectorOut(h: Scratch, values: ArrayLike<number>): TensorInfo {
   const { out, offset } = newOutput(h.backend, h.memory, [values.length], false);
   new Float32Array(h.memory.buffer, offset, values.length).set(values);
   return out;
 }
 
-function release(h: Heap): void {
+function release(h: Scratch): void {
   for (const t of h.owned) h.backend.disposeData(t.dataId);
 }
 
@@ -73,7 +74,7 @@ export function wasmChannelMoments(backend: KernelBackend, x: TensorInfo): [Tens
   const c = x.shape[x.shape.length - 1]!;
   const rows = x.shape.reduce((a, d) => a * d, 1) / c;
   if (rows < 1) throw new KernelArgumentError(`${CHANNEL_MOMENTS_KERNEL}: empty input of shape [${x.shape}]`);
-  const h: Heap = { backend, memory, owned: [] };
+  const h: Scratch = { backend, memory, owned: [] };
   try {
     const s1 = rowSums(h, 2, [offsets[0]!, 0], c, rows);
     const mean = vectorOut(h, s1.subarray(0, c).map((v) => v / rows));
@@ -111,7 +112,7 @@ export function wasmBatchNormGrad(
   const mu = Float32Array.from(new Float32Array(memory.buffer, meanOff, c));
   const s = Float32Array.from(new Float32Array(memory.buffer, sOff, c));
   const r = Float32Array.from(new Float32Array(memory.buffer, rOff, c));
-  const h: Heap = { backend, memory, owned: [] };
+  const h: Scratch = { backend, memory, owned: [] };
   const mask = relu ? yOff : 0;
   try {
     const sums = rowSums(h, 3, [dyOff, xOff, mask, meanOff], c, rows);

@@ -5,28 +5,15 @@ import '@tensorflow/tfjs-layers';
 import { backend_util } from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { wasmFilterGrad, wasmInputGrad } from './conv-grads-wasm.js';
-import { KernelCalls } from './kernel-calls.js';
 import { registerTrainingKernels } from './register-kernels.js';
-import { normal, relativeError, valuesOn } from '../../test/backend-support.js';
-
-type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
-interface Case {
-  n: number;
-  h: number;
-  w: number;
-  c: number;
-  co: number;
-  k: number;
-  stride: number;
-  pad: Pad;
-}
+import { type ConvCase, type ConvPad, convCaseLabel, convShapes, normal, relativeError, stockCpu, valuesOn } from '../../test/backend-support.js';
 
 // Channel counts the direct kernels take (dW: C % 4 == 0, Co % 8 == 0; dx: C % 8 == 0); odd sizes, every padding
 // form, filters larger than the stride and smaller, maps large enough that row blocks cross image boundaries,
 // and batches that are not multiples of the dx tile's four images.
-const cases: Case[] = [];
+const cases: ConvCase[] = [];
 for (const stride of [1, 2, 3]) {
-  for (const pad of ['same', 'valid', 2, [[0, 0], [2, 1], [0, 2], [0, 0]]] as Pad[]) {
+  for (const pad of ['same', 'valid', 2, [[0, 0], [2, 1], [0, 2], [0, 0]]] as ConvPad[]) {
     for (const k of [1, 3, 5]) {
       if (k === 1 && typeof pad !== 'string') continue;
       cases.push({ n: stride === 2 ? 5 : 2, h: 9, w: 7, c: 8, co: stride === 3 ? 12 : 8, k, stride, pad });
@@ -40,28 +27,19 @@ cases.push({ n: 2, h: 11, w: 6, c: 8, co: 8, k: 5, stride: 2, pad: 'valid' }); /
 cases.push({ n: 3, h: 6, w: 7, c: 8, co: 16, k: 1, stride: 1, pad: 1 }); // pad beyond a 1×1 filter
 cases.push({ n: 1, h: 7, w: 7, c: 4, co: 8, k: 3, stride: 2, pad: 'same' }); // C = 4: dW splits output channels
 
-function label(c: Case): string {
-  return `${c.k}×${c.k} stride ${c.stride} pad ${JSON.stringify(c.pad)} x [${c.n},${c.h},${c.w},${c.c}] → ${c.co}`;
-}
-
-function stockCpu(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown>): tf.Tensor {
-  const info = new KernelCalls(tf.backend(), 'cpu').runStock(name, inputs, attrs as never);
-  return tf.engine().makeTensorFromTensorInfo(info);
-}
-
-function geometry(xShape: [number, number, number, number], co: number, k: number, stride: number, pad: Pad) {
+function geometry(xShape: [number, number, number, number], co: number, k: number, stride: number, pad: ConvPad) {
   const info = backend_util.computeConv2DInfo(xShape, [k, k, xShape[3], co], stride, 1, pad as never, undefined, false, 'channelsLast');
   return { kh: k, kw: k, strideHeight: info.strideHeight, strideWidth: info.strideWidth, top: info.padInfo.top, left: info.padInfo.left };
 }
 
 /** The direct kernels alone (no fallback), so a case that silently took the other path fails. */
-function direct(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, stride: number, pad: Pad): tf.Tensor {
+function direct(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, stride: number, pad: ConvPad): tf.Tensor {
   const out = wasmFilterGrad(tf.backend(), x, dy, geometry(x.shape, dy.shape[3], k, stride, pad));
   if (!out) throw new Error('the direct kernel declined a supported case');
   return tf.engine().makeTensorFromTensorInfo(out);
 }
 
-function directDx(dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: [number, number, number, number], stride: number, pad: Pad): tf.Tensor {
+function directDx(dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: [number, number, number, number], stride: number, pad: ConvPad): tf.Tensor {
   const [k, , , co] = filter.shape;
   const filterT = tf.transpose(filter, [0, 1, 3, 2]);
   const out = wasmInputGrad(tf.backend(), dy, filterT, xShape, geometry(xShape, co, k, stride, pad));
@@ -77,12 +55,10 @@ describe('direct wasm convolution gradient kernels', () => {
   });
 
   for (const c of cases) {
-    const xShape: [number, number, number, number] = [c.n, c.h, c.w, c.c];
-    const fShape: [number, number, number, number] = [c.k, c.k, c.c, c.co];
-    const dyShape = () => tf.tidy(() => tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(fShape) as tf.Tensor4D, c.stride, c.pad as never).shape);
+    const { xShape, fShape, dyShape } = convShapes(c);
 
     if (c.co % 8 === 0) {
-      it(`dW ${label(c)}: equals the stock cpu kernel`, async () => {
+      it(`dW ${convCaseLabel(c)}: equals the stock cpu kernel`, async () => {
         await tf.setBackend('cpu');
         const dys = dyShape();
         const attrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', filterShape: fShape };
@@ -96,7 +72,7 @@ describe('direct wasm convolution gradient kernels', () => {
     }
 
     if (c.c % 8 === 0) {
-      it(`dx ${label(c)}: equals the stock cpu kernel`, async () => {
+      it(`dx ${convCaseLabel(c)}: equals the stock cpu kernel`, async () => {
         await tf.setBackend('cpu');
         const dys = dyShape();
         const attrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', inputShape: xShape };

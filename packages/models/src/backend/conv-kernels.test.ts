@@ -7,23 +7,11 @@ import { KernelArgumentError } from './errors.js';
 import { conv2DBackpropInputVia } from './conv-kernels.js';
 import { KernelCalls, stockKernel } from './kernel-calls.js';
 import { registerTrainingKernels } from './register-kernels.js';
-import { normal, relativeError, valuesOn } from '../../test/backend-support.js';
+import { type ConvCase, type ConvPad, convCaseLabel, convShapes, normal, relativeError, stockCpu, valuesOn } from '../../test/backend-support.js';
 
-type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
-interface Case {
-  n: number;
-  h: number;
-  w: number;
-  c: number;
-  co: number;
-  k: number;
-  stride: number;
-  pad: Pad;
-}
-
-const cases: Case[] = [];
+const cases: ConvCase[] = [];
 for (const stride of [1, 2]) {
-  for (const pad of ['same', 'valid', 1, [[0, 0], [2, 1], [0, 2], [0, 0]]] as Pad[]) {
+  for (const pad of ['same', 'valid', 1, [[0, 0], [2, 1], [0, 2], [0, 0]]] as ConvPad[]) {
     for (const k of [1, 3, 5]) {
       if (k === 1 && typeof pad !== 'string') continue; // explicit pads beyond a 1×1 filter are legal but pointless
       cases.push({ n: 2, h: 9, w: 7, c: 3, co: 4, k, stride, pad });
@@ -35,18 +23,6 @@ cases.push({ n: 1, h: 11, w: 6, c: 2, co: 3, k: 5, stride: 2, pad: 'valid' }); /
 cases.push({ n: 2, h: 11, w: 10, c: 3, co: 4, k: 5, stride: 3, pad: 'same' }); // stride 3: nine phases
 cases.push({ n: 2, h: 10, w: 9, c: 3, co: 4, k: 2, stride: 3, pad: 'valid' }); // filter smaller than the stride: empty phases
 
-function label(c: Case): string {
-  return `${c.k}×${c.k} stride ${c.stride} pad ${JSON.stringify(c.pad)} x [${c.n},${c.h},${c.w},${c.c}]`;
-}
-
-/** The stock cpu kernel is the reference: it is a direct loop over the definition. */
-function stockCpu(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown>): tf.Tensor {
-  const backend = tf.backend();
-  const k = new KernelCalls(backend, 'cpu');
-  const info = k.runStock(name, inputs, attrs as never);
-  return tf.engine().makeTensorFromTensorInfo(info);
-}
-
 describe('Conv2D gradient kernels', () => {
   beforeAll(async () => {
     tf.enableProdMode();
@@ -56,11 +32,9 @@ describe('Conv2D gradient kernels', () => {
   });
 
   for (const c of cases) {
-    const xShape: [number, number, number, number] = [c.n, c.h, c.w, c.c];
-    const fShape: [number, number, number, number] = [c.k, c.k, c.c, c.co];
-    const outShape = () => tf.tidy(() => tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(fShape) as tf.Tensor4D, c.stride, c.pad as never).shape);
+    const { xShape, fShape, dyShape: outShape } = convShapes(c);
 
-    it(`Conv2DBackpropFilter ${label(c)}: wasm and fast cpu equal the stock cpu kernel`, async () => {
+    it(`Conv2DBackpropFilter ${convCaseLabel(c)}: wasm and fast cpu equal the stock cpu kernel`, async () => {
       await tf.setBackend('cpu');
       const dyShape = outShape();
       const attrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', filterShape: fShape };
@@ -70,7 +44,7 @@ describe('Conv2D gradient kernels', () => {
       expect(relativeError(await valuesOn('cpu', run), reference)).toBeLessThan(1e-5);
     });
 
-    it(`Conv2DBackpropInput ${label(c)}: wasm equals the cpu kernel`, async () => {
+    it(`Conv2DBackpropInput ${convCaseLabel(c)}: wasm equals the cpu kernel`, async () => {
       await tf.setBackend('cpu');
       const dyShape = outShape();
       const run = () => tf.conv2dTranspose(normal(dyShape, 3) as tf.Tensor4D, normal(fShape, 4) as tf.Tensor4D, xShape as never, c.stride, c.pad as never);
@@ -80,7 +54,7 @@ describe('Conv2D gradient kernels', () => {
 
     if (c.stride > 1) {
       for (const mode of ['phases', 'dilate'] as const) {
-        it(`Conv2DBackpropInput ${label(c)} via ${mode}: equals the cpu kernel`, async () => {
+        it(`Conv2DBackpropInput ${convCaseLabel(c)} via ${mode}: equals the cpu kernel`, async () => {
           await tf.setBackend('cpu');
           const dyShape = outShape();
           const reference = await valuesOn('cpu', () =>

@@ -132,14 +132,14 @@ export class KernelsHelper {
       for (let waited = 0; Atomics.load(ctl, 1) !== seq; waited++) {
         if (waited > 6000) {
           this.failed = true;
-          throw new KernelArgumentError('Conv2DBackpropFilter: the helper thread stopped responding');
+          throw new KernelArgumentError('@samrank/models wasm kernels: the helper thread stopped responding');
         }
         Atomics.wait(ctl, 1, Atomics.load(ctl, 1), 10);
       }
     }
     tasksRun++;
     if (Atomics.exchange(ctl, 3, 0) !== 0) {
-      throw new KernelArgumentError('Conv2DBackpropFilter: the helper thread failed (memory access out of bounds?)');
+      throw new KernelArgumentError('@samrank/models wasm kernels: the helper thread failed (memory access out of bounds?)');
     }
   }
 }
