@@ -39,7 +39,7 @@ function heapOrThrow(backend: KernelBackend, name: string, tensors: TensorInfo[]
 function scratch64(h: Scratch, doubles: number): number {
   const { out, offset } = newOutput(h.backend, h.memory, [2 * doubles + 2], true);
   h.owned.push(out);
-  return (offset + 7) & ~7;
+  return Math.ceil(offset / 8) * 8; // not `& ~7`: heap offsets reach 4 GiB, past int32
 }
 
 /**

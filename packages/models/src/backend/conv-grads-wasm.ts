@@ -30,8 +30,8 @@ export interface ConvGeometry {
 
 /**
  * Output pixels per filter-gradient block: about 32 KiB of x and dy (L1-sized), so a block stays in cache while
- * every tap and tile visits it; between 32 and 256 pixels (bench/conv-layers.ts: 256 for 16 channels, 32 for 128
- * were the fastest of 32/64/256).
+ * every tap and tile visits it; between 32 and 256 pixels. Measured with interleaved runs (ResNet-18 w16 layers,
+ * 1 and 2 threads): 32 KiB was within noise of the best of 8–128 KiB on every layer, 8 KiB 10–20 % slower.
  */
 function blockPixels(c: number, co: number): number {
   return Math.min(256, Math.max(32, Math.round(32768 / ((c + co) * 4))));
