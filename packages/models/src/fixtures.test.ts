@@ -1,7 +1,10 @@
 /**
  * The golden conv-net SAM fixtures (float64 PyTorch reference) through this package's conv path: the tiny
  * net conv3×3 (+bias) → ReLU → global average pool → dense, built from `conv2d`/`avgPool`/`dense`, its
- * cross-entropy, and SAM from @samrank/optim — on cpu and on wasm with the training kernels.
+ * cross-entropy, and SAM from @samrank/optim — on cpu and on wasm with the training kernels. A third run pads the
+ * conv's 4 output channels with 4 zero channels, so the filter gradient takes the direct wasm kernel (it tiles 8
+ * output channels): zero channels have zero pre-activations, ReLU'(0) = 0, so their gradients and SAM
+ * perturbations are exactly 0 and every original value must still match the fixture.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SAM } from '@samrank/optim';
@@ -32,8 +35,26 @@ function check(what: string, actual: ArrayLike<number>, expected: unknown, tol: 
   expect(v, `${what}: worst violation ${v}`).toBeLessThanOrEqual(1);
 }
 
-for (const backend of ['cpu', 'wasm'] as const) {
-  describe(`conv SAM fixtures through the models' conv path (${backend})`, () => {
+/** Zero channels appended to the conv output (and zero rows of the dense kernel). */
+function padParam(name: string, t: tf.Tensor, extra: number): tf.Tensor {
+  if (extra === 0) return t;
+  if (name === 'conv_kernel') return tf.pad(t, [[0, 0], [0, 0], [0, 0], [0, extra]]);
+  if (name === 'conv_bias') return tf.pad(t, [[0, extra]]);
+  if (name === 'dense_kernel') return tf.pad(t, [[0, extra], [0, 0]]);
+  return t;
+}
+
+/** The original (unpadded) part of a parameter, gradient or activation with channels last or (dense) first. */
+function original(name: string, t: tf.Tensor, channels: number): tf.Tensor {
+  if (name === 'dense_kernel') return tf.slice(t, [0, 0], [channels, -1]);
+  if (name === 'dense_bias' || name === 'logits') return t;
+  const begin = t.shape.map(() => 0);
+  const size = t.shape.map((d, i) => (i === t.rank - 1 ? channels : d));
+  return tf.slice(t, begin, size);
+}
+
+for (const [backend, extra] of [['cpu', 0], ['wasm', 0], ['wasm', 4]] as const) {
+  describe(`conv SAM fixtures through the models' conv path (${backend}${extra ? `, ${extra} zero channels: direct filter gradient` : ''})`, () => {
     for (const name of ['conv_sam_step.json', 'conv_sam_momentum_wd.json']) {
       it(name, async () => {
         const setup = await setupBackend({ backend, quiet: true });
@@ -42,11 +63,14 @@ for (const backend of ['cpu', 'wasm'] as const) {
         const hp = fx.hyperparameters;
         const tol = fx.tolerances.float32;
         const params: Params = {};
+        const channels = fx.shapes.C_out as number;
         for (const n of NAMES) {
           const t = tf.tensor(fx.params_before[n]);
-          params[n] = tf.variable(t);
-          t.dispose();
+          const padded = padParam(n, t, extra);
+          params[n] = tf.variable(padded);
+          tf.dispose([t, padded]);
         }
+        const orig = (n: string, t: tf.Tensor) => tf.tidy(() => original(n, t, channels).dataSync());
         const base = hp.momentum > 0 ? tf.train.momentum(hp.lr, hp.momentum) : tf.train.sgd(hp.lr);
         const sam = new SAM(base, { rho: hp.rho, epsilon: hp.sam_stabilizer, weightDecay: hp.weight_decay });
         const before = tf.memory().numTensors;
@@ -57,33 +81,38 @@ for (const backend of ['cpu', 'wasm'] as const) {
           const loss = (p: ParamValues) => softmaxCrossEntropy(model(p, x).logits, labels);
           tf.tidy(() => {
             const out = model(params, x);
-            check('preactivations', out.z.dataSync(), e['preactivations'], tol);
-            check('pooled', out.pooled.dataSync(), e['pooled'], tol);
+            check('preactivations', orig('z', out.z), e['preactivations'], tol);
+            check('pooled', orig('pooled', out.pooled), e['pooled'], tol);
             check('logits', out.logits.dataSync(), e['logits'], tol);
           });
           const g = valueAndGrads(params, () => loss(params));
           check('loss_before', g.value.dataSync(), e['loss_before'], tol);
-          for (const n of NAMES) check(`grad ${n}`, g.grads[n]!.dataSync(), (e['grad'] as Record<string, unknown>)[n], tol);
+          for (const n of NAMES) check(`grad ${n}`, orig(n, g.grads[n]!), (e['grad'] as Record<string, unknown>)[n], tol);
           tf.dispose([g.value, ...Object.values(g.grads)]);
           // Gradient at the reference's perturbed point, through the same path.
           const eps = e['eps'] as Record<string, unknown>;
           const perturbed: ParamValues = {};
           for (const n of NAMES) {
-            perturbed[n] = tf.tidy(() => tf.add(params[n]!, tf.reshape(tf.tensor(flat(eps[n])), params[n]!.shape)));
+            perturbed[n] = tf.tidy(() => tf.add(params[n]!, padParam(n, tf.reshape(tf.tensor(flat(eps[n])), original(n, params[n]!, channels).shape), extra)));
           }
           const names = [...NAMES];
           const gp = tf.grads((...ts: tf.Tensor[]) => loss(Object.fromEntries(names.map((n, i) => [n, ts[i]!]))))(
             names.map((n) => perturbed[n]!),
           );
           names.forEach((n, i) =>
-            check(`grad_at_perturbed ${n}`, gp[i]!.dataSync(), (e['grad_at_perturbed'] as Record<string, unknown>)[n], tol),
+            check(`grad_at_perturbed ${n}`, orig(n, gp[i]!), (e['grad_at_perturbed'] as Record<string, unknown>)[n], tol),
           );
           tf.dispose([...gp, ...Object.values(perturbed)]);
           // The SAM step itself (optim's SAM over this model).
           const value = sam.minimize(() => loss(params), true, NAMES.map((n) => params[n]!));
           check('loss_before (SAM)', value!.dataSync(), e['loss_before'], tol);
           value!.dispose();
-          for (const n of NAMES) check(`params_after ${n}`, params[n]!.dataSync(), (e['params_after'] as Record<string, unknown>)[n], tol);
+          for (const n of NAMES) check(`params_after ${n}`, orig(n, params[n]!), (e['params_after'] as Record<string, unknown>)[n], tol);
+          if (extra) {
+            // The zero channels got zero gradients and zero perturbations: still exactly zero.
+            const padded = tf.tidy(() => tf.sum(tf.abs(tf.slice(params['conv_kernel']!, [0, 0, 0, channels], [-1, -1, -1, extra]))).dataSync()[0]);
+            expect(padded).toBe(0);
+          }
           const after = tf.tidy(() => loss(params));
           check('loss_after', after.dataSync(), e['loss_after'], tol);
           after.dispose();
