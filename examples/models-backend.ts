@@ -4,7 +4,7 @@
  * the cpu backend (the correctness reference).
  *
  *   npx tsx examples/models-backend.ts            # single-threaded wasm
- *   npx tsx examples/models-backend.ts --threads 2  # experimental multi-threaded wasm
+ *   npx tsx examples/models-backend.ts --threads 2  # multi-threaded wasm (both cores of a 2-core machine)
  */
 import '@tensorflow/tfjs-layers'; // registers gradients (setupBackend would import it otherwise)
 import '@tensorflow/tfjs-backend-cpu'; // the correctness reference used at the end
