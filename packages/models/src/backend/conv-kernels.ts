@@ -43,6 +43,7 @@ function assertFloat(name: string, ...ts: TensorInfo[]): void {
 function directFilterGrad(k: KernelCalls, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo | null {
   const c = x.shape[3]!;
   if (c % 4 === 0) return wasmFilterGrad(k.backend, x, dy, g);
+  if (dy.shape[3]! % 8 !== 0 || x.dtype !== 'float32') return null; // the kernel would decline after the copy
   const padded = k.pad(x, [[0, 0], [0, 0], [0, 0], [0, 4 - (c % 4)]]);
   let dw: TensorInfo | null;
   try {
