@@ -72,37 +72,53 @@ describe('BatchNorm modes in loss closures', () => {
   });
 });
 
-describe('memory', () => {
-  it('numTensors unchanged across 50 SGD/SAM training steps with micro-batches and BN updates', () => {
-    const m = preActResNet18({ width: 2, numClasses: 4 });
-    const { params, bnState } = m.init(1);
-    const store = new BatchNormStateStore(bnState);
-    const sgd = tf.train.momentum(0.01, 0.9);
-    const sam = new SAM(tf.train.sgd(0.01), { rho: 0.05, weightDecay: 5e-4 });
-    const x = tf.randomNormal([2, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
-    const y = tf.tensor1d([0, 3], 'int32');
-    const vars = Object.values(params);
-    const step = (i: number) => {
-      if (i % 2 === 0) {
-        const { value, grads } = classificationGrads(m, params, store, x, y, 'train', 1);
-        sgd.applyGradients(Object.entries(params).map(([n, v]) => ({ name: v.name, tensor: grads[n]! })));
-        tf.dispose([value, ...Object.values(grads)]);
-      } else {
-        sam.minimize(({ pass }) => classificationLoss(m, params, store, x, y, pass === 'first' ? 'train' : 'train-frozen')(), false, vars);
-      }
-    };
-    step(0);
+/**
+ * 50 alternating SGD and SAM steps with micro-batches and BatchNorm updates; returns the kernel names of one
+ * SAM step and checks that the live tensors (and, with `heap`, the backend's data ids) do not change.
+ */
+async function fiftySteps(opts: { width: number; batch: number; micro: number; samMicroBatches: boolean; heap: boolean }): Promise<Set<string>> {
+  const { width, batch, micro } = opts;
+  const m = preActResNet18({ width, numClasses: 4 });
+  const { params, bnState } = m.init(1);
+  const store = new BatchNormStateStore(bnState);
+  const sgd = tf.train.momentum(0.01, 0.9);
+  const chunks = opts.samMicroBatches ? batch / micro : 1;
+  const sam = new SAM(tf.train.sgd(0.01), { rho: 0.05, weightDecay: 5e-4, microBatches: chunks });
+  const x = tf.randomNormal([batch, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+  const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => (3 * i) % 4), 'int32');
+  const vars = Object.values(params);
+  const step = (i: number) => {
+    if (i % 2 === 0) {
+      const { value, grads } = classificationGrads(m, params, store, x, y, 'train', micro);
+      sgd.applyGradients(Object.entries(params).map(([n, v]) => ({ name: v.name, tensor: grads[n]! })));
+      tf.dispose([value, ...Object.values(grads)]);
+    } else if (opts.samMicroBatches) {
+      sam.minimize(({ chunk }) => classificationLoss(m, params, store, sliceBatch(x, micro * chunk, micro), sliceBatch(y, micro * chunk, micro), 'train')(), false, vars);
+    } else {
+      sam.minimize(({ pass }) => classificationLoss(m, params, store, x, y, pass === 'first' ? 'train' : 'train-frozen')(), false, vars);
+    }
+  };
+  step(0);
+  const profile = await tf.profile(() => {
     step(1);
-    const before = tf.memory().numTensors;
-    for (let i = 2; i < 50; i++) step(i);
-    expect(tf.memory().numTensors).toBe(before);
-    const loss = tf.tidy(() => classificationLoss(m, params, store, x, y, 'eval')().dataSync()[0]!);
-    expect(Number.isFinite(loss)).toBe(true);
-    sgd.dispose();
-    sam.dispose();
-    store.dispose();
-    disposeState(params);
-    tf.dispose([x, y]);
+  });
+  const counts = () => (opts.heap ? [tf.memory().numTensors, tf.backend().numDataIds()] : [tf.memory().numTensors]);
+  const before = counts();
+  for (let i = 2; i < 50; i++) step(i);
+  expect(counts()).toEqual(before);
+  const loss = tf.tidy(() => classificationLoss(m, params, store, x, y, 'eval')().dataSync()[0]!);
+  expect(Number.isFinite(loss)).toBe(true);
+  sgd.dispose();
+  sam.dispose();
+  store.dispose();
+  disposeState(params);
+  tf.dispose([x, y]);
+  return new Set(profile.kernels.map((k) => k.name));
+}
+
+describe('memory', () => {
+  it('numTensors unchanged across 50 SGD/SAM training steps with micro-batches and BN updates', async () => {
+    await fiftySteps({ width: 2, batch: 2, micro: 1, samMicroBatches: false, heap: false });
   });
 });
 
@@ -115,41 +131,10 @@ describe('memory on wasm, through the package kernels', () => {
   });
 
   it('numTensors and the heap\'s data ids unchanged across 50 SGD/SAM steps at width 8 (channel counts the own kernels take)', async () => {
-    const m = preActResNet18({ width: 8, numClasses: 4 });
-    const { params, bnState } = m.init(1);
-    const store = new BatchNormStateStore(bnState);
-    const sgd = tf.train.momentum(0.01, 0.9);
-    const sam = new SAM(tf.train.sgd(0.01), { rho: 0.05, weightDecay: 5e-4, microBatches: 2 });
-    const x = tf.randomNormal([4, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
-    const y = tf.tensor1d([0, 3, 1, 2], 'int32');
-    const vars = Object.values(params);
-    const step = (i: number) => {
-      if (i % 2 === 0) {
-        const { value, grads } = classificationGrads(m, params, store, x, y, 'train', 2);
-        sgd.applyGradients(Object.entries(params).map(([n, v]) => ({ name: v.name, tensor: grads[n]! })));
-        tf.dispose([value, ...Object.values(grads)]);
-      } else {
-        sam.minimize(({ chunk }) => classificationLoss(m, params, store, sliceBatch(x, 2 * chunk, 2), sliceBatch(y, 2 * chunk, 2), 'train')(), false, vars);
-      }
-    };
-    step(0);
-    const profile = await tf.profile(() => {
-      step(1);
-    });
-    const names = new Set(profile.kernels.map((k) => k.name));
+    const names = await fiftySteps({ width: 8, batch: 4, micro: 2, samMicroBatches: true, heap: true });
     for (const kernel of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'SamrankChannelMoments', 'SamrankBatchNormGrad', 'SamrankScaleShift']) {
       expect(names.has(kernel)).toBe(true);
     }
-    const before = [tf.memory().numTensors, tf.backend().numDataIds()];
-    for (let i = 2; i < 50; i++) step(i);
-    expect([tf.memory().numTensors, tf.backend().numDataIds()]).toEqual(before);
-    const loss = tf.tidy(() => classificationLoss(m, params, store, x, y, 'eval')().dataSync()[0]!);
-    expect(Number.isFinite(loss)).toBe(true);
-    sgd.dispose();
-    sam.dispose();
-    store.dispose();
-    disposeState(params);
-    tf.dispose([x, y]);
   }, 120_000);
 });
 
