@@ -204,7 +204,8 @@
     (param $g0 i32) (param $g1 i32)
     (local $cb i32) (local $nCb i32) (local $g i32) (local $n i32) (local $ih i32) (local $iw i32)
     (local $kh i32) (local $kw i32) (local $oh i32) (local $ow i32) (local $kw0 i32) (local $ow0 i32)
-    (local $t i32) (local $k i32) (local $o i32) (local $pixOff i32) (local $pw i32) (local $pwTap i32)
+    (local $t i32) (local $k i32) (local $o i32) (local $pixOff i32) (local $pw i32)
+    (local $kh0 i32) (local $oh0 i32)
     (local $wStep i32) (local $dyImgB i32) (local $dxImgB i32)
     (local $dyImg0 i32) (local $dyImg1 i32) (local $dyImg2 i32) (local $dyImg3 i32)
     (local $dxImg0 i32) (local $dxImg1 i32) (local $dxImg2 i32) (local $dxImg3 i32)
@@ -241,6 +242,13 @@
         (local.set $ih (i32.const 0))
         (block $ihDone (loop $ihLoop
           (br_if $ihDone (i32.ge_u (local.get $ih) (local.get $H)))
+          ;; this row's first tap: kh0 ≡ ih + top (mod sh), oh0 = (ih + top − kh0) / sh; then oh − 1 per tap step.
+          ;; Along the row the column phase advances by one per pixel, so no division per pixel.
+          (local.set $t (i32.add (local.get $ih) (local.get $top)))
+          (local.set $kh0 (i32.rem_u (local.get $t) (local.get $sh)))
+          (local.set $oh0 (i32.div_u (local.get $t) (local.get $sh)))
+          (local.set $kw0 (i32.rem_u (local.get $left) (local.get $sw)))
+          (local.set $ow0 (i32.div_u (local.get $left) (local.get $sw)))
           (local.set $iw (i32.const 0))
           (block $iwDone (loop $iwLoop
             (br_if $iwDone (i32.ge_u (local.get $iw) (local.get $W)))
@@ -252,13 +260,8 @@
                 (local.set $c21 (v128.const f32x4 0 0 0 0))
                 (local.set $c30 (v128.const f32x4 0 0 0 0))
                 (local.set $c31 (v128.const f32x4 0 0 0 0))
-            ;; first tap of this pixel's phase: kh ≡ ih + top (mod sh), oh = (ih + top − kh) / sh, then oh − 1 per step
-            (local.set $t (i32.add (local.get $ih) (local.get $top)))
-            (local.set $kh (i32.rem_u (local.get $t) (local.get $sh)))
-            (local.set $oh (i32.div_u (local.get $t) (local.get $sh)))
-            (local.set $t (i32.add (local.get $iw) (local.get $left)))
-            (local.set $kw0 (i32.rem_u (local.get $t) (local.get $sw)))
-            (local.set $ow0 (i32.div_u (local.get $t) (local.get $sw)))
+            (local.set $kh (local.get $kh0))
+            (local.set $oh (local.get $oh0))
             (block $khDone (loop $khLoop
               (br_if $khDone (i32.ge_u (local.get $kh) (local.get $KH)))
               (br_if $khDone (i32.lt_s (local.get $oh) (i32.const 0)))
@@ -358,6 +361,11 @@
                 (local.set $o (i32.add (local.get $dxImg3) (local.get $pixOff)))
                 (v128.store offset=0 (local.get $o) (local.get $c30))
                 (v128.store offset=16 (local.get $o) (local.get $c31))
+            ;; next pixel: kw0 ≡ iw + left (mod sw) advances by one, wrapping into ow0
+            (local.set $kw0 (i32.add (local.get $kw0) (i32.const 1)))
+            (if (i32.eq (local.get $kw0) (local.get $sw)) (then
+              (local.set $kw0 (i32.const 0))
+              (local.set $ow0 (i32.add (local.get $ow0) (i32.const 1)))))
             (local.set $iw (i32.add (local.get $iw) (i32.const 1)))
             (br $iwLoop)))
           (local.set $ih (i32.add (local.get $ih) (i32.const 1)))
