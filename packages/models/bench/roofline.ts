@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BenchEntry } from '../../../bench/lib.js';
-import { wasmHeapOf, wasmKernels } from '../src/backend/wasm-kernels.js';
+import { onHeap, wasmHeapOf, wasmKernels } from '../src/backend/wasm-kernels.js';
 import { BatchNormStateStore, preActResNet18 } from '../src/index.js';
 
 const ITERS = 20_000_000;
@@ -20,7 +20,7 @@ export function peakGmacs(): number {
   if (!memory) throw new Error('roofline: the active backend is not wasm');
   const kernels = wasmKernels(memory);
   const out = tf.zeros([48]);
-  const offset = (tf.backend() as unknown as { dataIdMap: { get(id: object): { memoryOffset: number } } }).dataIdMap.get(out.dataId).memoryOffset;
+  const offset = onHeap(tf.backend(), [out])!.offsets[0]!;
   const rates: number[] = [];
   for (let rep = 0; rep < 8; rep++) {
     const t0 = performance.now();

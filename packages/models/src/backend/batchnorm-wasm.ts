@@ -57,11 +57,11 @@ function rowSums(h: Scratch, op: 2 | 3, inputs: number[], c: number, rows: numbe
   return sa.map((v, i) => v + sb[i]!);
 }
 
-/** A float32 [n] tensor holding `values`. */
-function vectorOut(h: Scratch, values: ArrayLike<number>): TensorInfo {
+/** A float32 [n] tensor holding `values`, and its heap offset. */
+function vectorOut(h: Scratch, values: ArrayLike<number>): { out: TensorInfo; offset: number } {
   const { out, offset } = newOutput(h.backend, h.memory, [values.length], false);
   new Float32Array(h.memory.buffer, offset, values.length).set(values);
-  return out;
+  return { out, offset };
 }
 
 function release(h: Scratch): void {
@@ -77,11 +77,10 @@ export function wasmChannelMoments(backend: KernelBackend, x: TensorInfo): [Tens
   const h: Scratch = { backend, memory, owned: [] };
   try {
     const s1 = rowSums(h, 2, [offsets[0]!, 0], c, rows);
-    const mean = vectorOut(h, s1.subarray(0, c).map((v) => v / rows));
-    const meanOff = onHeap(backend, [mean])!.offsets[0]!;
+    const { out: mean, offset: meanOff } = vectorOut(h, s1.subarray(0, c).map((v) => v / rows));
     // Centred on the float32 mean: Σd and Σd² give the variance without cancellation.
     const d = rowSums(h, 2, [offsets[0]!, meanOff], c, rows);
-    const variance = vectorOut(h, Array.from({ length: c }, (_, i) => Math.max(0, (d[c + i]! - (d[i]! * d[i]!) / rows) / rows)));
+    const { out: variance } = vectorOut(h, Array.from({ length: c }, (_, i) => Math.max(0, (d[c + i]! - (d[i]! * d[i]!) / rows) / rows)));
     return [mean, variance];
   } finally {
     release(h);
@@ -126,14 +125,13 @@ export function wasmBatchNormGrad(
       coef[c + i] = b;
       coef[2 * c + i] = (-s[i]! * dBeta[i]!) / rows - b * mu[i]!;
     }
-    const coefT = vectorOut(h, coef);
+    const { out: coefT, offset: coefOff } = vectorOut(h, coef);
     h.owned.push(coefT);
-    const coefOff = onHeap(backend, [coefT])!.offsets[0]!;
     const { out: dx, offset: dxOff } = newOutput(backend, memory, [...t.x.shape], false);
     const task = (r0: number, r1: number) => [4, dyOff, xOff, mask, dxOff, coefOff, c, r0, r1];
     const mid = rows >> 1;
     runSplit(memory, task(0, rows), () => (rows >= 2 ? [task(0, mid), task(mid, rows)] : null));
-    return [dx, vectorOut(h, dGamma), vectorOut(h, dBeta)];
+    return [dx, vectorOut(h, dGamma).out, vectorOut(h, dBeta).out];
   } finally {
     release(h);
   }

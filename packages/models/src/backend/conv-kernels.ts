@@ -277,7 +277,10 @@ export function conv2DBackpropInputVia(
   // pixels, where XNNPACK's padded convolution computes mostly padding (2x slower than direct at 4×4, 1 and
   // 2 threads, widths 16 and 64).
   const auto = sh > 1 || sw > 1 || padTop < 0 || padLeft < 0 || h! * w! <= 16;
-  const direct = k.backendName === 'wasm' && (strided === 'direct' || (strided === 'auto' && auto));
+  // The kernel tiles 8 input channels; decide before transposing the filter for it.
+  const tiles = xShape[3] % 8 === 0;
+  if (strided === 'direct' && !tiles) throw new KernelArgumentError(`Conv2DBackpropInput: the direct kernel needs C % 8 == 0, got ${xShape[3]}`);
+  const direct = k.backendName === 'wasm' && tiles && (strided === 'direct' || (strided === 'auto' && auto));
   if ((padTop < 0 || padLeft < 0) && !direct) return undefined;
   const dyh = toNHWC(k, dy, attrs.dataFormat);
   if (dyh.shape[1] !== ho || dyh.shape[2] !== wo || dyh.shape[3] !== fShape[3]) {
@@ -297,7 +300,7 @@ export function conv2DBackpropInputVia(
         k.dispose(dx);
         return out;
       }
-      if (strided === 'direct') throw new KernelArgumentError(`Conv2DBackpropInput: the direct kernel needs C % 8 == 0, got ${xShape[3]}`);
+      if (strided === 'direct') throw new KernelArgumentError('Conv2DBackpropInput: the direct kernel needs float32 tensors on the wasm heap');
       if (padTop < 0 || padLeft < 0) return undefined;
     }
     // The phase split costs a few extra kernel launches and copies; it pays off from roughly 2e8 multiply-adds

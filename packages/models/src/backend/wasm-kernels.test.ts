@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KERNELS_WAT_SHA256 } from '../kernels-wasm.generated.js';
-import { wasmHeapOf, wasmKernels } from './wasm-kernels.js';
+import { onHeap, wasmHeapOf, wasmKernels } from './wasm-kernels.js';
 
 describe('the package kernels module', () => {
   beforeAll(async () => {
@@ -25,7 +25,7 @@ describe('the package kernels module', () => {
   it('peak_macs accumulates iters products a·b in each of its 48 lanes (the roofline benchmark measures real work)', () => {
     const memory = wasmHeapOf(tf.backend())!;
     const out = tf.zeros([48]);
-    const offset = (tf.backend() as unknown as { dataIdMap: { get(id: object): { memoryOffset: number } } }).dataIdMap.get(out.dataId).memoryOffset;
+    const offset = onHeap(tf.backend(), [out])!.offsets[0]!;
     wasmKernels(memory).peak_macs(1000, offset);
     const values = out.dataSync();
     const a = [1.0000001, 0.9999999, 1.0000002, 0.9999998];
