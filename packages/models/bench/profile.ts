@@ -1,13 +1,16 @@
 /**
  * Where the time of one PreAct ResNet-18 training step goes, kernel by kernel (tf.profile):
- *   npx tsx bench/profile.ts [width=16] [batch=128] [sgd|sam]
+ *   npx tsx bench/profile.ts [width=16] [batch=128] [micro-batch=batch] [grads|sam]
+ * `grads`: forward and backward only; `sam`: one full SAM step (ρ 0.1, SGD momentum 0.9, weight decay 5e-4).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BatchNormStateStore, classificationGrads, preActResNet18, setupBackend } from '../src/index.js';
+import { SAM } from '@samrank/optim';
+import { BatchNormStateStore, classificationGrads, classificationLoss, preActResNet18, setupBackend } from '../src/index.js';
 
 const width = Number(process.argv[2] ?? 16);
 const batch = Number(process.argv[3] ?? 128);
 const micro = Number(process.argv[4] ?? batch);
+const mode = process.argv[5] ?? 'grads';
 
 const setup = await setupBackend({ quiet: true, threads: Number(process.env['SAMRANK_WASM_THREADS'] ?? 1) });
 console.log(setup.message);
@@ -16,10 +19,16 @@ const { params, bnState } = model.init(0);
 const store = new BatchNormStateStore(bnState);
 const x = tf.randomNormal([batch, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
 const y = tf.randomUniform([batch], 0, 10, 'int32', 2) as tf.Tensor1D;
-const step = () => {
-  const { value, grads } = classificationGrads(model, params, store, x, y, 'train', micro);
-  tf.dispose([value, ...Object.values(grads)]);
-};
+const sam = new SAM(tf.train.momentum(0.05, 0.9), { rho: 0.1, weightDecay: 5e-4 });
+const step =
+  mode === 'sam'
+    ? () => {
+        sam.minimize(classificationLoss(model, params, store, x, y, 'train'), false, Object.values(params));
+      }
+    : () => {
+        const { value, grads } = classificationGrads(model, params, store, x, y, 'train', micro);
+        tf.dispose([value, ...Object.values(grads)]);
+      };
 step();
 let t0 = performance.now();
 step();

@@ -33,6 +33,16 @@ const dxBits = tf.tidy(() => {
   const attrs = { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', inputShape: [9, 9, 9, 16] };
   return bitsOf((tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, attrs as never) as tf.Tensor).dataSync() as Float32Array);
 });
+// Winograd forward, input and filter gradient of a 3×3 stride-1 layer with 256 tiles (the helper takes half).
+const winogradBits = tf.tidy(() => {
+  const x = tf.randomNormal([4, 16, 16, 8], 0, 1, 'float32', 10) as tf.Tensor4D;
+  const filter = tf.randomNormal([3, 3, 8, 16], 0, 1, 'float32', 11) as tf.Tensor4D;
+  const dy = tf.randomNormal([4, 16, 16, 16], 0, 1, 'float32', 12);
+  const y = tf.conv2d(x, filter, 1, 'same');
+  const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 8, 16] } as never) as tf.Tensor;
+  const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', inputShape: [4, 16, 16, 8] } as never) as tf.Tensor;
+  return [y, dw, dx].map((t) => bitsOf(t.dataSync() as Float32Array)).join(',');
+});
 const results = tf.tidy(() => {
   const x = tf.randomNormal([4, 12, 12, 8], 0, 1, 'float32', 1) as tf.Tensor4D;
   const w = tf.randomNormal([3, 3, 8, 16], 0, 0.3, 'float32', 2) as tf.Tensor4D;
@@ -43,4 +53,4 @@ const results = tf.tidy(() => {
   const big = tf.matMul(tf.randomNormal([96, 200], 0, 1, 'float32', 4), tf.randomNormal([96, 150], 0, 1, 'float32', 5), true, false);
   return [tf.conv2d(x, w, 1, 'same'), gw!, gd!, big].map((t) => Array.from(t.dataSync()));
 });
-process.stdout.write(JSON.stringify({ threads: setup.threads, backend: setup.backend, leakedGlobals, results, filterGradBits, dxBits, helperTasks: helperTasksRun() }) + '\n');
+process.stdout.write(JSON.stringify({ threads: setup.threads, backend: setup.backend, leakedGlobals, results, filterGradBits, dxBits, winogradBits, helperTasks: helperTasksRun() }) + '\n');

@@ -12,6 +12,7 @@
  */
 import {
   backend_util,
+  type Conv2DAttrs,
   type Conv2DBackpropFilterAttrs,
   type Conv2DBackpropInputAttrs,
   type KernelBackend,
@@ -22,6 +23,7 @@ import {
 import { type ConvGeometry, wasmFilterGrad, wasmInputGrad } from './conv-grads-wasm.js';
 import { KernelArgumentError } from './errors.js';
 import { KernelCalls, markOwn } from './kernel-calls.js';
+import { winogradApplies, winogradConv, winogradFilterGrad } from './winograd-wasm.js';
 
 type Pad = Conv2DBackpropFilterAttrs['pad'];
 
@@ -89,6 +91,10 @@ export function conv2DBackpropFilterVia(
     const { top, left } = info.padInfo;
     const sh = info.strideHeight;
     const sw = info.strideWidth;
+    if (k.backendName === 'wasm' && winogradApplies(info, inC, outC)) {
+      const dw = winogradFilterGrad(k.backend, xh, dyh);
+      if (dw) return dw;
+    }
     if (k.backendName === 'wasm') {
       const direct = directFilterGrad(k, xh, dyh, { kh, kw, strideHeight: sh, strideWidth: sw, top, left });
       if (direct) return direct;
@@ -290,6 +296,16 @@ export function conv2DBackpropInputVia(
   const owned: TensorInfo[] = [];
   if (dyh !== dy) owned.push(dyh);
   try {
+    // 3×3 stride-1 pad-1 layers: Winograd (2.25× fewer multiply-adds), a forward pass of dy with the reversed filter.
+    if (k.backendName === 'wasm' && strided === 'auto' && winogradApplies(info, fShape[3], xShape[3])) {
+      const dx = winogradConv(k.backend, dyh, filter, true);
+      if (dx) {
+        if (!nchw) return dx;
+        const out = k.transpose(dx, [0, 3, 1, 2]);
+        k.dispose(dx);
+        return out;
+      }
+    }
     if (direct) {
       const filterT = k.transpose(filter, [0, 1, 3, 2]);
       owned.push(filterT);
@@ -390,5 +406,36 @@ export function conv2DBackpropInputConfig(backendName: string, stock: KernelConf
   };
   const config: KernelConfig = { kernelName: 'Conv2DBackpropInput', backendName, kernelFunc };
   if (stock?.setupFunc) config.setupFunc = stock.setupFunc;
+  return markOwn(config);
+}
+
+/**
+ * Kernel config for Conv2D on wasm: 3×3 stride-1 pad-1 NHWC convolutions with C % 4 == 0 and Co % 8 == 0 run
+ * as Winograd F(2×2, 3×3) (winograd-wasm.ts); every other convolution runs the stock (XNNPACK) kernel.
+ */
+export function conv2DConfig(stock: KernelConfig): KernelConfig {
+  const kernelFunc: KernelFunc = ({ inputs, attrs, backend }) => {
+    const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
+    const a = attrs as unknown as Conv2DAttrs;
+    if (a.dataFormat !== 'NCHW' && x.dtype === 'float32' && filter.dtype === 'float32' && x.shape.length === 4 && filter.shape.length === 4) {
+      const info = backend_util.computeConv2DInfo(
+        x.shape as [number, number, number, number],
+        filter.shape as [number, number, number, number],
+        a.strides,
+        a.dilations,
+        a.pad,
+        a.dimRoundingMode,
+        false,
+        'channelsLast',
+      );
+      if (x.shape[3] === filter.shape[2] && winogradApplies(info, info.inChannels, info.outChannels)) {
+        const y = winogradConv(backend as KernelBackend, x, filter, false);
+        if (y) return y;
+      }
+    }
+    return stock.kernelFunc({ inputs, attrs, backend });
+  };
+  const config: KernelConfig = { kernelName: 'Conv2D', backendName: 'wasm', kernelFunc };
+  if (stock.setupFunc) config.setupFunc = stock.setupFunc;
   return markOwn(config);
 }

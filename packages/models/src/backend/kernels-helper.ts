@@ -19,7 +19,8 @@ const TASK_INTS = 22;
  * One task: [0, …] the filter gradient — conv_dw's 15 geometry arguments, then rows, rows per block, cb0, cb1,
  * ob0, ob1; [1, …] the input gradient — conv_dx's 16 geometry arguments, then the image groups g0, g1;
  * [2, …] channel_sums, [3, …] bn_grad_sums, [4, …] bn_dx, [5, …] bn_affine — their arguments but the rows,
- * then the rows r0, r1.
+ * then the rows r0, r1; [6, …] wino_fwd, [7, …] wino_dw — their arguments (the tiles last, run a block of B at
+ * a time).
  */
 export type KernelTask = readonly number[];
 
@@ -31,6 +32,8 @@ export interface TaskKernels {
   bn_grad_sums(...args: number[]): void;
   bn_dx(...args: number[]): void;
   bn_affine(...args: number[]): void;
+  wino_fwd(...args: number[]): void;
+  wino_dw(...args: number[]): void;
 }
 
 /**
@@ -49,6 +52,10 @@ export function runTask(k: TaskKernels, a: KernelTask): void {
     for (let g = a[17]!; g < a[18]!; g++) {
       k.conv_dx(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!, a[16]!, g, g + 1);
     }
+  } else if (a[0] === 6 || a[0] === 7) {
+    const fn = a[0] === 6 ? k.wino_fwd : k.wino_dw;
+    const block = a[9]!;
+    for (let t = a[10]!; t < a[11]!; t += block) fn(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, block, t, Math.min(a[11]!, t + block));
   } else {
     const n = a.length;
     const r1 = a[n - 1]!;

@@ -8,7 +8,7 @@ import { broadcastConfigs } from './broadcast-kernels.js';
 import { KernelArgumentError } from './errors.js';
 import { SCALE_SHIFT_KERNEL, scaleShiftConfig, scaleShiftGradConfig } from './fused-ops.js';
 import { identityConfig } from './identity-kernel.js';
-import { conv2DBackpropFilterConfig, conv2DBackpropInputConfig } from './conv-kernels.js';
+import { conv2DBackpropFilterConfig, conv2DBackpropInputConfig, conv2DConfig } from './conv-kernels.js';
 import { captureStock } from './kernel-calls.js';
 import { batchMatMulConfig, fusedMatMulConfig } from './matmul-kernels.js';
 import { meanConfig, sumConfig } from './reduce-kernels.js';
@@ -21,6 +21,7 @@ function replace(config: KernelConfig): void {
 /** Names of the kernels installed for each backend, for reports and tests. */
 export const TRAINING_KERNELS: Readonly<Record<'wasm' | 'cpu', readonly string[]>> = {
   wasm: [
+    'Conv2D',
     'Conv2DBackpropFilter',
     'Conv2DBackpropInput',
     'BatchMatMul',
@@ -51,15 +52,17 @@ export function registerTrainingKernels(backendName: string): string[] {
     const matmul = captureStock('BatchMatMul', 'wasm');
     const fused = captureStock('_FusedMatMul', 'wasm');
     const dx = captureStock('Conv2DBackpropInput', 'wasm');
+    const conv = captureStock('Conv2D', 'wasm');
     const sum = captureStock('Sum', 'wasm');
     const mean = captureStock('Mean', 'wasm');
     const multiply = captureStock('Multiply', 'wasm');
     const add = captureStock('Add', 'wasm');
     const sub = captureStock('Sub', 'wasm');
     const identity = captureStock('Identity', 'wasm');
-    if (!matmul || !fused || !sum || !mean || !multiply || !add || !sub || !identity) {
+    if (!conv || !matmul || !fused || !sum || !mean || !multiply || !add || !sub || !identity) {
       throw new KernelArgumentError('the stock wasm kernels are not registered: import @tensorflow/tfjs-backend-wasm first');
     }
+    replace(conv2DConfig(conv));
     replace(conv2DBackpropFilterConfig('wasm'));
     replace(conv2DBackpropInputConfig('wasm', dx));
     replace(batchMatMulConfig(matmul));

@@ -17,6 +17,8 @@ interface ChildResult {
   /** sha256 of the float32 bytes. */
   filterGradBits: string;
   dxBits: string;
+  /** Winograd forward, filter and input gradient. */
+  winogradBits: string;
   helperTasks: number;
 }
 
@@ -39,6 +41,7 @@ describe('multi-threaded wasm (opt-in)', () => {
     expect(threaded.helperTasks).toBeGreaterThan(0);
     expect(threaded.filterGradBits).toBe(single.filterGradBits);
     expect(threaded.dxBits).toBe(single.dxBits);
+    expect(threaded.winogradBits).toBe(single.winogradBits);
   }, 90_000);
 
   it('refuses a wasm package other than 4.22.0 with ThreadedWasmError', async () => {

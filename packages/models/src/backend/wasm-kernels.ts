@@ -10,6 +10,9 @@ import { KernelsHelper, runTask, type KernelTask, type TaskKernels } from './ker
 export interface WasmKernels extends TaskKernels {
   /** iters × 12 four-lane multiply-adds (48 scalar ones) from registers: the machine's ceiling for this code. */
   peak_macs(iters: number, out: number): void;
+  /** Winograd filter transform and the filter gradient's final transform (single-threaded: they are cheap). */
+  wino_filter(...args: number[]): void;
+  wino_dw_out(...args: number[]): void;
 }
 
 /** The parts of tfjs' BackendWasm the kernels touch (they are not in its public typings). */
@@ -114,5 +117,16 @@ export function runSplit(memory: WasmMemory, whole: KernelTask, split: () => [Ke
   const halves = helper?.ready() ? split() : null;
   if (helper && halves) helper.run(halves[1], () => runTask(kernels, halves[0]));
   else runTask(kernels, whole);
+}
+
+/** Runs both tasks: `b` on the helper thread while `a` runs here when there is one, else one after the other. */
+export function runPair(memory: WasmMemory, a: KernelTask, b: KernelTask): void {
+  const kernels = wasmKernels(memory);
+  const helper = helperFor(memory);
+  if (helper?.ready()) helper.run(b, () => runTask(kernels, a));
+  else {
+    runTask(kernels, a);
+    runTask(kernels, b);
+  }
 }
 
