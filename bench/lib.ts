@@ -31,6 +31,23 @@ export async function timeMedian(fn: () => unknown | Promise<unknown>, repeats =
   return times[Math.floor(times.length / 2)]!;
 }
 
+/**
+ * Medians of several functions timed in alternation (a, b, a, b, …), so that slow periods of a shared machine
+ * fall on all of them alike and their ratio is not skewed by when each happened to run.
+ */
+export async function timeInterleaved(fns: ReadonlyArray<() => unknown | Promise<unknown>>, repeats = 5, warmup = 1): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) for (const fn of fns) await fn();
+  const times = fns.map(() => [] as number[]);
+  for (let i = 0; i < repeats; i++) {
+    for (const [k, fn] of fns.entries()) {
+      const t0 = performance.now();
+      await fn();
+      times[k]!.push(performance.now() - t0);
+    }
+  }
+  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
+}
+
 /** Resident set size in MiB now; sample it around the measured work to report a peak. */
 export function rssMB(): number {
   return process.memoryUsage().rss / (1024 * 1024);

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { type BenchEntry, rssMB, timeMedian, writeResults } from '../../../bench/lib.js';
+import { wasmFilterGrad } from '../src/backend/conv-grads-wasm.js';
 import { KernelCalls, stockKernel } from '../src/backend/kernel-calls.js';
 import { registerTrainingKernels } from '../src/backend/register-kernels.js';
 import { scaleShift } from '../src/backend/fused-ops.js';
@@ -65,7 +66,12 @@ async function convEntries(withStock: boolean): Promise<BenchEntry[]> {
   const repeats = quick ? 5 : 3;
   const entries: BenchEntry[] = [];
   const fwd = await timeTensor(() => tf.conv2d(x, w, 1, 'same'), repeats, 'fwd');
-  entries.push(withCpu({ name: `wasm conv2d forward ${shape}`, ms: fwd }, 'fwd'));
+  const fwdEntry: BenchEntry = { name: `wasm conv2d forward ${shape}`, ms: fwd, notes: 'Winograd F(2x2,3x3)' };
+  if (withStock) {
+    const fwdStock = await timeTensor(() => stock('Conv2D', { x, filter: w }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] }), repeats, 'fwd-stock');
+    fwdEntry.reference = { name: 'stock wasm Conv2D (XNNPACK)', ms: fwdStock };
+  }
+  entries.push(withCpu(fwdEntry, 'fwd', withStock ? 'fwd-stock' : undefined));
   const dxOurs = await timeTensor(() => tf.conv2dTranspose(dy, w, x.shape, 1, 'same'), repeats, 'dx');
   const dx: BenchEntry = { name: `wasm conv2d dx ${shape}`, ms: dxOurs };
   if (withStock) {
@@ -82,7 +88,13 @@ async function convEntries(withStock: boolean): Promise<BenchEntry[]> {
     repeats,
     'dw',
   );
-  entries.push(withCpu({ name: `wasm conv2d dW ${shape}`, ms: dwOurs, notes: 'stock wasm has no Conv2DBackpropFilter (cpu fallback ≈ 510 s)' }, 'dw'));
+  const dwEntry: BenchEntry = { name: `wasm conv2d dW ${shape}`, ms: dwOurs, notes: 'Winograd F(2x2,3x3); stock wasm has no Conv2DBackpropFilter (cpu fallback ≈ 510 s)' };
+  if (withStock) {
+    const geometry = { kh: 3, kw: 3, strideHeight: 1, strideWidth: 1, top: 1, left: 1 };
+    const dwDirect = await timeTensor(() => tf.engine().makeTensorFromTensorInfo(wasmFilterGrad(tf.backend(), x, dy, geometry)!), repeats, 'dw-direct');
+    dwEntry.reference = { name: 'direct SIMD filter-gradient kernel (conv_dw)', ms: dwDirect };
+  }
+  entries.push(withCpu(dwEntry, 'dw', withStock ? 'dw-direct' : undefined));
   const s2 = await timeTensor(() => tf.conv2dTranspose(tf.slice(dy, [0, 0, 0, 0], [n, hw / 2, hw / 2, c]) as tf.Tensor4D, w, x.shape, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]), repeats, 'dx2');
   const s2e: BenchEntry = { name: `wasm conv2d dx stride 2 pad 1 ${shape}`, ms: s2 };
   if (withStock) {

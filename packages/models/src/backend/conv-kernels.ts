@@ -428,6 +428,13 @@ export function conv2DConfig(stock: KernelConfig): KernelConfig {
         false,
         'channelsLast',
       );
+      // A (dilated) filter larger than the padded input leaves no output pixel: the stock wasm kernel then reads
+      // out of bounds and corrupts the heap, the cpu one fails allocating a negative length.
+      if (info.outHeight <= 0 || info.outWidth <= 0) {
+        throw new KernelArgumentError(
+          `Conv2D: the ${info.effectiveFilterHeight}×${info.effectiveFilterWidth} filter (dilations included) is larger than the padded ${info.inHeight}×${info.inWidth} input: no output pixels`,
+        );
+      }
       if (x.shape[3] === filter.shape[2] && winogradApplies(info, info.inChannels, info.outChannels)) {
         const y = winogradConv(backend as KernelBackend, x, filter, false);
         if (y) return y;

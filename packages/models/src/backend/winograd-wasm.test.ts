@@ -4,8 +4,9 @@ import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
 import { backend_util } from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { KernelArgumentError } from './errors.js';
 import { registerTrainingKernels } from './register-kernels.js';
-import { winogradApplies, winogradBlock, winogradConv, winogradFilterGrad } from './winograd-wasm.js';
+import { WINOGRAD_BLOCK, winogradApplies, winogradConv, winogradFilterGrad } from './winograd-wasm.js';
 import { normal, relativeError, valuesOn } from '../../test/backend-support.js';
 
 /** A 3×3 stride-1 pad-1 convolution case: x [n,h,w,c], filter [3,3,c,k]. */
@@ -18,7 +19,7 @@ interface Case {
 }
 
 // Every tile on the border (4×4), non-square maps, a single tile, the fewest channels the kernels take, and
-// more tiles than one block with a short last block (14×16: 280 tiles in blocks of 24).
+// more tiles than one block with a short last block (14×16: 280 tiles; also run with blocks of 4 and 12 below).
 const cases: Case[] = [
   { n: 2, h: 4, w: 4, c: 4, k: 8 },
   { n: 3, h: 6, w: 10, c: 8, k: 16 },
@@ -85,14 +86,17 @@ describe('Winograd F(2×2, 3×3) wasm kernels', () => {
       const dy = (await valuesOn('wasm', () => normal(ys, 3))) as Float32Array;
       const ref = reference(c, x, f, dy);
       const be = () => tf.backend();
-      const y = await valuesOn('wasm', () => own(winogradConv(be(), normal(xs, 1), normal(fs, 2), false)));
-      expect(relativeError(y, ref.y)).toBeLessThan(1e-5);
-      const dw = await valuesOn('wasm', () => own(winogradFilterGrad(be(), normal(xs, 1), normal(ys, 3))));
-      expect(relativeError(dw, ref.dw)).toBeLessThan(1e-5);
-      if (c.c % 8 === 0) {
-        // dx is the forward kernel on dy (c.k channels in) with the reversed filter (c.c channels out).
-        const dx = await valuesOn('wasm', () => own(winogradConv(be(), normal(ys, 3), normal(fs, 2), true)));
-        expect(relativeError(dx, ref.dx)).toBeLessThan(1e-5);
+      const tiles = (c.n * c.h * c.w) / 4;
+      for (const block of tiles > 3 * WINOGRAD_BLOCK ? [WINOGRAD_BLOCK, 4, 12] : [WINOGRAD_BLOCK]) {
+        const y = await valuesOn('wasm', () => own(winogradConv(be(), normal(xs, 1), normal(fs, 2), false, block)));
+        expect(relativeError(y, ref.y)).toBeLessThan(1e-5);
+        const dw = await valuesOn('wasm', () => own(winogradFilterGrad(be(), normal(xs, 1), normal(ys, 3), block)));
+        expect(relativeError(dw, ref.dw)).toBeLessThan(1e-5);
+        if (c.c % 8 === 0) {
+          // dx is the forward kernel on dy (c.k channels in) with the reversed filter (c.c channels out).
+          const dx = await valuesOn('wasm', () => own(winogradConv(be(), normal(ys, 3), normal(fs, 2), true, block)));
+          expect(relativeError(dx, ref.dx)).toBeLessThan(1e-5);
+        }
       }
     });
   }
@@ -126,6 +130,33 @@ describe('Winograd F(2×2, 3×3) wasm kernels', () => {
     expect(Array.from(await valuesOn('wasm', grads(0)))).toEqual(Array.from(dxDirect));
   });
 
+  // Dilated 5×5 filters wider than the padded input leave no output pixel: the stock wasm kernel read out of
+  // bounds there (heap corruption), the registered one throws a typed error.
+  it('the registered Conv2D equals the cpu backend for every geometry, Winograd or stock', async () => {
+    const pads = ['same', 'valid', 1, [[0, 0], [1, 1], [1, 1], [0, 0]], [[0, 0], [2, 0], [1, 2], [0, 0]]] as const;
+    for (const [xs, co] of [[[2, 8, 8, 8], 16], [[3, 7, 9, 4], 8], [[1, 6, 6, 3], 16]] as const) {
+      for (const k of [1, 3, 5]) {
+        for (const stride of [1, 2]) {
+          for (const pad of pads) {
+            for (const dilation of stride === 1 ? [1, 2] : [1]) {
+              const conv = () =>
+                tf.conv2d(normal([...xs], 1) as tf.Tensor4D, normal([k, k, xs[3], co], 2) as tf.Tensor4D, stride, pad as never, 'NHWC', dilation);
+              const label = `x [${xs}] ${k}×${k} → ${co} stride ${stride} pad ${JSON.stringify(pad)} dilation ${dilation}`;
+              const geometry = backend_util.computeConv2DInfo([...xs], [k, k, xs[3], co], stride, dilation, pad as never, undefined, false, 'channelsLast');
+              if (geometry.outHeight <= 0 || geometry.outWidth <= 0) {
+                await tf.setBackend('wasm');
+                expect(() => tf.tidy(conv), label).toThrow(KernelArgumentError);
+                expect(() => tf.tidy(conv), label).toThrow(/filter \(dilations included\) is larger than the padded/);
+                continue;
+              }
+              expect(relativeError(await valuesOn('wasm', conv), await valuesOn('cpu', conv)), label).toBeLessThan(1e-5);
+            }
+          }
+        }
+      }
+    }
+  });
+
   it('applies to 3×3 stride-1 pad-1 layers with even maps and tiled channel counts only', () => {
     const info = (h: number, w: number, c: number, k: number, f: number, stride: number, pad: 'same' | 'valid' | number, dilation = 1) =>
       backend_util.computeConv2DInfo([2, h, w, c], [f, f, c, k], stride, dilation, pad, undefined, false, 'channelsLast');
@@ -140,8 +171,6 @@ describe('Winograd F(2×2, 3×3) wasm kernels', () => {
     expect(winogradApplies(info(8, 8, 16, 16, 3, 1, 'same', 2), 16, 16)).toBe(false); // dilated
     expect(winogradApplies(info(8, 8, 3, 16, 3, 1, 'same'), 3, 16)).toBe(false); // RGB stem
     expect(winogradApplies(info(8, 8, 16, 12, 3, 1, 'same'), 16, 12)).toBe(false); // 12 outputs
-    expect(winogradBlock(16, 16)).toBe(32);
-    expect(winogradBlock(128, 128)).toBe(8);
   });
 
   it('layers the kernels decline still run (stock forward, other gradient paths) and equal the cpu backend', async () => {

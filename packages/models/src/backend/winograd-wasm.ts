@@ -34,14 +34,12 @@ export function winogradApplies(info: backend_util.Conv2DInfo, inChannels: numbe
 }
 
 /**
- * Tiles per block: the block's transformed inputs and products take 64·B·(C + K) bytes, about 64 KiB (the
- * 16 products of one ξ then stay in the 32 KiB L1 while the GEMM runs), between 8 and 128 tiles. Measured on the
- * ResNet-18 w16 layers with interleaved runs: 64 KiB beat 256 KiB by 10–25 % on 16- and 32-channel layers and
- * was within noise elsewhere.
+ * Tiles per block. Measured on the ResNet-18 layer shapes (batch 128, widths 16 and 64; bench/winograd-blocks.ts,
+ * best of 7 interleaved runs): 12–24 tiles are within noise of the best on every layer; 4 and 64+ lose up to 2×
+ * on 16- and 32-channel layers (the block's buffers leave L1), 8 loses 10–20 % on 128-channel filter gradients
+ * (the 16·C·K products and partial sums are streamed once per block).
  */
-export function winogradBlock(c: number, k: number): number {
-  return Math.min(128, Math.max(8, Math.floor(1024 / (c + k)) & ~3));
-}
+export const WINOGRAD_BLOCK = 24;
 
 /** Float32 elements of one thread's scratch (see kernels.wat: zero row, address table, buffers, V and M/E). */
 function scratchFloats(c: number, k: number, block: number): number {
@@ -72,13 +70,13 @@ function transformBuffer(area: number, c: number, k: number): number {
  * channel axes swapped (so `x` is dy and the output dx). Null when the tensors are not on an accessible wasm heap.
  * The caller checks winogradApplies (CI % 4 == 0, CO % 8 == 0, even H and W).
  */
-export function winogradConv(backend: KernelBackend, x: TensorInfo, filter: TensorInfo, reversed: boolean): TensorInfo | null {
+export function winogradConv(backend: KernelBackend, x: TensorInfo, filter: TensorInfo, reversed: boolean, block?: number): TensorInfo | null {
   const [n, h, w, ci] = x.shape as [number, number, number, number];
   const co = reversed ? filter.shape[2]! : filter.shape[3]!;
   const heap = onHeap(backend, [x, filter]);
   if (!heap) return null;
   const { memory } = heap;
-  const block = winogradBlock(ci, co);
+  block ??= WINOGRAD_BLOCK;
   const u = newOutput(backend, memory, [16, ci, co], false);
   const scratch = newScratch(backend, memory, ci, co, block);
   const y = newOutput(backend, memory, [n, h, w, co], false);
@@ -103,13 +101,13 @@ export function winogradConv(backend: KernelBackend, x: TensorInfo, filter: Tens
  * dW [3,3,C,K] of the 3×3 stride-1 pad-1 convolution for x [N,H,W,C] and dy [N,H,W,K], or null when the tensors
  * are not on an accessible wasm heap. The caller checks winogradApplies.
  */
-export function winogradFilterGrad(backend: KernelBackend, x: TensorInfo, dy: TensorInfo): TensorInfo | null {
+export function winogradFilterGrad(backend: KernelBackend, x: TensorInfo, dy: TensorInfo, block?: number): TensorInfo | null {
   const [n, h, w, c] = x.shape as [number, number, number, number];
   const k = dy.shape[3]!;
   const heap = onHeap(backend, [x, dy]);
   if (!heap) return null;
   const { memory } = heap;
-  const block = winogradBlock(c, k);
+  block ??= WINOGRAD_BLOCK;
   const partials = newOutput(backend, memory, [2, 16, c, k], true);
   const scratch = newScratch(backend, memory, c, k, block);
   const dw = newOutput(backend, memory, [3, 3, c, k], false);
