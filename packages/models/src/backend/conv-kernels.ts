@@ -1,7 +1,11 @@
 /**
- * Conv2D gradients written as forward convolutions, so they run on the backend's fastest kernel (XNNPACK on wasm).
+ * The Conv2D kernels this package installs: the forward pass on wasm (Winograd where it applies, else the stock
+ * kernel) and both gradients, written as forward convolutions where no own kernel applies, so they run on the
+ * backend's fastest kernel (XNNPACK on wasm).
  *
- * - Filter gradient: on wasm, a direct SIMD kernel when the channel counts allow (conv-grads-wasm.ts); otherwise
+ * - Filter gradient: on wasm, Winograd for 3×3 stride-1 pad-1 layers (winograd-wasm.ts), else a direct SIMD
+ *   kernel when the channel counts allow (conv-grads-wasm.ts); RGB stems are zero-padded to 4 channels for
+ *   either; otherwise
  *   dW[kh,kw,c,co] = Σ_{n,i,j} x[n, i·s+kh−top, j·s+kw−left, c] · dy[n,i,j,co]. Treat x as a
  *   batch of C single-channel-per-sample images [C,H,W,N] and dy as a filter [Ho,Wo,N,Co] dilated by the stride:
  *   a stride-1 convolution of the two gives [C,KH,KW,Co].
@@ -37,24 +41,29 @@ function assertFloat(name: string, ...ts: TensorInfo[]): void {
   }
 }
 
+/** `c` rounded up to a multiple of 4: the channel count the own kernels pad an RGB stem to. */
+function channelsPadded(c: number): number {
+  return Math.ceil(c / 4) * 4;
+}
+
 /**
- * The direct wasm filter gradient; a channel count that is not a multiple of 4 (an RGB stem) is padded with zero
- * channels first (a copy of x a third larger, still far cheaper than the forward-convolution form) and the
- * gradient of the padding sliced off.
+ * Runs a filter-gradient kernel that needs C % 4 == 0; a channel count that is not (an RGB stem) is zero-padded
+ * first (a copy of x a third larger, far cheaper than the forward-convolution form) and the gradient of the
+ * padding sliced off. Null when the kernel declines.
  */
-function directFilterGrad(k: KernelCalls, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo | null {
+function filterGradChannelsPadded(k: KernelCalls, x: TensorInfo, dy: TensorInfo, kh: number, kw: number, run: (x: TensorInfo) => TensorInfo | null): TensorInfo | null {
   const c = x.shape[3]!;
-  if (c % 4 === 0) return wasmFilterGrad(k.backend, x, dy, g);
-  if (dy.shape[3]! % 8 !== 0 || x.dtype !== 'float32') return null; // the kernel would decline after the copy
-  const padded = k.pad(x, [[0, 0], [0, 0], [0, 0], [0, 4 - (c % 4)]]);
+  if (c % 4 === 0) return run(x);
+  if (x.dtype !== 'float32') return null;
+  const padded = k.pad(x, [[0, 0], [0, 0], [0, 0], [0, channelsPadded(c) - c]]);
   let dw: TensorInfo | null;
   try {
-    dw = wasmFilterGrad(k.backend, padded, dy, g);
+    dw = run(padded);
   } finally {
     k.dispose(padded);
   }
   if (!dw) return null;
-  const sliced = k.slice(dw, [0, 0, 0, 0], [g.kh, g.kw, c, dy.shape[3]!]);
+  const sliced = k.slice(dw, [0, 0, 0, 0], [kh, kw, c, dy.shape[3]!]);
   k.dispose(dw);
   return sliced;
 }
@@ -91,12 +100,13 @@ export function conv2DBackpropFilterVia(
     const { top, left } = info.padInfo;
     const sh = info.strideHeight;
     const sw = info.strideWidth;
-    if (k.backendName === 'wasm' && winogradApplies(info, inC, outC)) {
-      const dw = winogradFilterGrad(k.backend, xh, dyh);
+    if (k.backendName === 'wasm' && winogradApplies(info, channelsPadded(inC), outC)) {
+      const dw = filterGradChannelsPadded(k, xh, dyh, kh, kw, (xp) => winogradFilterGrad(k.backend, xp, dyh));
       if (dw) return dw;
     }
-    if (k.backendName === 'wasm') {
-      const direct = directFilterGrad(k, xh, dyh, { kh, kw, strideHeight: sh, strideWidth: sw, top, left });
+    if (k.backendName === 'wasm' && outC % 8 === 0) {
+      const g = { kh, kw, strideHeight: sh, strideWidth: sw, top, left };
+      const direct = filterGradChannelsPadded(k, xh, dyh, kh, kw, (xp) => wasmFilterGrad(k.backend, xp, dyh, g));
       if (direct) return direct;
     }
     // Pad bottom/right so that the output covers the filter; when the forward conv ignored trailing rows the
@@ -435,6 +445,8 @@ export function conv2DConfig(stock: KernelConfig): KernelConfig {
           `Conv2D: the ${info.effectiveFilterHeight}×${info.effectiveFilterWidth} filter (dilations included) is larger than the padded ${info.inHeight}×${info.inWidth} input: no output pixels`,
         );
       }
+      // RGB stems (C = 3) stay on XNNPACK: zero-padded to 4 channels, Winograd measured 1.2–1.4× slower there
+      // (the transforms outweigh 3-channel products).
       if (x.shape[3] === filter.shape[2] && winogradApplies(info, info.inChannels, info.outChannels)) {
         const y = winogradConv(backend as KernelBackend, x, filter, false);
         if (y) return y;

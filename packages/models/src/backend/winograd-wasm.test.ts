@@ -157,6 +157,18 @@ describe('Winograd F(2×2, 3×3) wasm kernels', () => {
     }
   });
 
+  it('an RGB stem: the registered filter gradient runs Winograd on x zero-padded to 4 channels', async () => {
+    const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 16] };
+    const run = () => tf.engine().runKernel('Conv2DBackpropFilter', { x: normal([4, 8, 8, 3], 1), dy: normal([4, 8, 8, 16], 2) }, attrs as never) as tf.Tensor;
+    const wasm = await valuesOn('wasm', run);
+    expect(relativeError(wasm, await valuesOn('cpu', run))).toBeLessThan(1e-5);
+    const padded = await valuesOn('wasm', () => {
+      const x = tf.pad(normal([4, 8, 8, 3], 1), [[0, 0], [0, 0], [0, 0], [0, 1]]);
+      return tf.slice(own(winogradFilterGrad(tf.backend(), x, normal([4, 8, 8, 16], 2))), [0, 0, 0, 0], [3, 3, 3, 16]);
+    });
+    expect(Array.from(wasm)).toEqual(Array.from(padded));
+  });
+
   it('applies to 3×3 stride-1 pad-1 layers with even maps and tiled channel counts only', () => {
     const info = (h: number, w: number, c: number, k: number, f: number, stride: number, pad: 'same' | 'valid' | number, dilation = 1) =>
       backend_util.computeConv2DInfo([2, h, w, c], [f, f, c, k], stride, dilation, pad, undefined, false, 'channelsLast');
