@@ -24,7 +24,7 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { type ConvGeometry, wasmFilterGrad, wasmInputGrad } from './conv-grads-wasm.js';
+import { wasmFilterGrad, wasmInputGrad } from './conv-grads-wasm.js';
 import { KernelArgumentError } from './errors.js';
 import { KernelCalls, markOwn } from './kernel-calls.js';
 import { winogradApplies, winogradConv, winogradFilterGrad } from './winograd-wasm.js';

@@ -80,6 +80,7 @@ export function winogradConv(backend: KernelBackend, x: TensorInfo, filter: Tens
   const u = newOutput(backend, memory, [16, ci, co], false);
   const scratch = newScratch(backend, memory, ci, co, block);
   const y = newOutput(backend, memory, [n, h, w, co], false);
+  let done = false;
   try {
     const tap = ci * co * 4;
     // Heap offsets stay valid when an allocation above grows the heap.
@@ -90,9 +91,11 @@ export function winogradConv(backend: KernelBackend, x: TensorInfo, filter: Tens
     const task = (area: number, t0: number, t1: number): KernelTask => [6, xOff, u.offset, y.offset, area, h, w, ci, co, block, t0, t1];
     const mid = Math.floor(tiles / 2 / block) * block;
     runSplit(memory, task(scratch.areas[0], 0, tiles), () => (mid > 0 ? [task(scratch.areas[0], 0, mid), task(scratch.areas[1], mid, tiles)] : null));
+    done = true;
   } finally {
     backend.disposeData(u.out.dataId);
     backend.disposeData(scratch.tensor.dataId);
+    if (!done) backend.disposeData(y.out.dataId);
   }
   return y.out;
 }
@@ -111,18 +114,23 @@ export function winogradFilterGrad(backend: KernelBackend, x: TensorInfo, dy: Te
   const partials = newOutput(backend, memory, [2, 16, c, k], true);
   const scratch = newScratch(backend, memory, c, k, block);
   const dw = newOutput(backend, memory, [3, 3, c, k], false);
+  let done = false;
   try {
     const [xOff, dyOff] = heap.offsets as [number, number];
     const tiles = n * (h / 2) * (w / 2);
     const half = 16 * c * k * 4;
     const task = (i: 0 | 1, t0: number, t1: number): KernelTask => [7, xOff, dyOff, partials.offset + i * half, scratch.areas[i], h, w, c, k, block, t0, t1];
-    // A fixed split: the two partial sums are the same whichever thread computes them.
+    // A fixed split: the two partial sums are the same whichever thread computes them. Under two blocks the
+    // first is empty (its partial sums stay zero) and the second runs here.
     const mid = Math.floor(tiles / 2 / block) * block;
-    runPair(memory, task(0, 0, mid), task(1, mid, tiles));
+    if (mid > 0) runPair(memory, task(0, 0, mid), task(1, mid, tiles));
+    else runSplit(memory, task(1, 0, tiles), () => null);
     wasmKernels(memory).wino_dw_out(partials.offset, partials.offset + half, dw.offset, c, k, transformBuffer(scratch.areas[0], c, k));
+    done = true;
   } finally {
     backend.disposeData(partials.out.dataId);
     backend.disposeData(scratch.tensor.dataId);
+    if (!done) backend.disposeData(dw.out.dataId);
   }
   return dw.out;
 }
