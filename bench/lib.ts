@@ -20,15 +20,7 @@ export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Median wall time of `repeats` runs after `warmup` unmeasured runs. */
 export async function timeMedian(fn: () => unknown | Promise<unknown>, repeats = 5, warmup = 1): Promise<number> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  return (await timeInterleaved([fn], repeats, warmup))[0]!;
 }
 
 /**

@@ -59,6 +59,24 @@ function newScratch(backend: KernelBackend, memory: WasmMemory, c: number, k: nu
   return { tensor: out, areas: [offset, offset + 4 * floats] };
 }
 
+/** The first tile of the second thread's half: whole blocks only, 0 when there are fewer than two. */
+function splitTile(tiles: number, block: number): number {
+  return Math.floor(tiles / 2 / block) * block;
+}
+
+/** Runs `body`, then releases `temps`; releases `out` as well when `body` throws, so no half-written output escapes. */
+function runReleasing(backend: KernelBackend, temps: TensorInfo[], out: TensorInfo, body: () => void): TensorInfo {
+  try {
+    body();
+  } catch (err) {
+    backend.disposeData(out.dataId);
+    throw err;
+  } finally {
+    for (const t of temps) backend.disposeData(t.dataId);
+  }
+  return out;
+}
+
 /** The transform buffer inside a scratch area (wasm/kernels.wat's layout). */
 function transformBuffer(area: number, c: number, k: number): number {
   return area + 4 * Math.max(c, k) + 64;
@@ -80,8 +98,7 @@ export function winogradConv(backend: KernelBackend, x: TensorInfo, filter: Tens
   const u = newOutput(backend, memory, [16, ci, co], false);
   const scratch = newScratch(backend, memory, ci, co, block);
   const y = newOutput(backend, memory, [n, h, w, co], false);
-  let done = false;
-  try {
+  return runReleasing(backend, [u.out, scratch.tensor], y.out, () => {
     const tap = ci * co * 4;
     // Heap offsets stay valid when an allocation above grows the heap.
     const [xOff, fOff] = heap.offsets as [number, number];
@@ -89,15 +106,9 @@ export function winogradConv(backend: KernelBackend, x: TensorInfo, filter: Tens
     else wasmKernels(memory).wino_filter(fOff, u.offset, ci, co, 0, tap, co, 1, transformBuffer(scratch.areas[0], ci, co));
     const tiles = n * (h / 2) * (w / 2);
     const task = (area: number, t0: number, t1: number): KernelTask => [6, xOff, u.offset, y.offset, area, h, w, ci, co, block, t0, t1];
-    const mid = Math.floor(tiles / 2 / block) * block;
+    const mid = splitTile(tiles, block);
     runSplit(memory, task(scratch.areas[0], 0, tiles), () => (mid > 0 ? [task(scratch.areas[0], 0, mid), task(scratch.areas[1], mid, tiles)] : null));
-    done = true;
-  } finally {
-    backend.disposeData(u.out.dataId);
-    backend.disposeData(scratch.tensor.dataId);
-    if (!done) backend.disposeData(y.out.dataId);
-  }
-  return y.out;
+  });
 }
 
 /**
@@ -114,23 +125,16 @@ export function winogradFilterGrad(backend: KernelBackend, x: TensorInfo, dy: Te
   const partials = newOutput(backend, memory, [2, 16, c, k], true);
   const scratch = newScratch(backend, memory, c, k, block);
   const dw = newOutput(backend, memory, [3, 3, c, k], false);
-  let done = false;
-  try {
+  return runReleasing(backend, [partials.out, scratch.tensor], dw.out, () => {
     const [xOff, dyOff] = heap.offsets as [number, number];
     const tiles = n * (h / 2) * (w / 2);
     const half = 16 * c * k * 4;
     const task = (i: 0 | 1, t0: number, t1: number): KernelTask => [7, xOff, dyOff, partials.offset + i * half, scratch.areas[i], h, w, c, k, block, t0, t1];
     // A fixed split: the two partial sums are the same whichever thread computes them. Under two blocks the
     // first is empty (its partial sums stay zero) and the second runs here.
-    const mid = Math.floor(tiles / 2 / block) * block;
+    const mid = splitTile(tiles, block);
     if (mid > 0) runPair(memory, task(0, 0, mid), task(1, mid, tiles));
     else runSplit(memory, task(1, 0, tiles), () => null);
     wasmKernels(memory).wino_dw_out(partials.offset, partials.offset + half, dw.offset, c, k, transformBuffer(scratch.areas[0], c, k));
-    done = true;
-  } finally {
-    backend.disposeData(partials.out.dataId);
-    backend.disposeData(scratch.tensor.dataId);
-    if (!done) backend.disposeData(dw.out.dataId);
-  }
-  return dw.out;
+  });
 }
