@@ -1,13 +1,14 @@
 /**
- * A classification experiment from code instead of the CLI: Fashion-MNIST with the smoke preset
- * (real Debian files when installed, else generated images of the same shape), two ρ, and the same
- * output folder `samrank-repro fashion-mnist --preset smoke` writes.
+ * A classification experiment from code instead of the CLI: Fashion-MNIST with the smoke preset (real Debian
+ * files when installed, else generated images of the same shape), two ρ, and the same output folder
+ * `samrank-repro fashion-mnist --preset smoke` writes.
  *
  *   npx tsx examples/experiments-classification.ts [outDir]
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveClassificationConfig, runClassificationExperiment, selectBackend } from '@samrank/experiments';
+import { runExperiment, selectBackend } from '@samrank/experiments';
+import { classificationDefinition, resolveClassificationConfig } from '@samrank/experiments/classification';
 
 // selectBackend registers the gradients (via tfjs-layers) and the training kernels, then activates wasm.
 const backend = await selectBackend('wasm');
@@ -16,17 +17,21 @@ const backend = await selectBackend('wasm');
 const config = resolveClassificationConfig('fashion-mnist', { preset: 'smoke', setting: 'sota', rhos: [0, 0.4] });
 const outDir = process.argv[2] ?? join(tmpdir(), `samrank-fashion-mnist-${Date.now()}`);
 
-const outcome = await runClassificationExperiment({
+const outcome = await runExperiment({
+  definition: classificationDefinition('fashion-mnist'),
   config,
   outDir,
   backend,
-  onEvaluation: (r) => console.log(`ρ=${r.rho} step ${r.step}: test error ${(100 * r.testError).toFixed(1)} %, block-3 rank ${r.featureRank['3']}`),
-  onLog: (line) => console.log(line),
+  hooks: {
+    onEvaluation: (records) => {
+      for (const r of records) console.log(`ρ=${r.rho} step ${r.step}: test error ${(100 * (r.testError ?? Number.NaN)).toFixed(1)} %, block-3 rank ${r.rank3}`);
+    },
+    log: (line) => console.log(line),
+  },
 });
 if (outcome.status !== 'completed') throw new Error('the run was interrupted');
 for (const s of outcome.results.summary) {
-  console.log(`ρ=${s.rho}: test error ${(100 * s.testError).toFixed(1)} %, ranks ${JSON.stringify(s.featureRank)}, ${s.diverged} diverged`);
+  console.log(`ρ=${s.rho}: test error ${(100 * (s.metrics.testError?.median ?? Number.NaN)).toFixed(1)} %, block-3 rank ${s.metrics.rank3?.median}, ${s.diverged} diverged`);
 }
-console.log(`data: ${outcome.results.config.data}; rank trend: ${JSON.stringify(outcome.results.rankTrend)}`);
-console.log(`wrote ${outDir}/results.json, history.jsonl, report.md, figures/`);
+console.log(`data: ${(outcome.results.config as { data: string }).data}; wrote ${outcome.outDir}/results.json, history.jsonl, report.md, figures/`);
 process.exit(0);

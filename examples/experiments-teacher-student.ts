@@ -1,17 +1,13 @@
 /**
- * The teacher-student experiment from code instead of the CLI: a short sweep (smoke preset, 2 seeds),
- * a per-ρ summary, and the same output folder the CLI writes.
+ * The teacher-student experiment from code instead of the CLI: a short sweep (smoke preset, 2 seeds) through
+ * the one runner, a per-ρ summary, and the same output folder the CLI writes.
  *
  *   npx tsx examples/experiments-teacher-student.ts [outDir]
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  resolveTeacherStudentConfig,
-  runTeacherStudentExperiment,
-  selectBackend,
-  summaryTable,
-} from '@samrank/experiments';
+import { runExperiment, selectBackend } from '@samrank/experiments';
+import { resolveTeacherStudentConfig, teacherStudentDefinition } from '@samrank/experiments/teacher-student';
 
 // selectBackend registers the gradients (via tfjs-layers) and the training kernels, then activates wasm.
 const backend = await selectBackend('wasm');
@@ -20,19 +16,24 @@ const backend = await selectBackend('wasm');
 const config = resolveTeacherStudentConfig({ preset: 'smoke', activation: 'relu', method: 'sam', seeds: 2, iterations: 1500 });
 const outDir = process.argv[2] ?? join(tmpdir(), `samrank-teacher-student-${Date.now()}`);
 
-const outcome = await runTeacherStudentExperiment({
+const outcome = await runExperiment({
+  definition: teacherStudentDefinition,
   config,
   outDir,
   backend,
-  onEvaluation: (iteration, records) => {
-    if (iteration % 300 === 0) {
-      const ranks = records.map((r) => `ρ=${r.rho}/seed ${r.seed}: ${r.featureRank}`).join(', ');
-      console.log(`iteration ${iteration}: feature rank ${ranks}`);
-    }
+  hooks: {
+    onEvaluation: (records) => {
+      const it = records[0]?.iteration;
+      if (typeof it === 'number' && it % 300 === 0) {
+        console.log(`iteration ${it}: feature rank ${records.map((r) => `ρ=${r.rho}/seed ${r.seed}: ${r.featureRank}`).join(', ')}`);
+      }
+    },
   },
 });
 if (outcome.status !== 'completed') throw new Error('the sweep was interrupted');
 
-console.log(summaryTable(outcome.results));
-console.log(`\n${outcome.results.runs.length} runs in ${outcome.wallSeconds.toFixed(1)} s; results, history, report and figures in ${outDir}`);
+for (const s of outcome.results.summary) {
+  console.log(`ρ=${s.rho}: median feature rank ${s.metrics.featureRank?.median}, active units ${s.metrics.activeUnits?.median}`);
+}
+console.log(`\n${outcome.results.runs.length} runs in ${outcome.wallSeconds.toFixed(1)} s; results, history, report and figures in ${outcome.outDir}`);
 process.exit(0);

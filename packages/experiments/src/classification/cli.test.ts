@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCliCaptured } from '../cli-test-io.js';
+import { runCliCaptured } from '../../test/cli-io.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'samrank-cls-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -15,7 +15,7 @@ describe('samrank-repro classification subcommands', () => {
     const r = await cli(['--help']);
     for (const name of ['cifar10', 'cifar100', 'tiny-imagenet', 'fashion-mnist']) expect(r.stdout).toContain(name);
     const h = await cli(['cifar100', '--help']);
-    for (const flag of ['--setting', '--model', '--width', '--epochs', '--batch-size', '--train-subset', '--eval-examples', '--eval-every', '--bn-mode', '--rho', '--seeds', '--out', '--backend', '--resume', '--json', '--preset', '--data-dir', '--download', '--synthetic']) {
+    for (const flag of ['--setting', '--model', '--width', '--epochs', '--batch-size', '--micro-batches', '--train-subset', '--eval-examples', '--eval-every', '--bn-mode', '--rho', '--seeds', '--out', '--backend', '--resume', '--force', '--json', '--preset', '--data-dir', '--download', '--synthetic']) {
       expect(h.stdout).toContain(flag);
     }
   });
@@ -34,17 +34,21 @@ describe('samrank-repro classification subcommands', () => {
     const r = await cli([name, '--preset', 'smoke', '--backend', 'wasm', '--out', out, '--json', ...extra.filter((a) => a.startsWith('--'))]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const json = JSON.parse(r.stdout) as { runs: { rho: number; final: { featureRank: Record<string, number> } }[]; config: { data: string } };
+    const json = JSON.parse(r.stdout) as { runs: { rho: number; final: { rank3: number } }[]; config: { data: string }; sources: { location: string }[] };
     expect(json.runs.map((x) => x.rho)).toEqual([0, 0.4]);
-    expect(json.runs[1]!.final.featureRank['3']).toBeGreaterThan(0);
+    expect(json.runs[1]!.final.rank3).toBeGreaterThan(0);
     for (const f of ['results.json', 'history.jsonl', 'report.md', 'figures/curves.png', 'figures/final-vs-rho.svg']) expect(existsSync(join(out, f))).toBe(true);
-    if (name === 'fashion-mnist' && existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz')) expect(json.config.data).toBe('real');
+    if (name === 'fashion-mnist' && existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz')) {
+      expect(json.config.data).toBe('real');
+      expect(json.sources[0]!.location).toMatch(/fashion-mnist/);
+    } else expect(json.sources[0]!.location).toBe('generated');
   });
 
   it('Ctrl-C saves a checkpoint (exit 130); --resume finishes the run', async () => {
     const out = join(tmp, 'interrupted');
     const first = await cli(['cifar10', '--preset', 'smoke', '--synthetic', '--backend', 'wasm', '--out', out], true);
     expect(first.code).toBe(130);
+    expect(first.stderr).toMatch(/interrupted at step 0 of job 1\/2; state saved to/);
     expect(first.stderr).toMatch(/resume with: samrank-repro cifar10 --resume --out/);
     expect(existsSync(join(out, 'checkpoint.json'))).toBe(true);
     const second = await cli(['cifar10', '--resume', '--out', out, '--backend', 'wasm']);
@@ -69,7 +73,7 @@ describe('samrank-repro classification subcommands', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^1e\+30\s+–\s+–\s+–\s+–\s+–\s+–\s+0\/1$/m);
     expect(r.stdout).toMatch(/^0\s.*\s1\/1$/m);
-    expect(r.stdout).toContain('diverged (NaN/Inf loss): rho 1e+30 seed 0 at step 1');
+    expect(r.stdout).toContain('diverged (non-finite loss or features): rho 1e+30 seed 0 at step 1');
     const runs = (JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: { status: string }[] }).runs;
     expect(runs.map((x) => x.status)).toEqual(['diverged', 'ok']);
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ExperimentConfigError } from '../errors.js';
 import { KNN_DATASET, PRESETS, RHO_GRIDS, resolveClassificationConfig } from './config.js';
-import { bnPasses, sweepRuns } from './train.js';
+import { bnPasses, sweepRuns } from './job.js';
 
 describe('classification config', () => {
   it('paper preset = spec §5: width 64, 200 epochs, batch 256, ranks on 10,240 every 1,000 steps', () => {

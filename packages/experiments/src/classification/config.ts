@@ -4,7 +4,9 @@
  * `paper` (the spec exactly), `small` (a CPU-sized run that still shows the rank trend), `smoke` (CI).
  */
 import type { ImageDatasetName } from '@samrank/data';
+import { z } from 'zod';
 import { ExperimentConfigError } from '../errors.js';
+import { type FlagValues, choice, flag, numberList, text, toggle, wholeNumber } from '../runner/flags.js';
 
 /** The four experiments. */
 export type ClassificationDataset = ImageDatasetName;
@@ -34,53 +36,61 @@ export const MODELS: readonly ClassificationModel[] = ['preact-resnet18', 'resne
 /** `--bn-mode` values. */
 export const BN_MODES: readonly BnMode[] = ['both', 'first', 'frozen'];
 
+const positiveInt = z.number().int().positive();
+const distinct = (values: number[]) => new Set(values).size === values.length;
+
 /** Fully resolved configuration of one classification sweep (written to results.json and the checkpoint). */
-export interface ClassificationConfig {
-  dataset: ClassificationDataset;
-  preset: ClassificationPreset;
-  setting: ClassificationSetting;
-  model: ClassificationModel;
-  width: number;
-  epochs: number;
-  /** Total optimizer steps (epochs × steps per epoch unless --iterations overrides). Filled in when the data is known. */
-  iterations?: number;
-  batchSize: number;
-  /**
-   * Micro-batches per step (gradient accumulation with ONE SAM perturbation over the whole batch, optim's
-   * `microBatches`): the wasm heap (4 GiB) cannot hold a width-64 ResNet's activations at batch 256.
-   * BatchNorm then normalizes with statistics per micro-batch. Must divide the batch size.
-   */
-  microBatches: number;
-  /** Train on the first N training images after the validation split (null: all). */
-  trainSubset: number | null;
-  /** Test images used for the test error (the first N; the paper: all 10,000). */
-  evalExamples: number;
-  /** Training images (first N, unaugmented) for rank and active ReLUs (paper 10,240). */
-  rankExamples: number;
-  /** k-NN: first N training and test images of the transfer data set (paper 10,240 and 10,000). */
-  knnTrain: number;
-  knnTest: number;
-  /** Evaluate every N optimizer steps (and at step 0 and the last step). Paper 1,000. */
-  evalEvery: number;
-  /** Augmented training batches (eval mode) averaged for the logged train loss (paper 7). */
-  trainLossBatches: number;
-  rhos: number[];
-  seeds: number[];
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  schedule: 'constant' | 'piecewise_05epochs';
-  bnMode: BnMode;
-  /** ε = ρ·g/(‖g‖ + samEpsilon): 1e-7 in the paper's classification code. */
-  samEpsilon: number;
-  /** Feature blocks evaluated (rank / active ReLUs); the plots use block 3. */
-  blocks: number[];
-  /** k-NN data set (spec §2: the *other* CIFAR; Fashion-MNIST has no transfer partner, so its own images). */
-  knnDataset: ClassificationDataset;
-  /** Channels fed to the network (Fashion-MNIST: 1). */
-  inChannels: 1 | 3;
-  data: DataSource;
-}
+export const classificationConfigSchema = z
+  .object({
+    dataset: z.enum(['cifar10', 'cifar100', 'tiny-imagenet', 'fashion-mnist']),
+    preset: z.enum(['paper', 'small', 'smoke']),
+    setting: z.enum(['minimal', 'sota']),
+    model: z.enum(['preact-resnet18', 'resnet18']),
+    width: positiveInt,
+    epochs: positiveInt,
+    /** Total optimizer steps (epochs × steps per epoch unless --iterations overrides). Filled in when the data is known. */
+    iterations: positiveInt.optional(),
+    batchSize: positiveInt,
+    /**
+     * Micro-batches per step (gradient accumulation with ONE SAM perturbation over the whole batch, optim's
+     * `microBatches`): the wasm heap (4 GiB) cannot hold a width-64 ResNet's activations at batch 256.
+     * BatchNorm then normalizes with statistics per micro-batch. Must divide the batch size.
+     */
+    microBatches: positiveInt,
+    /** Train on the first N training images after the validation split (null: all). */
+    trainSubset: positiveInt.nullable(),
+    /** Test images used for the test error (the first N; the paper: all 10,000). */
+    evalExamples: positiveInt,
+    /** Training images (first N, unaugmented) for rank and active ReLUs (paper 10,240). */
+    rankExamples: positiveInt,
+    /** k-NN: first N training and test images of the transfer data set (paper 10,240 and 10,000). */
+    knnTrain: positiveInt,
+    knnTest: positiveInt,
+    /** Evaluate every N optimizer steps (and at step 0 and the last step). Paper 1,000. */
+    evalEvery: positiveInt,
+    /** Augmented training batches (eval mode) averaged for the logged train loss (paper 7). */
+    trainLossBatches: positiveInt,
+    rhos: z.array(z.number().nonnegative()).min(1).refine(distinct, 'ρ values must be distinct'),
+    seeds: z.array(z.number().int().nonnegative()).min(1).refine(distinct, 'seeds must be distinct'),
+    lr: z.number().positive(),
+    momentum: z.number().min(0).lt(1),
+    weightDecay: z.number().nonnegative(),
+    schedule: z.enum(['constant', 'piecewise_05epochs']),
+    bnMode: z.enum(['both', 'first', 'frozen']),
+    /** ε = ρ·g/(‖g‖ + samEpsilon): 1e-7 in the paper's classification code. */
+    samEpsilon: z.number().nonnegative(),
+    /** Feature blocks evaluated (rank / active ReLUs); the plots use block 3. */
+    blocks: z.array(z.number().int().min(1).max(5)).min(1),
+    /** k-NN data set (spec §2: the *other* CIFAR; Fashion-MNIST has no transfer partner, so its own images). */
+    knnDataset: z.enum(['cifar10', 'cifar100', 'tiny-imagenet', 'fashion-mnist']),
+    /** Channels fed to the network (Fashion-MNIST: 1). */
+    inChannels: z.union([z.literal(1), z.literal(3)]),
+    data: z.enum(['real', 'synthetic']),
+  })
+  .refine((c) => c.batchSize % c.microBatches === 0, { message: 'the micro-batches must divide the batch size', path: ['microBatches'] });
+
+/** A resolved classification config. */
+export type ClassificationConfig = z.infer<typeof classificationConfigSchema>;
 
 /** ρ grids of spec §5.3. Fashion-MNIST is not in the paper: it uses CIFAR-10's grids. */
 export const RHO_GRIDS: Record<ClassificationDataset, Record<ClassificationSetting, number[]>> = {
@@ -139,25 +149,44 @@ export const PRESETS: Record<ClassificationPreset, PresetValues> = {
   },
 };
 
-/** What the command line (or a caller) may set; undefined = the preset's / setting's value. */
-export interface ClassificationOverrides {
+/** The flags of the classification subcommands: the CLI's options and, through their values, the overrides. */
+export const CLASSIFICATION_FLAGS = {
+  setting: flag(
+    '--setting <name>',
+    'minimal (SGD, lr 0.05 constant) | sota (momentum 0.9, lr 0.1 piecewise, wd 5e-4) (default minimal; sota with --preset small)',
+    choice(SETTINGS),
+  ),
+  model: flag('--model <name>', 'preact-resnet18 | resnet18 (post-activation; adds active-ReLU counts) (default preact-resnet18)', choice(MODELS)),
+  rho: flag('--rho <list>', "comma-separated ρ values (default: the paper's grid for the data set and setting; the preset's own for small and smoke)", numberList()),
+  width: flag('--width <n>', 'ResNet base width (paper 64)', wholeNumber(1, 4096)),
+  epochs: flag('--epochs <n>', 'training epochs (paper 200)', wholeNumber(1)),
+  batchSize: flag('--batch-size <n>', 'batch size (paper 256)', wholeNumber(1, 1 << 20)),
+  microBatches: flag(
+    '--micro-batches <n>',
+    'split each batch into n micro-batches, gradients accumulated, one SAM perturbation (paper preset: 4, for the wasm heap)',
+    wholeNumber(1),
+  ),
+  trainSubset: flag('--train-subset <n>', 'train on the first N training images after the validation split', wholeNumber(1)),
+  evalExamples: flag('--eval-examples <n>', 'test images for the test error (paper 10,000)', wholeNumber(1)),
+  evalEvery: flag('--eval-every <n>', 'evaluate every N optimizer steps (paper 1,000)', wholeNumber(1)),
+  bnMode: flag('--bn-mode <mode>', 'BatchNorm in the SAM passes: both (paper) | first | frozen (default both)', choice(BN_MODES)),
+  dataDir: flag('--data-dir <dir>', 'folder holding the data sets (default $SAMRANK_DATA_DIR or ~/.cache/samrank/datasets)', text()),
+  download: toggle('--download', 'download missing data sets (official archives, MD5-checked)'),
+  synthetic: toggle('--synthetic', "use generated images with the data set's shape instead of the real files"),
+};
+
+/**
+ * What a caller may set; undefined = the preset's / setting's value. The flag values, with `rhos` and `data`
+ * for the `--rho` and `--synthetic` flags, and the common sweep options.
+ */
+export type ClassificationOverrides = Omit<FlagValues<typeof CLASSIFICATION_FLAGS>, 'rho' | 'synthetic' | 'dataDir' | 'download'> & {
   preset?: ClassificationPreset;
-  setting?: ClassificationSetting;
-  model?: ClassificationModel;
-  width?: number;
-  epochs?: number;
-  iterations?: number;
-  batchSize?: number;
-  microBatches?: number;
-  trainSubset?: number;
-  evalExamples?: number;
-  evalEvery?: number;
-  bnMode?: BnMode;
   rhos?: number[];
+  data?: DataSource;
   seeds?: number;
   seed?: number;
-  data?: DataSource;
-}
+  iterations?: number;
+};
 
 function positive(name: string, v: number | undefined): void {
   if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new ExperimentConfigError(`${name} must be a whole number ≥ 1, got ${v}`);

@@ -1,49 +1,60 @@
 import { describe, expect, it } from 'vitest';
+import type { Metric } from '../runner/definition.js';
+import { renderReport } from '../runner/report.js';
+import { type RunResult, summarizeByRho } from '../runner/results.js';
 import { resolveClassificationConfig } from './config.js';
-import { classificationReport, rankTrend, summarizeByRho } from './report.js';
-import type { RunResult } from './train.js';
+import { classificationDefinition } from './definition.js';
 
 const run = (rho: number, seed: number, rank3: number, testError: number): RunResult => ({
   rho,
   seed,
-  steps: 10,
   status: 'ok',
   divergedAt: null,
-  final: { testError, trainLoss: 0.5, featureRank: { '3': rank3, '4': 20, '5': 5 }, knnError: 0.3, activeRelus: null },
+  final: { testError, trainLoss: 0.5, rank3, rank4: 20, rank5: 5, knnError: 0.3 },
 });
 
+function report(rhos: number[], runs: RunResult[]) {
+  const def = classificationDefinition('cifar10');
+  const config = { ...resolveClassificationConfig('cifar10', { rhos, seeds: 3 }), iterations: 10 };
+  const metrics = def.metrics(config) as Metric<unknown>[];
+  return renderReport({
+    text: def.report(config, []),
+    parameter: def.parameter(config),
+    metrics,
+    runs,
+    summary: summarizeByRho(rhos, runs, metrics),
+    backend: 'wasm',
+    command: 'samrank-repro cifar10',
+    notes: ['a note'],
+    figures: [],
+  });
+}
+
 describe('classification report', () => {
-  const config = { ...resolveClassificationConfig('cifar10', { rhos: [0, 0.6], seeds: 3 }), iterations: 10 };
   const runs = [run(0, 0, 100, 0.2), run(0, 1, 120, 0.3), run(0, 2, 90, 0.1), run(0.6, 0, 60, 0.2), run(0.6, 1, 70, 0.2), run(0.6, 2, 200, 0.2)];
 
-  it('summarizes by ρ with the median over seeds and checks the rank trend', () => {
-    const s = summarizeByRho(config, runs);
-    expect(s.map((x) => x.featureRank['3'])).toEqual([100, 70]);
-    expect(s[0]!.testError).toBe(0.2);
-    expect(rankTrend(s)).toEqual({ rank0: 100, rankMax: 70, rhoMax: 0.6, lower: true });
-    expect(rankTrend(summarizeByRho({ ...config, rhos: [0.6] }, runs))).toBeNull();
-  });
-
-  it('the report quotes the command, the table, the trend and the paper\'s Fig. 1 numbers', () => {
-    const md = classificationReport(config, runs, { backend: 'wasm', command: 'samrank-repro cifar10', notes: ['a note'] });
-    expect(md).toContain('samrank-repro cifar10');
-    expect(md).toMatch(/\| 0\.6 \| 20\.00 \| 0\.5000 \| 70 \| 20 \| 5 \| 30\.00 \|/);
-    expect(md).toMatch(/block-3 rank at the largest ρ \(0\.6\) is 70, at ρ = 0 it is 100: lower/);
-    expect(md).toMatch(/\| 0\.6 \| 12\.39 \| 2616 \| 67\.06 \|/);
+  it("quotes the command, the median table with ranges, the block-3 trend and the paper's Fig. 1 numbers", () => {
+    const md = report([0, 0.6], runs);
+    expect(md).toContain('Command: `samrank-repro cifar10`');
+    expect(md).toMatch(/\| 0\.6 \| 20\.00 \| \*\*12\.39\*\* \| 0\.5000 \| 70 \(60–200\) \| \*\*2616\*\* \| 20 \| 5 \| 30\.00 \| \*\*67\.06\*\* \|/);
+    expect(md).toMatch(/feature rank, block 3: median 100 at ρ = 0 → 70 at ρ = 0\.6 — it falls with ρ, as the paper reports\./);
     expect(md).toContain('- a note');
   });
 
+  it("prints the paper's grid as its own table when the run used another grid", () => {
+    const md = report([0, 0.3], [run(0, 0, 100, 0.2), run(0.3, 0, 110, 0.2)]);
+    expect(md).toMatch(/## The paper's numbers/);
+    expect(md).toMatch(/\| 0\.6 \| 12\.39 \| 2616 \| 67\.06 \|/);
+    expect(md).toMatch(/median 100 at ρ = 0 → 110 at ρ = 0\.3 — it does \*\*not\*\* fall here, unlike the paper's claim\./);
+  });
+
   it('leaves diverged runs out of the medians, counts them, and reports them', () => {
-    const diverged: RunResult = { rho: 0.6, seed: 3, steps: 10, status: 'diverged', divergedAt: 4, final: null };
-    const allDiverged = { ...config, rhos: [0, 0.6, 1.2] };
-    const s = summarizeByRho(allDiverged, [...runs, diverged, { ...diverged, rho: 1.2 }]);
-    expect(s.map((x) => [x.seeds, x.diverged])).toEqual([[3, 0], [3, 1], [0, 1]]);
-    expect(s[1]!.featureRank['3']).toBe(70);
-    expect(Number.isNaN(s[2]!.featureRank['3'])).toBe(true);
-    // ρ = 1.2 has no rank: the trend compares the largest ρ that has one.
-    expect(rankTrend(s)).toEqual({ rank0: 100, rankMax: 70, rhoMax: 0.6, lower: true });
-    const md = classificationReport(allDiverged, [...runs, diverged, { ...diverged, rho: 1.2 }], { backend: 'wasm', notes: [] });
-    expect(md).toMatch(/\| 1\.2 \| – \| – \| – \| – \| – \| – \|/);
-    expect(md).toContain('**Diverged** (loss or gradient NaN / ±Infinity; excluded from the medians): ρ 0.6 seed 3 at step 4; ρ 1.2 seed 3 at step 4.');
+    const diverged: RunResult = { rho: 0.6, seed: 3, status: 'diverged', divergedAt: 4, final: null };
+    const md = report([0, 0.6, 1.2], [...runs, diverged, { ...diverged, rho: 1.2 }]);
+    expect(md).toMatch(/\| 1\.2 \| 1\/1 \| – \| – \| – \| – \| – \| – \|/);
+    expect(md).toMatch(/\| 0\.6 \| 1\/4 \| 20\.00 \|/);
+    expect(md).toContain('**Diverged** (non-finite loss, gradient or features; excluded from the medians): ρ 0.6 seed 3 at step 4; ρ 1.2 seed 3 at step 4.');
+    // ρ = 1.2 has no rank: the direction is read between the smallest and the largest ρ that have one.
+    expect(md).toMatch(/median 100 at ρ = 0 → 70 at ρ = 0\.6/);
   });
 });

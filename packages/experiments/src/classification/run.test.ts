@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClassificationOverrides, resolveClassificationConfig } from './config.js';
-import { runClassificationExperiment } from './run.js';
-import { selectBackend } from '../backend.js';
+import { selectBackend } from '../cli/backend.js';
+import { type RunOptions, runExperiment } from '../runner/run.js';
+import { classificationDefinition } from './definition.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'samrank-cls-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -15,6 +16,14 @@ beforeAll(async () => {
   await selectBackend('wasm');
 });
 
+type Options = Omit<RunOptions, 'definition'> & { config: ReturnType<typeof resolveClassificationConfig> };
+/** Runs a classification sweep through the runner (the CLI's path without the argument parsing). */
+const runClassificationExperiment = (o: Options & { shouldStop?: () => boolean }) =>
+  runExperiment({
+    ...o,
+    definition: classificationDefinition(o.config.dataset),
+    ...(o.shouldStop ? { hooks: { shouldStop: o.shouldStop } } : {}),
+  });
 const results = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as Record<string, unknown>;
 
 describe('classification smoke run', () => {
@@ -22,14 +31,14 @@ describe('classification smoke run', () => {
     const config = resolveClassificationConfig('cifar10', { preset: 'smoke', data: 'synthetic' });
     const outDir = join(tmp, 'c10');
     const before = tf.memory().numTensors;
-    const outcome = await runClassificationExperiment({ config, outDir, backend: 'wasm', command: 'samrank-repro cifar10 --preset smoke' });
+    const outcome = await runClassificationExperiment({ config, outDir, backend: 'wasm', command: ['cifar10', '--preset', 'smoke'] });
     expect(outcome.status).toBe('completed');
     expect(tf.memory().numTensors).toBe(before);
-    const r = results(outDir) as { runs: { rho: number; final: { testError: number; featureRank: Record<string, number>; knnError: number } }[] };
+    const r = results(outDir) as { runs: { rho: number; final: { testError: number; rank3: number; knnError: number } }[] };
     expect(r.runs.map((x) => x.rho)).toEqual([0, 0.4]);
     for (const run of r.runs) {
       expect(run.final.testError).toBeGreaterThanOrEqual(0);
-      expect(run.final.featureRank['3']).toBeGreaterThan(0);
+      expect(run.final.rank3).toBeGreaterThan(0);
       expect(run.final.knnError).toBeGreaterThanOrEqual(0);
     }
     const history = readFileSync(join(outDir, 'history.jsonl'), 'utf8').trim().split('\n');
@@ -69,8 +78,7 @@ describe('classification smoke run', () => {
       outDir: cut,
       backend: 'wasm',
       figures: false,
-      onProgress: () => steps++,
-      shouldStop: () => steps === 5,
+      shouldStop: () => ++steps === 5,
     });
     expect(first.status).toBe('interrupted');
     expect(existsSync(join(cut, 'checkpoint.json'))).toBe(true);
@@ -78,8 +86,8 @@ describe('classification smoke run', () => {
     expect(second.status).toBe('completed');
     expect(results(cut)).toEqual(results(full));
     expect(readFileSync(join(cut, 'history.jsonl'), 'utf8')).toBe(readFileSync(join(full, 'history.jsonl'), 'utf8'));
-    const r = results(full) as { runs: { final: { activeRelus: Record<string, number> } }[] };
-    expect(r.runs[0]!.final.activeRelus['4']).toBeGreaterThan(0);
+    const r = results(full) as { runs: { final: { activeRelus4: number } }[] };
+    expect(r.runs[0]!.final.activeRelus4).toBeGreaterThan(0);
   });
 
   it('a run whose loss or features turn NaN/Inf is marked diverged and the sweep goes on', async () => {
@@ -97,11 +105,10 @@ describe('classification smoke run', () => {
     });
     expect(tf.memory().numTensors).toBe(before);
     expect(a.status).toBe('completed');
-    const ra = results(join(tmp, 'div-rho')) as { runs: { rho: number; status: string; divergedAt: number | null; final: { featureRank: Record<string, number> } | null }[]; rankTrend: unknown };
+    const ra = results(join(tmp, 'div-rho')) as { runs: { rho: number; status: string; divergedAt: number | null; final: { rank3: number } | null }[] };
     expect(ra.runs.map((r) => [r.rho, r.status, r.divergedAt])).toEqual([[1e30, 'diverged', 1], [0, 'ok', null]]);
     expect(ra.runs[0]!.final).toBeNull();
-    expect(ra.runs[1]!.final!.featureRank['3']).toBeGreaterThan(0);
-    expect(ra.rankTrend).toBeNull();
+    expect(ra.runs[1]!.final!.rank3).toBeGreaterThan(0);
     expect(readFileSync(join(tmp, 'div-rho', 'report.md'), 'utf8')).toMatch(/\*\*Diverged\*\*.*ρ 1e\+30 seed 0 at step 1/);
     expect(b.status).toBe('completed');
     const rb = results(join(tmp, 'div-lr')) as { runs: { status: string; divergedAt: number }[] };

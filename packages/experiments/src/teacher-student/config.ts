@@ -3,6 +3,7 @@
  * a small smoke preset, and validation of user overrides. Pure data, no tfjs.
  */
 import type { TeacherActivation } from '@samrank/data';
+import { z } from 'zod';
 import { ExperimentConfigError } from '../errors.js';
 
 /** How the first half of training is regularized: SAM (ρ) or the gradient-norm penalty (λ). */
@@ -15,36 +16,42 @@ export const PRESETS = ['paper', 'smoke'] as const;
 /** `paper`: spec §6 exactly; `smoke`: the same model on a short schedule, for tests and a quick look. */
 export type Preset = (typeof PRESETS)[number];
 
+const positiveInt = z.number().int().positive();
+const distinct = (values: number[]) => new Set(values).size === values.length;
+
 /** Everything one sweep needs; `rhos` holds λ for the gradient-norm regularizer. */
-export interface TeacherStudentConfig {
-  experiment: 'teacher-student';
-  preset: Preset;
-  activation: TeacherActivation;
-  method: TeacherStudentMethod;
+export const teacherStudentConfigSchema = z.object({
+  experiment: z.literal('teacher-student'),
+  preset: z.enum(PRESETS),
+  activation: z.enum(['relu', 'tanh', 'abs']),
+  method: z.enum(['sam', 'gradnorm']),
   /** ρ (SAM) or λ (regularizer) grid; every value of a seed starts from the same init and example order. */
-  rhos: number[];
+  rhos: z.array(z.number().nonnegative()).min(1).refine(distinct, 'values must be distinct'),
   /** Data seeds; each has its own data, teacher, init and example order. */
-  seeds: number[];
-  iterations: number;
-  learningRate: number;
+  seeds: z.array(z.number().int().nonnegative()).min(1).refine(distinct, 'seeds must be distinct'),
+  iterations: positiveInt,
+  learningRate: z.number().positive(),
   /** Student hidden units. */
-  width: number;
-  initStd: number;
-  nTrain: number;
-  nTest: number;
-  inputDim: number;
-  teacherWidth: number;
+  width: positiveInt,
+  initStd: z.number().positive(),
+  nTrain: positiveInt,
+  nTest: positiveInt,
+  inputDim: positiveInt,
+  teacherWidth: positiveInt,
   /** SAM / the regularizer act at iterations i ≤ floor(regularizedFraction · iterations). */
-  regularizedFraction: number;
+  regularizedFraction: z.number().min(0).max(1),
   /** Number of evaluation points, at round(k · iterations / evaluations), k = 0 … evaluations − 1. */
-  evaluations: number;
+  evaluations: positiveInt,
   /** Variance threshold of the feature rank. */
-  rankThreshold: number;
+  rankThreshold: z.number().gt(0).max(1),
   /** |act| ≥ this counts a tanh / abs unit as active (ReLU: act > 0). */
-  activeThreshold: number;
+  activeThreshold: z.number().nonnegative(),
   /** The data generator's label-scale rule (resample while max |y| exceeds it). */
-  maxAbsLabel: number;
-}
+  maxAbsLabel: z.number().positive(),
+});
+
+/** A resolved teacher-student config (written to results.json and the checkpoint). */
+export type TeacherStudentConfig = z.infer<typeof teacherStudentConfigSchema>;
 
 /** The user-facing knobs; anything left out comes from the preset. */
 export interface TeacherStudentOverrides {

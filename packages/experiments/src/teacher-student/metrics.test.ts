@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateStudent, meanSquaredError, studentActiveUnits, studentFeatureRank, weightNorm } from './metrics.js';
+import { meanSquaredError, studentActiveUnits, studentEvaluation, studentFeatureRank, studentTestLoss, weightNorm } from './metrics.js';
 import { hiddenFeatures, initStudentParams } from './model.js';
 
 const opts = { activation: 'relu' as const, rankThreshold: 0.9999, activeThreshold: 0.05 };
@@ -32,13 +32,15 @@ describe('teacher-student metrics', () => {
     const p = initStudentParams(3, 100, 3, 0.3, true);
     const x = Float64Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1);
     const data = { inputDim: 3, xTrain: x, yTrain: Float64Array.of(0, 0, 0), xTest: x, yTest: Float64Array.of(0, 0, 0) };
-    const m = evaluateStudent(p, data, opts);
-    expect(m.trainLoss).toBe(m.testLoss);
-    expect(m.featureRank).toBe(3);
+    const e = studentEvaluation(p, data, opts)!;
+    expect(e.trainLoss).toBe(studentTestLoss(e));
+    expect(e.weightNorm).toBe(weightNorm(p));
     const phi = hiddenFeatures(p, 'relu', x, 3);
-    expect(m.activeUnits).toBe(studentActiveUnits(phi, 3, opts));
-    const bad = evaluateStudent({ ...p, c: NaN }, data, opts);
-    expect(bad.trainLoss).toBeNaN();
-    expect(bad.featureRank).toBe(-1);
+    expect(Array.from(e.features())).toEqual(Array.from(phi));
+    // The features are computed once per evaluation, however many metrics read them.
+    expect(e.features()).toBe(e.features());
+    expect(studentFeatureRank(e.features(), 3, opts)).toBe(3);
+    expect(studentEvaluation({ ...p, c: Number.NaN }, data, opts)).toBeNull();
+    expect(studentEvaluation({ ...p, W: p.W.map(() => Number.POSITIVE_INFINITY) }, data, opts)).toBeNull();
   });
 });

@@ -66,22 +66,40 @@ export function studentActiveUnits(phi: Float64Array, n: number, options: Metric
     : activeUnits(matrix, { ...ACTIVE_UNIT_PRESETS.tanhAbs, threshold: options.activeThreshold });
 }
 
-/** All metrics of one run. A run with non-finite parameters gets NaN losses and −1 counts. */
-export function evaluateStudent(params: TwoLayerParams, data: EvaluationData, options: MetricOptions): StudentMetrics {
+/** What the teacher-student metrics read for one run at one evaluation (features computed once, on demand). */
+export interface StudentEvaluation {
+  params: TwoLayerParams;
+  data: EvaluationData;
+  options: MetricOptions;
+  trainLoss: number;
+  weightNorm: number;
+  /** Hidden features act(X Wᵀ + b) on the training points, [n, m] row-major. */
+  features(): Float64Array;
+}
+
+/**
+ * The evaluation context of one run, or null when its parameters or training loss are no longer finite (the run
+ * has diverged).
+ */
+export function studentEvaluation(params: TwoLayerParams, data: EvaluationData, options: MetricOptions): StudentEvaluation | null {
   const norm = weightNorm(params);
-  const trainPred = twoLayerForward(params, options.activation, data.xTrain, data.inputDim);
-  const trainLoss = meanSquaredError(trainPred, data.yTrain);
-  if (!Number.isFinite(norm) || !Number.isFinite(trainLoss)) {
-    return { trainLoss: NaN, testLoss: NaN, featureRank: -1, activeUnits: -1, weightNorm: norm };
-  }
-  const testLoss = meanSquaredError(twoLayerForward(params, options.activation, data.xTest, data.inputDim), data.yTest);
-  const n = data.yTrain.length;
-  const phi = hiddenFeatures(params, options.activation, data.xTrain, data.inputDim);
+  const trainLoss = meanSquaredError(twoLayerForward(params, options.activation, data.xTrain, data.inputDim), data.yTrain);
+  if (!Number.isFinite(norm) || !Number.isFinite(trainLoss)) return null;
+  let phi: Float64Array | undefined;
   return {
+    params,
+    data,
+    options,
     trainLoss,
-    testLoss,
-    featureRank: studentFeatureRank(phi, n, options),
-    activeUnits: studentActiveUnits(phi, n, options),
     weightNorm: norm,
+    features: () => {
+      phi ??= hiddenFeatures(params, options.activation, data.xTrain, data.inputDim);
+      return phi;
+    },
   };
+}
+
+/** Test MSE of one run. */
+export function studentTestLoss(e: StudentEvaluation): number {
+  return meanSquaredError(twoLayerForward(e.params, e.options.activation, e.data.xTest, e.data.inputDim), e.data.yTest);
 }

@@ -1,18 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import type { Metric } from '../runner/definition.js';
+import { renderReport } from '../runner/report.js';
+import { type RunResult, summarizeByRho } from '../runner/results.js';
 import { resolveTeacherStudentConfig } from './config.js';
-import { paperNumbers, spread, summarizeByRho, teacherStudentReport } from './report.js';
-import type { RunResult } from './train.js';
+import { teacherStudentDefinition } from './definition.js';
+import { paperNumbers } from './report.js';
 
-const final = (rank: number, active: number) => ({ featureRank: rank, activeUnits: active, trainLoss: 1e-4, testLoss: 0.01, weightNorm: 6 });
+const final = (rank: number, active: number) => ({ trainLoss: 1e-4, testLoss: 0.01, featureRank: rank, activeUnits: active, weightNorm: 6 });
 
 describe('teacher-student report', () => {
-  it('spread takes the median of the finite values', () => {
-    expect(spread([3, 1, 2])).toEqual({ median: 2, min: 1, max: 3, n: 3 });
-    expect(spread([4, 1, NaN, 2, 3])).toEqual({ median: 2.5, min: 1, max: 4, n: 4 });
-    expect(spread([]).n).toBe(0);
-  });
-
-  it('summarizes per ρ, counts diverged runs and sets the paper numbers beside ours', () => {
+  it("sets the notebook's numbers beside ours, with ranges over seeds and diverged runs counted", () => {
     const config = resolveTeacherStudentConfig({ rhos: [0, 0.6], seeds: 3 });
     const runs: RunResult[] = [
       { rho: 0, seed: 1, status: 'ok', divergedAt: null, final: final(19, 70) },
@@ -22,15 +19,29 @@ describe('teacher-student report', () => {
       { rho: 0, seed: 3, status: 'ok', divergedAt: null, final: final(18, 60) },
       { rho: 0.6, seed: 3, status: 'ok', divergedAt: null, final: final(6, 20) },
     ];
-    const s = summarizeByRho(config.rhos, runs);
-    expect(s[0]!.metrics.featureRank.median).toBe(18);
-    expect(s[1]).toMatchObject({ finished: 2, diverged: 1 });
-    expect(s[1]!.metrics.activeUnits.median).toBe(15);
-    const md = teacherStudentReport(config, runs, { backend: 'wasm', command: 'samrank-repro teacher-student' });
-    expect(md).toMatch(/\| 0 \| 0\/3 \| 18 \(17–19\) \| \*\*19\*\* \|/);
-    expect(md).toMatch(/\| 0\.6 \| 1\/3 \| 5 \(4–6\) \| \*\*4\*\* \|/);
-    expect(md).toMatch(/diverged at 570/);
-    expect(md).toMatch(/median feature rank goes 18 → 5/);
+    const metrics = teacherStudentDefinition.metrics(config) as Metric<unknown>[];
+    const md = renderReport({
+      text: teacherStudentDefinition.report(config, []),
+      parameter: teacherStudentDefinition.parameter(config),
+      metrics,
+      runs,
+      summary: summarizeByRho(config.rhos, runs, metrics),
+      backend: 'wasm',
+      command: 'samrank-repro teacher-student',
+      notes: [],
+      figures: ['curves'],
+    });
+    expect(md).toMatch(/^# Teacher-student \(relu, SAM\)/);
+    expect(md).toMatch(/\| 0 \| 0\/3 \| 1\.0e-4 \| \*\*3\.8e-6\*\* \| 0\.0100 \| \*\*0\.0147\*\* \| 18 \(17–19\) \| \*\*19\*\* \| 70 \(60–80\) \| \*\*77\*\* \| 6\.00 \| \*\*6\.25\*\* \|/);
+    expect(md).toMatch(/\| 0\.6 \| 1\/3 \| .* \| 5 \(4–6\) \| \*\*4\*\* \|/);
+    expect(md).toMatch(/\| 2 \| 0\.6 \| diverged at step 570 \|/);
+    expect(md).toMatch(/feature rank \(99\.99 %\): median 18 at ρ = 0 → 5 at ρ = 0\.6 — it falls with ρ, as the paper reports\./);
+    expect(md).toMatch(/\*\*Diverged\*\* .*ρ 0\.6 seed 2 at step 570/);
+  });
+
+  it("has the notebook's numbers for the paper's settings only", () => {
+    expect(paperNumbers({ activation: 'relu', method: 'sam' })!.get(0.6)).toEqual({ featureRank: 4, activeUnits: 10, weightNorm: 9.23, testLoss: 0.0083, trainLoss: 1.8e-3 });
+    expect(paperNumbers({ activation: 'relu', method: 'gradnorm' })!.get(0.38)!.featureRank).toBe(6);
     expect(paperNumbers({ activation: 'tanh', method: 'gradnorm' })).toBeUndefined();
   });
 });

@@ -7,7 +7,9 @@ import { flat, loadFixture, worstViolation } from '../../../../test-utils/fixtur
 import { resolveTeacherStudentConfig } from './config.js';
 import { meanSquaredError, studentActiveUnits, studentFeatureRank, weightNorm } from './metrics.js';
 import { createBatchedStudent, disposeStudent, hiddenFeatures, initStudentParams, readStudentParams } from './model.js';
-import { createStudentTrainer, exampleOrder, runTeacherStudentSweep, sweepRuns, type RunStatus } from './train.js';
+import { runSweep } from '../runner/sweep.js';
+import { teacherStudentDefinition } from './definition.js';
+import { createStudentTrainer, exampleOrder } from './train.js';
 import { twoLayerForward } from '@samrank/data';
 
 interface Trajectory {
@@ -114,10 +116,16 @@ describe.each([
   });
 });
 
-describe('runTeacherStudentSweep', () => {
-  it('lays out runs seed-major and shares init and example order across ρ', () => {
+/** The teacher-student sweep through the runner's loop, without files. */
+async function sweep(config: ReturnType<typeof resolveTeacherStudentConfig>, resume?: Parameters<typeof runSweep>[0]['resume']) {
+  const prep = await teacherStudentDefinition.prepare(config, () => {}, {});
+  return runSweep({ definition: teacherStudentDefinition, config, prepared: prep.prepared, ...(resume ? { resume } : {}) });
+}
+
+describe('teacher-student sweep', () => {
+  it('lays out runs seed-major in one batched job and shares init and example order across ρ', () => {
     const config = resolveTeacherStudentConfig({ preset: 'smoke', rhos: [0, 0.3], seeds: 2, seed: 5, iterations: 40 });
-    expect(sweepRuns(config).map((r) => [r.seed, r.rho])).toEqual([[5, 0], [5, 0.3], [6, 0], [6, 0.3]]);
+    expect(teacherStudentDefinition.jobs(config).map((job) => job.map((r) => [r.seed, r.rho]))).toEqual([[[5, 0], [5, 0.3], [6, 0], [6, 0.3]]]);
     expect(Array.from(exampleOrder(5, 20, 40))).toEqual(Array.from(exampleOrder(5, 20, 40)));
     expect(Array.from(exampleOrder(5, 20, 40))).not.toEqual(Array.from(exampleOrder(6, 20, 40)));
   });
@@ -146,9 +154,9 @@ describe('runTeacherStudentSweep', () => {
     const init = initStudentParams(config.seeds[0]!, 100, 3, config.initStd, true);
     const good = { W: Array.from(init.W), b: Array.from(init.b), a: Array.from(init.a), c: init.c };
     const bad = { ...good, W: good.W.map(() => NaN) };
-    const state = { iteration: 0, params: [good, bad], history: [], status: ['ok', 'ok'] as RunStatus[], divergedAt: [null, null] };
-    const out = await runTeacherStudentSweep(config, { resume: state });
-    const alone = await runTeacherStudentSweep({ ...config, rhos: [0] });
+    const current = { job: 0, step: 0, evaluated: [], status: ['ok' as const, 'ok' as const], divergedAt: [null, null], state: { params: [good, bad] } };
+    const out = await sweep(config, { completed: [], history: [], current });
+    const alone = await sweep({ ...config, rhos: [0] });
     expect(out.completed && alone.completed).toBe(true);
     if (!out.completed || !alone.completed) return;
     expect(out.runs.map((r) => r.status)).toEqual(['ok', 'diverged']);

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { setupBackend } from '@samrank/models';
-import { BackendSelectionError } from './errors.js';
+import { BackendSelectionError } from '../errors.js';
 
 /** Backends the CLI accepts; `auto` lets @samrank/models pick the fastest installed one. */
 export const CLI_BACKENDS = ['wasm', 'cpu', 'auto', 'tensorflow', 'tensorflow-gpu', 'webgpu'] as const;

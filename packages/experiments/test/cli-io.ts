@@ -3,8 +3,10 @@
  * exit codes and output without spawning a process.
  */
 import { Writable } from 'node:stream';
-import { runCli } from './cli-program.js';
-import type { CliIO } from './experiment.js';
+import { CLI_ERRORS, EXPERIMENTS } from '../src/experiments.js';
+import type { AnyExperiment } from '../src/runner/definition.js';
+import type { CliIO } from '../src/cli/io.js';
+import { runCli } from '../src/cli/program.js';
 
 /** A non-TTY stream that keeps what was written. */
 export class CapturedStream extends Writable {
@@ -27,19 +29,21 @@ export interface CliCall {
  * Runs `samrank-repro <args>`; with `interruptAtStart` the Ctrl-C handler fires as soon as it is
  * registered, so the experiment stops before its first step.
  */
-export async function runCliCaptured(args: string[], options: { interruptAtStart?: boolean } = {}): Promise<CliCall> {
+export async function runCliCaptured(
+  args: string[],
+  options: { interruptAtStart?: boolean; experiments?: readonly AnyExperiment[] } = {},
+): Promise<CliCall> {
   const out = new CapturedStream();
   const err = new CapturedStream();
   const io: CliIO = {
     stdout: out,
     stderr: err,
     plainProgress: true,
-    commandLine: ['samrank-repro', ...args].join(' '),
     onInterrupt: (handler) => {
       if (options.interruptAtStart) handler();
       return () => {};
     },
   };
-  const code = await runCli(['node', 'samrank-repro', ...args], io);
+  const code = await runCli(options.experiments ?? EXPERIMENTS, ['node', 'samrank-repro', ...args], io, CLI_ERRORS);
   return { code, stdout: out.text, stderr: err.text };
 }

@@ -1,0 +1,11 @@
+/** The experiments samrank-repro knows, in `--help` order: adding one is adding its definition here. */
+import { ChecksumMismatchError, DatasetFormatError, DatasetNotFoundError, DownloadError } from '@samrank/data';
+import { classificationDefinitions } from './classification/definition.js';
+import type { ErrorPolicy } from './cli/program.js';
+import type { AnyExperiment } from './runner/definition.js';
+import { teacherStudentDefinition } from './teacher-student/definition.js';
+
+export const EXPERIMENTS: readonly AnyExperiment[] = [teacherStudentDefinition, ...classificationDefinitions];
+
+/** Missing or damaged data is the user's to fix, not a bug: one line with the data package's hint, exit 1. */
+export const CLI_ERRORS: ErrorPolicy = { oneLine: [DatasetNotFoundError, DatasetFormatError, DownloadError, ChecksumMismatchError] };

@@ -1,0 +1,167 @@
+/**
+ * What an experiment is to the runner: a definition. It declares its flags and config, says which runs a
+ * sweep has and which of them train together (a job), builds a job that can step, evaluate and save itself,
+ * and lists its metrics. Everything else — the sweep loop, progress, checkpoints and resume, divergence,
+ * results.json, history.jsonl, report.md and figures — belongs to the runner (docs/design.md).
+ */
+import type { z } from 'zod';
+import type { FlagSpecs, FlagValues } from './flags.js';
+
+/** One run of a sweep: a value of the swept parameter (ρ, or λ for the regularizer) and a data seed. */
+export interface RunKey {
+  rho: number;
+  seed: number;
+}
+
+/** Where a number goes besides results.json and history.jsonl. */
+export interface MetricPlot {
+  /** A panel of the curves figure (the metric against training progress, median over seeds per ρ). */
+  curve?: boolean;
+  /** A panel of the final-vs-ρ figure (a dot per seed, median line, min–max band). */
+  final?: boolean;
+  /** Log-scaled axis (losses). */
+  log?: boolean;
+  /** Multiply before plotting (100 for errors shown in %). */
+  scale?: number;
+}
+
+/**
+ * One measured quantity: a number per run per evaluation, computed from the evaluation context `E` that
+ * the experiment's job hands out (lazy and memoized there, so metrics sharing work — a feature matrix, a
+ * spectrum — compute it once).
+ */
+export interface Metric<E> {
+  /** Key in history records and `final`; stable, it is part of the output format. */
+  key: string;
+  /** Long label: report columns, figure axes. */
+  title: string;
+  /** Short label for the CLI summary table; omitted = not in that table. */
+  column?: string;
+  compute(e: E): number | null;
+  /** How a value is printed in tables (default: integers as is, others to 4 significant digits). */
+  format?(value: number): string;
+  plot?: MetricPlot;
+  /**
+   * The paper's claim about this metric as ρ grows (e.g. feature rank: 'falls'); the report states for
+   * which metrics our runs show it.
+   */
+  expect?: 'falls' | 'rises';
+}
+
+/** A group of runs that trains as one (a batched model, or a single run). */
+export interface TrainingJob<E, S> {
+  /**
+   * One optimizer step (`step` = steps completed before it) for the live runs. Returns the indices (into
+   * the job's runs) of runs whose step was non-finite: they are marked diverged at `step + 1`.
+   */
+  step(step: number): number[] | Promise<number[]>;
+  /**
+   * Evaluation contexts, one per run of the job; null for a run found non-finite now (diverged at `step`).
+   * `live[i]` is false for runs that diverged earlier (their entry is ignored).
+   */
+  evaluate(step: number, live: readonly boolean[]): Array<E | null>;
+  /** Takes diverged runs out of a batched job so their values cannot disturb the others (optional). */
+  retire?(runs: readonly number[]): void;
+  /** A JSON-serializable state from which {@link ExperimentDefinition.createJob} resumes bit-identically. */
+  save(): S | Promise<S>;
+  dispose(): void;
+}
+
+/** Output of {@link ExperimentDefinition.prepare}: loaded data and what the run should record about it. */
+export interface Prepared<C, P> {
+  prepared: P;
+  /** The config with what only the data can tell filled in (e.g. steps per epoch). */
+  config: C;
+  /** Facts the report must state (a fallback to generated data, a skipped probe). */
+  notes: string[];
+  /** Where each data set was read from (path and digest), recorded in results.json. */
+  sources: DataSourceRecord[];
+}
+
+/** One data set an experiment read. */
+export interface DataSourceRecord {
+  name: string;
+  /** Folder or file read; 'generated' for synthetic data. */
+  location: string;
+  /** sha256 of the files read (hex), when files were read. */
+  sha256?: string;
+}
+
+/** The paper's values to print beside ours. */
+export interface PaperValues {
+  /** Where they come from (figure, notebook). */
+  source: string;
+  /** Values per swept value (ρ or λ), keyed by metric key. */
+  rows: ReadonlyMap<number, Readonly<Record<string, number>>>;
+}
+
+/** Options every experiment shares (parsed by the CLI; `undefined` = not given). */
+export interface CommonValues {
+  preset?: string;
+  seeds?: number;
+  seed?: number;
+  iterations?: number;
+}
+
+/** How the report describes the run. */
+export interface ReportText {
+  /** The heading. */
+  title: string;
+  /** Markdown lines describing the settings (a table or sentences). */
+  settings: string[];
+  /** The paper's numbers for this configuration, if any. */
+  paper?: PaperValues;
+  /** Figure captions, keyed by figure file stem. */
+  figureCaptions?: Record<string, string>;
+}
+
+/**
+ * An experiment. `C` config, `P` prepared data, `E` evaluation context, `S` saved job state, `F` flag specs.
+ */
+export interface ExperimentDefinition<C extends { preset: string; seeds: number[] }, P, E, S, F extends FlagSpecs = FlagSpecs> {
+  /** Subcommand name and `experiment` field of results.json. */
+  name: string;
+  /** One line for `--help`. */
+  summary: string;
+  /** The presets `--preset` accepts, first = default. */
+  presets: readonly string[];
+  /** Flags of this experiment (the common ones are the runner's). */
+  flags: F;
+  /** Flags that may accompany `--resume` (they do not change results), besides the runner's. */
+  resumeFlags?: readonly (keyof F & string)[];
+  /** Validates a resolved config (also the one inside a checkpoint). */
+  configSchema: z.ZodType<C>;
+  /** Builds the config from the preset, the common flags and this experiment's flags. Throws ExperimentConfigError. */
+  resolveConfig(common: CommonValues, values: FlagValues<F>): C;
+  /** Upper bound of the memory the sweep needs, in bytes (checked before work starts). */
+  estimateMemory(config: C): number;
+  /** Folder name (without the time stamp) of the default output folder. */
+  outName(config: C): string;
+  /** What the swept parameter is called: ρ for SAM, λ for the regularizer. */
+  parameter(config: C): { symbol: string; name: string };
+  /** One line describing the sweep for the start-up banner (long lists already summarised). */
+  banner(config: C): string;
+  /** The runs of the sweep grouped into jobs, in order (job order = run order in results.json). */
+  jobs(config: C): RunKey[][];
+  /** Loads data once per sweep. */
+  prepare(config: C, log: (line: string) => void, options: Record<string, unknown>): Promise<Prepared<C, P>>;
+  /** Optimizer steps every run takes. */
+  steps(config: C, prepared: P): number;
+  /** Numbers of completed steps at which the runs are evaluated, ascending (0 = before the first step). */
+  evaluationSteps(config: C, prepared: P): number[];
+  /** Builds the job of `runs`, fresh or from a saved state. */
+  createJob(config: C, prepared: P, runs: RunKey[], resume?: S): TrainingJob<E, S> | Promise<TrainingJob<E, S>>;
+  /** Validates a saved job state (shape); `checkState` checks it against the config. */
+  stateSchema: z.ZodType<S>;
+  /** Why a saved state does not fit `config` and `runs` (wrong array length, non-finite weights), or null. */
+  checkState(config: C, runs: RunKey[], state: S): string | null;
+  /** The metrics, in table order. */
+  metrics(config: C): Metric<E>[];
+  /** What the x-axis of the curves and the history's progress field are. */
+  progress(config: C, prepared: P): { field: string; label: string; extra?: (step: number) => Record<string, number> };
+  report(config: C, notes: readonly string[]): ReportText;
+}
+
+/** Any definition, for lists of them (the CLI's). */
+// biome-ignore lint/suspicious/noExplicitAny: a heterogeneous list of definitions
+export type AnyExperiment = ExperimentDefinition<any, any, any, any, any>;

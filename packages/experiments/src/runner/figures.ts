@@ -1,0 +1,99 @@
+/**
+ * The two figures every sweep gets, built from its metric list like the paper's Figs. 1–3 and 5: each
+ * metric against training progress (median over seeds, one line per ρ), and the final values against ρ (a
+ * dot per seed, the median line and the min–max band).
+ */
+import type { TopLevelSpec } from 'vega-lite';
+import type { Metric } from './definition.js';
+import type { HistoryRecord, RunResult } from './results.js';
+
+/** The swept parameter's name and symbol (ρ for SAM, λ for the regularizer). */
+export interface Parameter {
+  name: string;
+  symbol: string;
+}
+
+/** Log axes label only 1, 2 and 5 × 10^k, so the minor ticks do not pile up into unreadable labels. */
+const LOG_AXIS = {
+  labelExpr:
+    "indexof([1, 2, 5], round(datum.value / pow(10, floor(log(datum.value) / LN10 + 1e-9)))) >= 0 ? format(datum.value, '.0e') : ''",
+};
+
+const BASE = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config: { font: 'DejaVu Sans', view: { stroke: null } } };
+
+/** A metric's plotted value: scaled, and clamped above 0 on log axes (log(0) is undefined). */
+function plotted(metric: Metric<unknown>, value: number | null | undefined): number | null {
+  if (value === null || value === undefined || !Number.isFinite(value)) return null;
+  const v = value * (metric.plot?.scale ?? 1);
+  return metric.plot?.log ? Math.max(v, 1e-12) : v;
+}
+
+function yAxis(metric: Metric<unknown>, field = metric.key) {
+  return {
+    field,
+    type: 'quantitative' as const,
+    title: metric.title,
+    ...(metric.plot?.log ? { scale: { type: 'log' as const }, axis: LOG_AXIS } : { scale: { zero: false } }),
+  };
+}
+
+/** Each `curve` metric against the progress field, one line per ρ (median over seeds). */
+export function curvesFigure(
+  title: string,
+  metrics: readonly Metric<unknown>[],
+  history: readonly HistoryRecord[],
+  x: { field: string; label: string },
+  parameter: Parameter,
+): TopLevelSpec | null {
+  const panels = metrics.filter((m) => m.plot?.curve && history.some((h) => plotted(m, h[m.key]) !== null));
+  if (panels.length === 0) return null;
+  const values = history.map((h) => ({
+    [x.field]: h[x.field],
+    [parameter.name]: h.rho,
+    seed: h.seed,
+    ...Object.fromEntries(panels.map((m) => [m.key, plotted(m, h[m.key])])),
+  }));
+  return {
+    ...BASE,
+    title,
+    data: { values },
+    hconcat: panels.map((m) => ({
+      width: 200,
+      height: 160,
+      mark: { type: 'line' as const, strokeWidth: 1.8 },
+      encoding: {
+        x: { field: x.field, type: 'quantitative' as const, title: x.label },
+        y: { ...yAxis(m), aggregate: 'median' as const },
+        color: { field: parameter.name, type: 'ordinal' as const, title: parameter.symbol, scale: { scheme: 'viridis' } },
+      },
+    })),
+  } as TopLevelSpec;
+}
+
+/** Each `final` metric against ρ: a dot per seed, the median line, the min–max band. */
+export function finalFigure(title: string, metrics: readonly Metric<unknown>[], runs: readonly RunResult[], parameter: Parameter): TopLevelSpec | null {
+  const done = runs.filter((r) => r.final !== null);
+  const panels = metrics.filter((m) => m.plot?.final && done.some((r) => plotted(m, r.final![m.key]) !== null));
+  if (panels.length === 0) return null;
+  const p = parameter.name;
+  const values = done.map((r) => ({ [p]: r.rho, seed: r.seed, ...Object.fromEntries(panels.map((m) => [m.key, plotted(m, r.final![m.key])])) }));
+  const x = { field: p, type: 'quantitative' as const, title: parameter.symbol };
+  return {
+    ...BASE,
+    title,
+    data: { values },
+    hconcat: panels.map((m) => ({
+      width: 200,
+      height: 160,
+      layer: [
+        {
+          transform: [{ aggregate: [{ op: 'min' as const, field: m.key, as: `lo_${m.key}` }, { op: 'max' as const, field: m.key, as: `hi_${m.key}` }], groupby: [p] }],
+          mark: { type: 'area' as const, opacity: 0.18, color: '#3b6ea8' },
+          encoding: { x, y: yAxis(m, `lo_${m.key}`), y2: { field: `hi_${m.key}` } },
+        },
+        { mark: { type: 'point' as const, filled: true, size: 22, opacity: 0.55, color: '#555' }, encoding: { x, y: yAxis(m) } },
+        { mark: { type: 'line' as const, point: true, color: '#3b6ea8', strokeWidth: 2 }, encoding: { x, y: { ...yAxis(m), aggregate: 'median' as const } } },
+      ],
+    })),
+  } as TopLevelSpec;
+}

@@ -1,0 +1,131 @@
+/**
+ * The files a finished sweep leaves: results.json, history.jsonl, report.md and figures/. This module is the
+ * only writer of them; every write is atomic (files.ts).
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { version_core } from '@tensorflow/tfjs-core';
+import packageJson from '../../package.json' with { type: 'json' };
+import type { AnyExperiment, DataSourceRecord, Metric } from './definition.js';
+import { curvesFigure, finalFigure } from './figures.js';
+import { writeFileAtomic } from './files.js';
+import { renderSvg, svgToPng } from './render.js';
+import { renderReport } from './report.js';
+import { type HistoryRecord, type RhoSummary, type RunResult, summarizeByRho, toJson } from './results.js';
+
+export const RESULTS_FILE = 'results.json';
+export const HISTORY_FILE = 'history.jsonl';
+export const REPORT_FILE = 'report.md';
+export const FIGURES_DIR = 'figures';
+
+/** The content of results.json. */
+export interface Results {
+  experiment: string;
+  /** Arguments after `samrank-repro` (without --out) that regenerate these runs; null when not run from the CLI. */
+  command: string[] | null;
+  /** Versions of the code that made the runs. */
+  versions: Record<string, string>;
+  preset: string;
+  backend: string;
+  config: unknown;
+  notes: string[];
+  /** Where each data set was read from. */
+  sources: DataSourceRecord[];
+  runs: RunResult[];
+  /** Per swept value: median, min and max over seeds of each final metric. */
+  summary: RhoSummary[];
+}
+
+/** Assembles results.json's content. */
+export function buildResults(input: {
+  definition: AnyExperiment;
+  config: { preset: string } & Record<string, unknown>;
+  backend: string;
+  command: string[] | null;
+  notes: string[];
+  sources: DataSourceRecord[];
+  runs: RunResult[];
+  metrics: readonly Metric<unknown>[];
+}): Results {
+  const { definition, config } = input;
+  const rhos = [...new Set(definition.jobs(config).flat().map((r) => r.rho))];
+  return {
+    experiment: definition.name,
+    command: input.command,
+    versions: { '@samrank/experiments': packageJson.version, '@tensorflow/tfjs-core': version_core },
+    preset: config.preset,
+    backend: input.backend,
+    config,
+    notes: input.notes,
+    sources: input.sources,
+    runs: input.runs,
+    summary: summarizeByRho(rhos, input.runs, input.metrics),
+  };
+}
+
+/** `samrank-repro <command>` as one line, arguments quoted where a shell needs it. */
+export function commandLine(command: readonly string[] | null): string | undefined {
+  if (!command) return undefined;
+  return ['samrank-repro', ...command.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))].join(' ');
+}
+
+/** What {@link writeOutputs} writes. */
+export interface OutputInput {
+  definition: AnyExperiment;
+  results: Results;
+  history: readonly HistoryRecord[];
+  metrics: readonly Metric<unknown>[];
+  progress: { field: string; label: string };
+  figures: boolean;
+  wallSeconds?: number;
+}
+
+/** Writes results.json, history.jsonl, report.md and (unless disabled) the figures into `dir`. */
+export async function writeOutputs(dir: string, input: OutputInput): Promise<void> {
+  const { definition: def, results, metrics } = input;
+  const config = results.config as { preset: string; seeds: number[] };
+  const parameter = def.parameter(config);
+  const text = def.report(config, results.notes);
+  const figureFiles: string[] = [];
+  if (input.figures) {
+    const n = config.seeds.length;
+    const seeds = `${n} seed${n === 1 ? '' : 's'}`;
+    const specs = [
+      ['curves', curvesFigure(`${text.title}: during training (median over ${seeds})`, metrics, input.history, input.progress, parameter)],
+      [`final-vs-${parameter.name}`, finalFigure(`${text.title}: final values (${seeds}: dots, median, min–max band)`, metrics, results.runs, parameter)],
+    ] as const;
+    const figDir = join(dir, FIGURES_DIR);
+    await mkdir(figDir, { recursive: true });
+    for (const [name, spec] of specs) {
+      if (!spec) continue;
+      const svg = await renderSvg(spec);
+      await writeFileAtomic(join(figDir, `${name}.svg`), svg);
+      await writeFileAtomic(join(figDir, `${name}.png`), svgToPng(svg));
+      figureFiles.push(name);
+    }
+  }
+  await writeFileAtomic(join(dir, HISTORY_FILE), input.history.map((h) => toJson(h)).join('\n') + '\n');
+  await writeFileAtomic(
+    join(dir, REPORT_FILE),
+    renderReport({
+      text,
+      parameter,
+      metrics,
+      runs: results.runs,
+      summary: results.summary,
+      backend: results.backend,
+      command: commandLine(results.command),
+      wallSeconds: input.wallSeconds,
+      notes: results.notes,
+      figures: figureFiles,
+    }),
+  );
+  // results.json last: its presence marks a finished run.
+  await writeFileAtomic(join(dir, RESULTS_FILE), toJson(results, 2) + '\n');
+}
+
+/** Removes a previous run's outputs from `dir` (for --force): only the files a run writes. */
+export async function removeOutputs(dir: string): Promise<void> {
+  for (const f of [RESULTS_FILE, HISTORY_FILE, REPORT_FILE, 'checkpoint.json']) await rm(join(dir, f), { force: true });
+  await rm(join(dir, FIGURES_DIR), { recursive: true, force: true });
+}
