@@ -3,7 +3,8 @@
  * writes `bench/results/<package>.json` (a list of `{ name, ms, peakMB?, reference?, ratio? }`).
  * The ratio is ours / reference, both measured in the same run, because this machine is noisy.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,6 +18,38 @@ export interface BenchEntry {
 }
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Step time of one case of bench/torch_reference.py. */
+export interface TorchTiming {
+  median_ms: number;
+  min_ms: number;
+  reps: number;
+}
+
+/**
+ * PyTorch step times per section of bench/torch_reference.py (e.g. `two_layer_teacher_student`,
+ * `preact_resnet18_w16_b128`), measured now on this machine with Debian's python3-torch, or null (with the
+ * reason logged) when /usr/bin/python3 or torch is missing or the script fails.
+ */
+export function torchReference<T = Record<string, TorchTiming>>(
+  sections: readonly string[],
+  options: { threads?: number; quick?: boolean; timeoutMs?: number } = {},
+): Record<string, T> | null {
+  const python = '/usr/bin/python3';
+  if (!existsSync(python)) {
+    console.warn('PyTorch reference skipped: /usr/bin/python3 not found');
+    return null;
+  }
+  const script = join(repoRoot, 'bench', 'torch_reference.py');
+  const args = [script, '--only', sections.join(','), '--threads', String(options.threads ?? 2), ...(options.quick ? ['--quick'] : [])];
+  try {
+    const out = execFileSync(python, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: options.timeoutMs ?? 900_000 });
+    return (JSON.parse(out.trim().split('\n').pop()!) as { results: Record<string, T> }).results;
+  } catch (error) {
+    console.warn(`PyTorch reference skipped: ${(error as Error).message.split('\n')[0]}`);
+    return null;
+  }
+}
 
 /** Median wall time of `repeats` runs after `warmup` unmeasured runs. */
 export async function timeMedian(fn: () => unknown | Promise<unknown>, repeats = 5, warmup = 1): Promise<number> {

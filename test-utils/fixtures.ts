@@ -1,18 +1,20 @@
 /**
- * Golden fixtures from the independent float64 PyTorch reference live in `../shared/fixtures` beside the
- * checkout (CI lays a copy there too). Tests read them directly, never copies.
+ * Golden fixtures live in the repository's `fixtures/` folder (see fixtures/README.md for what each file
+ * holds, where it came from, and how `scripts/fixtures/golden.py` regenerates and checks it). Tests read
+ * them from there and nowhere else, so a fresh clone tests on its own.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const sharedDir = process.env.SAMRANK_SHARED_DIR ?? join(repoRoot, '..', 'shared');
+export const fixturesDir = join(repoRoot, 'fixtures');
 
+/** Absolute path of `fixtures/<name>` (`name` may contain a subfolder, e.g. `vision/vit.npz`). */
 export function fixturePath(name: string): string {
-  const file = join(sharedDir, 'fixtures', name);
+  const file = join(fixturesDir, name);
   if (!existsSync(file)) {
-    throw new Error(`fixture ${name} not found at ${file}; set SAMRANK_SHARED_DIR to the shared/ folder`);
+    throw new Error(`fixture ${name} not found at ${file}; fixtures/index.json lists the committed ones`);
   }
   return file;
 }

@@ -5,43 +5,25 @@
  * - ours, 1 seed: the five ρ of one seed trained as one batched student (runs = 5), wasm backend.
  * - ours, 5 seeds: the CLI's default sweep (runs = 25), reported per seed grid (total / 5).
  * - cpu backend, 1 seed, full length: the other candidate default (wasm wins: lower per-kernel cost).
- * - reference: shared/baselines/bench_torch.py's two-layer loop at 1 thread, like ours (torch.optim.SGD + SAM per step, batch 1,
+ * - reference: bench/torch_reference.py's two-layer steps at 1 thread, like ours (torch.optim.SGD + SAM per step, batch 1,
  *   no biases): 5 × (9 977 SAM steps + 9 976 SGD steps) at its measured ms/step.
  * SAMRANK_BENCH_QUICK=1 times 2 000 steps instead of 19 953 (and scales the reference the same way).
  */
 import '@tensorflow/tfjs-layers';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { repoRoot, rssMB, writeResults, type BenchEntry } from '../../../bench/lib.js';
+import { rssMB, torchReference, writeResults, type BenchEntry, type TorchTiming } from '../../../bench/lib.js';
 import { runSweep, selectBackend } from '../src/index.js';
 import { resolveTeacherStudentConfig, teacherStudentDefinition } from '../src/teacher-student.js';
 
-const PYTHON = '/usr/bin/python3';
-const sharedDir = process.env['SAMRANK_SHARED_DIR'] ?? join(repoRoot, '..', 'shared');
-const torchBench = join(sharedDir, 'baselines', 'bench_torch.py');
 const quick = process.env['SAMRANK_BENCH_QUICK'] === '1';
 const ITER = quick ? 2_000 : 19_953;
 
 interface TorchTwoLayer {
-  sgd: { median_ms: number };
-  sam: { median_ms: number };
+  sgd: TorchTiming;
+  sam: TorchTiming;
 }
 
 function torchTwoLayer(): TorchTwoLayer | null {
-  if (!existsSync(PYTHON) || !existsSync(torchBench)) return null;
-  try {
-    const out = execFileSync(PYTHON, [torchBench, '--only', 'two_layer_teacher_student', '--threads', '1'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 600_000,
-    });
-    const parsed = JSON.parse(out.trim().split('\n').pop()!);
-    return parsed.results.two_layer_teacher_student as TorchTwoLayer;
-  } catch (error) {
-    console.warn(`PyTorch reference unavailable: ${(error as Error).message.split('\n')[0]}`);
-    return null;
-  }
+  return torchReference<TorchTwoLayer>(['two_layer_teacher_student'], { threads: 1, timeoutMs: 600_000 })?.['two_layer_teacher_student'] ?? null;
 }
 
 async function sweepMs(seeds: number, iterations: number): Promise<{ ms: number; peakMB: number }> {
@@ -62,7 +44,7 @@ async function sweepMs(seeds: number, iterations: number): Promise<{ ms: number;
 const torch = torchTwoLayer();
 const samSteps = Math.floor(ITER / 2) + 1;
 const reference = torch
-  ? { name: `pytorch ${torch.sam.median_ms} ms/SAM step, ${torch.sgd.median_ms} ms/SGD step (bench_torch.py)`, ms: 5 * (samSteps * torch.sam.median_ms + (ITER - samSteps) * torch.sgd.median_ms) }
+  ? { name: `pytorch ${torch.sam.median_ms} ms/SAM step, ${torch.sgd.median_ms} ms/SGD step (bench/torch_reference.py)`, ms: 5 * (samSteps * torch.sam.median_ms + (ITER - samSteps) * torch.sgd.median_ms) }
   : undefined;
 
 const entries: BenchEntry[] = [];

@@ -2,7 +2,7 @@
  * `npm run bench`: the backend helper's kernel benchmarks (./kernels.ts) and one SGD and one SAM step of PreAct
  * ResNet-18 (CIFAR shape 32×32×3, batch 128, 10 classes, SGD momentum 0.9, weight decay 5e-4, ρ = 0.1) at widths
  * 16 and 64 on the default backend, against PyTorch on the same CPU in the same run (Debian python3-torch via
- * ../shared/baselines/bench_torch.py, 2 threads) when it is installed.
+ * bench/torch_reference.py, 2 threads) when it is installed.
  *
  * Width 64 at batch 128 does not fit the 4 GiB wasm32 heap, so it runs as 2 × 64: SGD by gradient
  * accumulation (`classificationGrads`), SAM with @samrank/optim's `microBatches: 2` (gradients accumulated in each
@@ -13,13 +13,11 @@
  * SAMRANK_BENCH_SKIP_KERNELS=1.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { SAM } from '@samrank/optim';
-import { type BenchEntry, repoRoot, rssMB, timeInterleaved, writeResults } from '../../../bench/lib.js';
+import { type BenchEntry, type TorchTiming, rssMB, timeInterleaved, torchReference, writeResults } from '../../../bench/lib.js';
 import { rooflineEntries } from './roofline.js';
 import {
   BatchNormStateStore,
@@ -36,35 +34,20 @@ const quick = process.env['SAMRANK_BENCH_QUICK'] === '1';
 const widths = (process.env['SAMRANK_BENCH_WIDTHS'] ?? (quick ? '16' : '16,64')).split(',').map(Number);
 const threads = Number(process.env['SAMRANK_THREADS'] ?? '1');
 const BATCH = 128;
-const TORCH_SCRIPT = join(repoRoot, '..', 'shared', 'baselines', 'bench_torch.py');
 
 interface TorchResnet {
-  sgd: { median_ms: number };
-  sam: { median_ms: number };
+  sgd: TorchTiming;
+  sam: TorchTiming;
 }
 
-/** PyTorch's ms per step for the requested widths, or null when python3-torch (or the script) is missing. */
+/** PyTorch's ms per step for the requested widths, or null when python3-torch is missing. */
 function torchBaseline(): Record<number, TorchResnet> | null {
-  if (!existsSync('/usr/bin/python3') || !existsSync(TORCH_SCRIPT)) {
-    console.log('PyTorch baseline skipped: /usr/bin/python3 or bench_torch.py not found');
-    return null;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'samrank-torch-'));
-  const out = join(dir, 'torch.json');
-  const only = widths.map((w) => `preact_resnet18_w${w}_b128`).join(',');
-  const args = [TORCH_SCRIPT, '--threads', '2', '--only', only, '--out', out, ...(quick ? ['--quick'] : [])];
-  try {
-    execFileSync('/usr/bin/python3', args, { stdio: ['ignore', 'ignore', 'inherit'], timeout: 900_000 });
-    const res = JSON.parse(readFileSync(out, 'utf8')).results as Record<string, TorchResnet>;
-    const byWidth: Record<number, TorchResnet> = {};
-    for (const w of widths) if (res[`preact_resnet18_w${w}_b128`]) byWidth[w] = res[`preact_resnet18_w${w}_b128`]!;
-    return byWidth;
-  } catch (err) {
-    console.log(`PyTorch baseline skipped: ${(err as Error).message.split('\n')[0]}`);
-    return null;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const section = (w: number) => `preact_resnet18_w${w}_b${BATCH}`;
+  const res = torchReference<TorchResnet>(widths.map(section), { threads: 2, quick });
+  if (!res) return null;
+  const byWidth: Record<number, TorchResnet> = {};
+  for (const w of widths) if (res[section(w)]) byWidth[w] = res[section(w)]!;
+  return byWidth;
 }
 
 async function resnetEntries(backendLabel: string, torch: Record<number, TorchResnet> | null): Promise<BenchEntry[]> {

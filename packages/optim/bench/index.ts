@@ -3,7 +3,7 @@
  *
  * - two-layer teacher-student net (d 3, m 100, batch 1, as the paper's Section 4): SGD, SAM,
  *   gradient-norm regularizer (exact and finite-difference), and the same with 5 independent runs;
- *   PyTorch's two-layer SGD / SAM / grad-norm steps from shared/baselines/bench_torch.py (same run) as
+ *   PyTorch's two-layer SGD / SAM / grad-norm steps from bench/torch_reference.py (same run) as
  *   the reference when /usr/bin/python3 has torch;
  * - a small MLP (256-128-10, batch 128, softmax CE): SGD vs SAM, and SAM over 4 micro-batches.
  * Cases alternate within each of SAMRANK_BENCH_ROUNDS rounds (default 3); figures are medians over rounds.
@@ -12,41 +12,23 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { rssMB, timeMedian, writeResults, type BenchEntry } from '../../../bench/lib.js';
+import { rssMB, timeMedian, torchReference, writeResults, type BenchEntry, type TorchTiming } from '../../../bench/lib.js';
 import { GradientNormRegularizer, SAM, sliceChunk, type StepContext } from '../src/index.js';
 
-const PYTHON = '/usr/bin/python3';
 const steps = Number(process.env.SAMRANK_BENCH_STEPS ?? 200);
 
 tf.enableProdMode();
 await tf.setBackend('cpu');
 
 interface TorchTwoLayer {
-  sgd: { median_ms: number };
-  sam: { median_ms: number };
-  gradreg: { median_ms: number };
+  sgd: TorchTiming;
+  sam: TorchTiming;
+  gradreg: TorchTiming;
 }
 
-/** PyTorch two-layer step times (ms/step) from the shared baseline, or null when torch is absent. */
+/** PyTorch two-layer step times (ms/step) measured now, or null when torch is absent. */
 function torchTwoLayer(): TorchTwoLayer | null {
-  const script = join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'baselines', 'bench_torch.py');
-  const shared = process.env.SAMRANK_SHARED_DIR ? join(process.env.SAMRANK_SHARED_DIR, 'baselines', 'bench_torch.py') : script;
-  if (!existsSync(PYTHON) || !existsSync(shared)) return null;
-  try {
-    const out = execFileSync(PYTHON, [shared, '--quick', '--only', 'two_layer_teacher_student', '--threads', '2'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 300_000,
-    });
-    const res = JSON.parse(out.trim().split('\n').pop()!) as { results: { two_layer_teacher_student: TorchTwoLayer } };
-    return res.results.two_layer_teacher_student;
-  } catch (err) {
-    console.warn(`PyTorch reference skipped: ${(err as Error).message.split('\n')[0]}`);
-    return null;
-  }
+  return torchReference<TorchTwoLayer>(['two_layer_teacher_student'], { threads: 2, quick: true, timeoutMs: 300_000 })?.['two_layer_teacher_student'] ?? null;
 }
 
 /** Two-layer teacher-student student (optionally R runs along axis 0) with 20 unit-sphere inputs. */
@@ -158,7 +140,7 @@ for (const p of prepared) {
   const ms = median(p.times);
   twoLayerMs[p.c.name] = ms;
   const entry: BenchEntry = { name: p.c.name, ms, peakMB: p.peak };
-  if (torch && p.c.torch) entry.reference = { name: `PyTorch ${p.c.torch} step (bench_torch.py)`, ms: torch[p.c.torch].median_ms };
+  if (torch && p.c.torch) entry.reference = { name: `PyTorch ${p.c.torch} step (bench/torch_reference.py)`, ms: torch[p.c.torch].median_ms };
   entries.push(entry);
   p.opt.dispose();
   p.model.dispose();

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: feature-rank speed against numpy in the same run (bench/results/rank.json).
  *
- * For 10240×256 and 10240×512 float32 matrices (the same data as shared/baselines/bench_torch.py, written
+ * For 10240×256 and 10240×512 float32 matrices (relu of a random projection of 64-dim data plus noise, written
  * by numpy_rank.py): column-centered Gram + eigenvalues + 99% rank (ours: `spectrum(…, { method: 'gram' })`
  * then `rankFromSpectrum`; numpy: `Hc.T @ Hc` then `eigvalsh`, float32), and the two halves separately.
  * Rounds alternate numpy and ours, and each figure is the median over all rounds, because the machine is

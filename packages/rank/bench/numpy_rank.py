@@ -2,11 +2,11 @@
 
     numpy_rank.py N D REPS OUT_PREFIX [--write]
 
-Builds the same feature-like float32 matrix as shared/baselines/bench_torch.py (relu of a random
-projection of 64-dim data plus noise, seed 0), optionally writes it to OUT_PREFIX.f32 (raw little-endian
-float32, row-major) so the TypeScript side times the identical input, then times, like bench_torch's
-`gram_eigh`: Hc = H - mean(H, 0); G = Hc.T @ Hc; eigvalsh(G) (float32 throughout), plus the Gram alone
-and eigvalsh of the float64 Gram. Prints one JSON line of median milliseconds and the 99% rank.
+Builds a feature-like float32 matrix (relu of a random projection of 64-dim data plus noise, seed 0),
+optionally writes it to OUT_PREFIX.f32 (raw little-endian float32, row-major) so the TypeScript side times
+the identical input, then times what a numpy user would write for a 99% rank through the Gram matrix:
+Hc = H - mean(H, 0); G = Hc.T @ Hc; eigvalsh(G) (float32 throughout), plus the Gram alone and eigvalsh of
+the float64 Gram. Prints one JSON line of median milliseconds and the 99% rank.
 """
 import json
 import statistics
