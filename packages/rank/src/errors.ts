@@ -54,7 +54,63 @@ export class DataLengthError extends RankInputError {
     readonly cols: number,
     readonly length: number,
   ) {
-    super(`${what} has data length ${length}, but rows·cols = ${rows}·${cols} = ${rows * cols}`);
+    super(dataLengthMessage(what, rows, cols, length));
+  }
+}
+
+function isDimension(n: unknown): boolean {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0;
+}
+
+function dataLengthMessage(what: string, rows: number, cols: number, length: number): string {
+  // "rows·cols = -2·3 = -6" reads as a length problem; a bad dimension is the caller's real mistake.
+  const bad = [
+    ['rows', rows],
+    ['cols', cols],
+  ].filter(([, v]) => !isDimension(v));
+  if (bad.length > 0) {
+    const list = bad.map(([k, v]) => `${String(k)} = ${describeValue(v)}`).join(' and ');
+    const kinds = bad.map(([, v]) => (typeof v === 'number' && v < 0 ? 'negative' : 'not a whole number'));
+    return `${what} has ${list}: ${[...new Set(kinds)].join(' and ')} (rows and cols must be non-negative integers; data length is ${length})`;
+  }
+  return `${what} has data length ${length}, but rows·cols = ${rows}·${cols} = ${rows * cols}`;
+}
+
+/** Short description of an arbitrary value for error messages: type plus a glimpse of the value. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'bigint') return `the bigint ${value}n`;
+  if (typeof value !== 'object') return `a ${typeof value}`;
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of length ${(value as unknown as ArrayLike<number>).length ?? value.byteLength}`;
+  const ctor = (value as object).constructor?.name;
+  return ctor && ctor !== 'Object' ? `a ${ctor} object` : 'an object';
+}
+
+/** Something that is neither `number[][]` nor `{ data, rows, cols }` (null, a number, a bare typed array, …). */
+export class NotAMatrixError extends RankInputError {
+  constructor(
+    readonly what: string,
+    readonly received: string,
+    hint = 'pass number[][] (one array per example) or { data: Float32Array | Float64Array, rows, cols }',
+  ) {
+    super(`${what} must be a matrix, got ${received}: ${hint}`);
+  }
+}
+
+/** A TensorFlow.js tensor given to a plain-array function; the tfjs adapter takes tensors. */
+export class TensorInputError extends NotAMatrixError {
+  constructor(
+    what: string,
+    readonly shape: readonly number[] | undefined,
+  ) {
+    super(
+      what,
+      `a TensorFlow.js tensor${shape ? ` of shape [${shape.join(', ')}]` : ''}`,
+      "use featureRankTf / spectrumTf from '@samrank/rank/tfjs', or pass { data: tensor.dataSync(), rows, cols }",
+    );
   }
 }
 

@@ -11,9 +11,11 @@ export {
   EmptyMatrixError,
   InvalidOptionError,
   NonFiniteValueError,
+  NotAMatrixError,
   RaggedRowsError,
   RankInputError,
   ShapeMismatchError,
+  TensorInputError,
   ThresholdRangeError,
 } from './errors.js';
 export { setRankThreads } from './helper-thread.js';

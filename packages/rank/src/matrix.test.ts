@@ -3,8 +3,10 @@ import {
   DataLengthError,
   EmptyMatrixError,
   NonFiniteValueError,
+  NotAMatrixError,
   RaggedRowsError,
   RankInputError,
+  TensorInputError,
   ThresholdRangeError,
 } from './errors.js';
 import { featureRank } from './rank.js';
@@ -76,6 +78,48 @@ describe('toDense and the typed input errors', () => {
     expect(err).toBeInstanceOf(DataLengthError);
     expect(err.message).toMatch(/length 11, but rows·cols = 3·4 = 12/);
     expect(() => featureRank({ data: new Float32Array(6), rows: 2.5, cols: 2.4 })).toThrow(DataLengthError);
+  });
+
+  it('negative and non-integer dimensions are named as such, not as a length mismatch', () => {
+    const neg = thrown(() => featureRank({ data: new Float32Array(6), rows: -2, cols: 3 }));
+    expect(neg).toBeInstanceOf(DataLengthError);
+    expect(neg.message).toBe('matrix has rows = -2: negative (rows and cols must be non-negative integers; data length is 6)');
+    const frac = thrown(() => featureRank({ data: new Float32Array(6), rows: 2.5, cols: 2.4 }));
+    expect(frac.message).toMatch(/rows = 2.5 and cols = 2.4: not a whole number \(rows and cols must be non-negative integers/);
+    const both = thrown(() => spectrum({ data: new Float64Array(4), rows: -1, cols: 1.5 }));
+    expect(both.message).toMatch(/rows = -1 and cols = 1.5: negative and not a whole number/);
+    expect(thrown(() => featureRank({ data: new Float32Array(6), rows: Number.NaN, cols: 3 })).message).toMatch(/rows = NaN: not a whole number/);
+  });
+
+  it('null, scalars, strings, bare typed arrays and row-less objects: NotAMatrixError naming what was passed', () => {
+    const cases: [unknown, RegExp][] = [
+      [null, /^matrix must be a matrix, got null: pass number\[\]\[\]/],
+      [undefined, /got undefined/],
+      [42, /got 42/],
+      ['abc', /got the string "abc"/],
+      [new Float32Array(6), /got a Float32Array of length 6 without rows and cols: pass \{ data, rows, cols \}/],
+      [{ data: new Float32Array(6), rows: 2 }, /got an object without cols/],
+      [{ data: 'xyz', rows: 1, cols: 3 }, /whose data is the string "xyz"/],
+      [[1, 2, 3], /an array whose row 0 is 1/],
+      [new Map(), /got a Map object without data, rows, cols/],
+    ];
+    for (const [input, message] of cases) {
+      const err = thrown(() => featureRank(input as never));
+      expect(err).toBeInstanceOf(NotAMatrixError);
+      expect(err).toBeInstanceOf(RankInputError);
+      expect(err.name).toBe('NotAMatrixError');
+      expect(err.message).toMatch(message);
+    }
+    expect(thrown(() => new RankAccumulator(3).add(null as never))).toBeInstanceOf(NotAMatrixError);
+  });
+
+  it('an object shaped like a tfjs tensor points to featureRankTf', () => {
+    const fake = { shape: [4, 3], dtype: 'float32', dataSync: () => new Float32Array(12) };
+    const err = thrown(() => featureRank(fake as never));
+    expect(err).toBeInstanceOf(TensorInputError);
+    expect(err).toBeInstanceOf(NotAMatrixError);
+    expect(err.message).toMatch(/got a TensorFlow.js tensor of shape \[4, 3\]: use featureRankTf .* from '@samrank\/rank\/tfjs'/);
+    expect((err as TensorInputError).shape).toEqual([4, 3]);
   });
 
   it('threshold outside (0, 1]', () => {

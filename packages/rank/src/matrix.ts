@@ -1,4 +1,12 @@
-import { DataLengthError, EmptyMatrixError, NonFiniteValueError, RaggedRowsError } from './errors.js';
+import {
+  DataLengthError,
+  describeValue,
+  EmptyMatrixError,
+  NonFiniteValueError,
+  NotAMatrixError,
+  RaggedRowsError,
+  TensorInputError,
+} from './errors.js';
 
 /** A row-major dense matrix: `data[r * cols + c]`; rows are examples, columns are features. */
 export interface DenseMatrix {
@@ -12,6 +20,35 @@ export type MatrixInput = readonly (readonly number[])[] | DenseMatrix;
 
 function isDense(m: MatrixInput): m is DenseMatrix {
   return !Array.isArray(m);
+}
+
+/**
+ * Rejects what TypeScript cannot stop JavaScript callers from passing: null, scalars, bare typed arrays,
+ * and tfjs tensors (whose `shape`/`dataSync` would otherwise surface as a misleading length error).
+ */
+function checkMatrixLike(input: unknown, what: string): void {
+  if (Array.isArray(input)) {
+    const bad = input.findIndex((row) => !Array.isArray(row) && !ArrayBuffer.isView(row));
+    if (bad >= 0) {
+      throw new NotAMatrixError(what, `an array whose row ${bad} is ${describeValue(input[bad])}`);
+    }
+    return;
+  }
+  if (input === null || typeof input !== 'object') throw new NotAMatrixError(what, describeValue(input));
+  const o = input as Record<string, unknown>;
+  if (typeof o['dataSync'] === 'function' && Array.isArray(o['shape'])) {
+    throw new TensorInputError(what, o['shape'] as number[]);
+  }
+  if (ArrayBuffer.isView(input)) {
+    throw new NotAMatrixError(what, `${describeValue(input)} without rows and cols`, 'pass { data, rows, cols } (row-major)');
+  }
+  if (!('data' in o) || !('rows' in o) || !('cols' in o)) {
+    const missing = ['data', 'rows', 'cols'].filter((k) => !(k in o));
+    throw new NotAMatrixError(what, `${describeValue(input)} without ${missing.join(', ')}`);
+  }
+  if (!ArrayBuffer.isView(o['data']) && !Array.isArray(o['data'])) {
+    throw new NotAMatrixError(what, `{ data, rows, cols } whose data is ${describeValue(o['data'])}`, 'data must be a Float32Array or Float64Array');
+  }
 }
 
 /** Throws {@link NonFiniteValueError} naming the first NaN/Inf of `data` (row-major, `cols` wide). */
@@ -33,6 +70,7 @@ export function toDense(
   options: { checkFinite?: boolean; rowOffset?: number } = {},
 ): DenseMatrix {
   const rowOffset = options.rowOffset ?? 0;
+  checkMatrixLike(input, what);
   if (isDense(input)) {
     const { data, rows, cols } = input;
     if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0 || data.length !== rows * cols) {

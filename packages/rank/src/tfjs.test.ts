@@ -3,7 +3,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadFixture, worstViolation } from '../../../test-utils/fixtures.js';
-import { EmptyMatrixError, NonFiniteValueError, ShapeMismatchError } from './errors.js';
+import { EmptyMatrixError, NonFiniteValueError, ShapeMismatchError, TensorInputError } from './errors.js';
+import { featureRank } from './rank.js';
 import { rankFromSpectrum } from './rank-rule.js';
 import { spectrum } from './spectrum.js';
 import { gaussian } from '../test/test-matrices.js';
@@ -24,6 +25,17 @@ beforeAll(async () => {
 });
 
 describe('@samrank/rank/tfjs', () => {
+  it('a real tensor passed to the plain featureRank points to featureRankTf (and nothing leaks)', () => {
+    const x = tf.tensor2d([
+      [1, 2, 3],
+      [4, 5, 7],
+    ]);
+    expect(() => featureRank(x as never)).toThrow(TensorInputError);
+    expect(() => featureRank(x as never)).toThrow(/TensorFlow.js tensor of shape \[2, 3\]: use featureRankTf/);
+    expect(featureRankTf(x)).toBe(1);
+    x.dispose();
+  });
+
   for (const c of fixture.cases) {
     it(`${c.name}: ranks exactly and σ² within the file's float32 tolerance`, () => {
       const before = tf.memory().numTensors;
