@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ChecksumMismatchError, DatasetFormatError, DatasetNotFoundError, DownloadError } from './errors.js';
+import { ChecksumMismatchError, CorruptFileError, DatasetFormatError, DatasetNotFoundError, DownloadError } from './errors.js';
 
 describe('errors', () => {
   it('carry their names, fields and messages that say what happened', () => {
@@ -13,5 +13,16 @@ describe('errors', () => {
     expect(de.message).toBe('download of http://h/x failed: HTTP 500');
     expect(de.cause).toBe('c');
     for (const e of [nf, cm, de]) expect(e).toBeInstanceOf(Error);
+  });
+
+  it('ChecksumMismatchError says what happened to the file; CorruptFileError is a DatasetFormatError with the failed check', () => {
+    expect(new ChecksumMismatchError('a.gz', 'aa', 'bb').message).toBe('a.gz: MD5 bb does not match the expected aa (corrupt or wrong file)');
+    const moved = new ChecksumMismatchError('a.gz', 'aa', 'bb', { note: 'moved to a.gz.mismatch-1', movedTo: 'a.gz.mismatch-1' });
+    expect([moved.message, moved.movedTo]).toEqual(['a.gz: MD5 bb does not match the expected aa (moved to a.gz.mismatch-1)', 'a.gz.mismatch-1']);
+    expect(new ChecksumMismatchError('f', 'x', 'y', { algorithm: 'SHA-256' }).message).toBe('f: SHA-256 y does not match the expected x (corrupt or wrong file)');
+    const cf = new CorruptFileError('t.gz', 'crc32', 'gzip CRC-32 check failed');
+    expect([cf.name, cf.check, cf.message, cf.file]).toEqual(['CorruptFileError', 'crc32', 't.gz: gzip CRC-32 check failed', 't.gz']);
+    expect(cf).toBeInstanceOf(DatasetFormatError);
+    expect(new DownloadError('u', 'HTTP 404').problem).toBe('HTTP 404');
   });
 });

@@ -34,21 +34,50 @@ export class DownloadError extends Error {
   override name = 'DownloadError';
   constructor(
     readonly url: string,
-    problem: string,
+    readonly problem: string,
     options?: { cause?: unknown },
   ) {
     super(`download of ${url} failed: ${problem}`, options);
   }
 }
 
-/** The downloaded or given archive does not have the expected MD5; it has been deleted. */
+/**
+ * A damaged compressed file: the gzip CRC-32 or length (ISIZE) trailer does not match the inflated data,
+ * the stream ends early, or the deflate data cannot be decoded. `check` says which test failed.
+ */
+export class CorruptFileError extends DatasetFormatError {
+  override name = 'CorruptFileError';
+  constructor(
+    file: string,
+    readonly check: 'crc32' | 'length' | 'truncated' | 'header' | 'deflate',
+    problem: string,
+  ) {
+    super(file, problem);
+  }
+}
+
+/** Options of {@link ChecksumMismatchError}. */
+export interface ChecksumMismatchOptions {
+  /** What the digests are ('MD5' by default; '' when `expected`/`actual` name their algorithms themselves). */
+  algorithm?: string;
+  /** What happened to the file and what to do (default: "corrupt or wrong file"). */
+  note?: string;
+  /** Where a mismatching file the caller placed was moved (it is never deleted). */
+  movedTo?: string;
+}
+
+/** A file does not have the digest it must have. The message names the file, both digests, and where the file is now. */
 export class ChecksumMismatchError extends Error {
   override name = 'ChecksumMismatchError';
+  readonly movedTo: string | undefined;
   constructor(
     readonly file: string,
     readonly expected: string,
     readonly actual: string,
+    options: ChecksumMismatchOptions = {},
   ) {
-    super(`${file}: MD5 ${actual} does not match the expected ${expected} (corrupt or wrong file; it was removed)`);
+    const algorithm = options.algorithm ?? 'MD5';
+    super(`${file}: ${algorithm ? `${algorithm} ` : ''}${actual} does not match the expected ${expected} (${options.note ?? 'corrupt or wrong file'})`);
+    this.movedTo = options.movedTo;
   }
 }

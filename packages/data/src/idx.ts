@@ -2,8 +2,10 @@
  * IDX files (MNIST / Fashion-MNIST): big-endian header `0 0 <type> <ndims>`, one uint32 per dimension,
  * then the data. Only unsigned bytes (type 0x08) occur in these data sets.
  */
-import { gunzipSync } from 'fflate';
 import { DatasetFormatError } from './errors.js';
+import { gunzipVerified, isGzip } from './gzip.js';
+
+export { isGzip };
 
 /** A parsed IDX array of unsigned bytes. */
 export interface IdxArray {
@@ -11,19 +13,12 @@ export interface IdxArray {
   data: Uint8Array;
 }
 
-/** True for the gzip magic bytes. */
-export function isGzip(bytes: Uint8Array): boolean {
-  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
-}
-
-/** Parses IDX bytes (gunzipping first when they are gzip). */
+/**
+ * Parses IDX bytes, gunzipping first when they are gzip (CRC-32 and length verified: a damaged member
+ * is a {@link CorruptFileError}, never silently different data).
+ */
 export function parseIdx(raw: Uint8Array, file = 'IDX file'): IdxArray {
-  let bytes: Uint8Array;
-  try {
-    bytes = isGzip(raw) ? gunzipSync(raw) : raw;
-  } catch (err) {
-    throw new DatasetFormatError(file, `gzip data is corrupt (${(err as Error).message})`);
-  }
+  const bytes = isGzip(raw) ? gunzipVerified(raw, file) : raw;
   if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) {
     throw new DatasetFormatError(file, 'not an IDX file (bad magic number)');
   }

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { gzipSync, zipSync } from 'fflate';
+import { gunzipSync as fflateGunzipSync, gzipSync, zipSync } from 'fflate';
 import jpeg from 'jpeg-js';
 import { CIFAR100_LAYOUT, CIFAR10_LAYOUT, encodeCifarBinary } from './cifar.js';
 import { encodeIdx } from './idx.js';
@@ -137,6 +137,38 @@ export function fashionMnistFiles(train: ImageSet, test: ImageSet): Record<strin
     't10k-images-idx3-ubyte.gz': idx(test),
     't10k-labels-idx1-ubyte.gz': lab(test),
   };
+}
+
+/** Ways to damage a gzip file, as the integrity tests need them. */
+export type GzipDamage = 'deflate' | 'crc' | 'isize' | 'truncate';
+
+/**
+ * A damaged copy of a single-member gzip file. 'deflate' flips one bit inside the deflate stream at a
+ * place where fflate still inflates to the same length without complaint (the silent corruption zlib's
+ * CRC check exists for); 'crc' / 'isize' flip a bit of the trailer; 'truncate' drops the last 100 bytes.
+ */
+export function damageGzip(gz: Uint8Array, damage: GzipDamage): Uint8Array {
+  const out = gz.slice();
+  if (damage === 'crc') out[out.length - 8]! ^= 0x01;
+  else if (damage === 'isize') out[out.length - 4]! ^= 0x01;
+  else if (damage === 'truncate') return gz.slice(0, Math.max(10, gz.length - 100));
+  else {
+    const clean = fflateGunzipSync(gz);
+    for (let at = Math.floor(gz.length / 2); at < gz.length - 8; at++) {
+      for (const bit of [0x01, 0x10, 0x80]) {
+        const copy = gz.slice();
+        copy[at]! ^= bit;
+        try {
+          const inflated = fflateGunzipSync(copy);
+          if (inflated.length === clean.length && inflated.some((v, i) => v !== clean[i])) return copy;
+        } catch {
+          // This flip breaks the deflate structure: look for one that silently changes the data.
+        }
+      }
+    }
+    throw new Error('damageGzip: no silently corrupting flip found');
+  }
+  return out;
 }
 
 /** How the test server answers a request for one file. */

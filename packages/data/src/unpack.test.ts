@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync, zipSync } from 'fflate';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DatasetFormatError } from './errors.js';
+import { CorruptFileError, DatasetFormatError } from './errors.js';
 import { writeTar } from './tar.js';
+import { damageGzip } from './test-archives.js';
 import { archiveKind, safeMemberPath, unpackArchive } from './unpack.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'samrank-unpack-'));
@@ -46,6 +47,29 @@ describe('unpackArchive', () => {
     const archive = join(tmp, 'trunc.tar.gz');
     writeFileSync(archive, gz.subarray(0, Math.floor(gz.length / 2)));
     await expect(unpackArchive(archive, join(tmp, 'out4'))).rejects.toThrow(DatasetFormatError);
+  });
+
+  it('verifies every gzip member of a .tar.gz: flipped deflate byte, CRC, ISIZE, truncation are CorruptFileErrors', async () => {
+    const gz = gzipSync(writeTar([{ path: 'r/a.bin', data: payload }, { path: 'r/b.bin', data: payload.slice().reverse() }]));
+    const expected: Record<string, string> = { deflate: 'crc32', crc: 'crc32', isize: 'length', truncate: 'truncated' };
+    for (const damage of ['deflate', 'crc', 'isize', 'truncate'] as const) {
+      const archive = join(tmp, `damaged-${damage}.tar.gz`);
+      writeFileSync(archive, damageGzip(gz, damage));
+      const err = await unpackArchive(archive, join(tmp, `out-${damage}`)).catch((e: unknown) => e as Error);
+      expect(err, damage).toBeInstanceOf(CorruptFileError);
+      expect((err as CorruptFileError).check, damage).toBe(expected[damage]);
+      expect((err as Error).message.startsWith(`${archive}: gzip `), damage).toBe(true);
+    }
+    // A second member with a bad CRC is caught too (multi-member streams are checked member by member).
+    const two = join(tmp, 'two-members.tar.gz');
+    const tarBytes = writeTar([{ path: 'r/c.bin', data: payload }]);
+    const second = gzipSync(tarBytes.subarray(1024));
+    writeFileSync(two, Buffer.concat([gzipSync(tarBytes.subarray(0, 1024)), damageGzip(second, 'crc')]));
+    await expect(unpackArchive(two, join(tmp, 'out-two'))).rejects.toThrow(/gzip CRC-32 check failed/);
+    const good = join(tmp, 'two-good.tar.gz');
+    writeFileSync(good, Buffer.concat([gzipSync(tarBytes.subarray(0, 1024)), second]));
+    expect(await unpackArchive(good, join(tmp, 'out-two-good'))).toBe(1);
+    expect(new Uint8Array(readFileSync(join(tmp, 'out-two-good/r/c.bin')))).toEqual(payload);
   });
 
   it('knows archive kinds by name', () => {

@@ -5,8 +5,12 @@
  */
 import { closeSync, createReadStream, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
-import { Gunzip, Unzip, UnzipInflate } from 'fflate';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { Unzip, UnzipInflate } from 'fflate';
 import { DatasetFormatError } from './errors.js';
+import { gzipError } from './gzip.js';
 import { TarFormatError, TarReader } from './tar.js';
 
 /** Archive formats of the official data set files. */
@@ -55,51 +59,82 @@ export async function unpackArchive(archive: string, destDir: string, kind = arc
     const msg = err instanceof Error ? err.message : String(err);
     throw new DatasetFormatError(archive, `cannot unpack ${kind} archive: ${msg}`);
   };
-  let push: (chunk: Uint8Array, final: boolean) => void;
   if (kind === 'tar.gz') {
+    // The member being written when the stream fails is closed, so no descriptor is left open.
+    let current: ReturnType<typeof fileSink> | undefined;
     const tar = new TarReader({
       onDirectory: (p) => mkdirSync(safeMemberPath(destDir, p, archive), { recursive: true }),
       onFile: (h) => {
         files++;
-        return fileSink(safeMemberPath(destDir, h.path, archive));
+        const sink = fileSink(safeMemberPath(destDir, h.path, archive));
+        current = sink;
+        return {
+          write: (chunk) => sink.write(chunk),
+          end: () => {
+            current = undefined;
+            sink.end();
+          },
+        };
       },
     });
-    const gunzip = new Gunzip((data) => tar.push(data));
-    push = (chunk, final) => {
-      gunzip.push(chunk, final);
-      if (final) tar.end();
-    };
-  } else {
-    let error: unknown;
-    const unzip = new Unzip((file) => {
-      if (file.name.endsWith('/')) {
-        mkdirSync(safeMemberPath(destDir, file.name, archive), { recursive: true });
-        return;
-      }
-      let sink: ReturnType<typeof fileSink>;
-      try {
-        sink = fileSink(safeMemberPath(destDir, file.name, archive));
-      } catch (err) {
+    // zlib, not fflate: it checks every member's CRC-32 and ISIZE and reports a stream cut short.
+    const input = createReadStream(archive, { highWaterMark: 1 << 20 });
+    input.on('data', (chunk) => {
+      consumed += chunk.length;
+      onProgress?.(consumed);
+    });
+    const gunzip = createGunzip();
+    let tarError: unknown;
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        try {
+          tar.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          done();
+        } catch (err) {
+          tarError = err;
+          done(err as Error);
+        }
+      },
+    });
+    try {
+      await pipeline(input, gunzip, sink);
+      tar.end();
+    } catch (err) {
+      current?.end();
+      if (tarError === undefined && (err as NodeJS.ErrnoException).code?.startsWith('Z_')) throw gzipError(archive, err);
+      fail(err instanceof TarFormatError ? new DatasetFormatError(archive, err.message) : err);
+    }
+    return files;
+  }
+  let error: unknown;
+  const unzip = new Unzip((file) => {
+    if (file.name.endsWith('/')) {
+      mkdirSync(safeMemberPath(destDir, file.name, archive), { recursive: true });
+      return;
+    }
+    let sink: ReturnType<typeof fileSink>;
+    try {
+      sink = fileSink(safeMemberPath(destDir, file.name, archive));
+    } catch (err) {
+      error ??= err;
+      return;
+    }
+    files++;
+    file.ondata = (err, data, final) => {
+      if (err) {
         error ??= err;
         return;
       }
-      files++;
-      file.ondata = (err, data, final) => {
-        if (err) {
-          error ??= err;
-          return;
-        }
-        sink.write(data);
-        if (final) sink.end();
-      };
-      file.start();
-    });
-    unzip.register(UnzipInflate);
-    push = (chunk, final) => {
-      unzip.push(chunk, final);
-      if (error) throw error;
+      sink.write(data);
+      if (final) sink.end();
     };
-  }
+    file.start();
+  });
+  unzip.register(UnzipInflate);
+  const push = (chunk: Uint8Array, final: boolean) => {
+    unzip.push(chunk, final);
+    if (error) throw error;
+  };
   try {
     for await (const chunk of createReadStream(archive, { highWaterMark: 1 << 20 })) {
       const bytes = chunk as Buffer;
