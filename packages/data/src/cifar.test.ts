@@ -2,7 +2,16 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CIFAR100_LAYOUT, CIFAR10_LAYOUT, encodeCifarBinary, loadCifar10, loadCifar100, parseCifarBinary } from './cifar.js';
+import {
+  CIFAR100_LAYOUT,
+  CIFAR100_RECORDS,
+  CIFAR10_LAYOUT,
+  CIFAR10_RECORDS,
+  encodeCifarBinary,
+  loadCifar10,
+  loadCifar100,
+  parseCifarBinary,
+} from './cifar.js';
 import { DatasetFormatError, DatasetNotFoundError } from './errors.js';
 import { randomImageSet } from './test-archives.js';
 
@@ -43,7 +52,9 @@ describe('parseCifarBinary', () => {
   });
 
   it('rejects wrong sizes and bad labels with DatasetFormatError naming the problem', () => {
-    expect(() => parseCifarBinary(new Uint8Array(3074), CIFAR10_LAYOUT, 'x.bin')).toThrow(/x.bin: size 3074 bytes is not a positive multiple of the 3073-byte record/);
+    expect(() => parseCifarBinary(new Uint8Array(3074), CIFAR10_LAYOUT, 'x.bin')).toThrow(
+      'x.bin: size 3074 bytes is not a positive multiple of the 3073-byte record (1 label byte + 3072 pixels): 1 whole record and a trailing partial record of 1 byte',
+    );
     expect(() => parseCifarBinary(new Uint8Array(0), CIFAR10_LAYOUT)).toThrow(DatasetFormatError);
     const bad = new Uint8Array(3073 * 2);
     bad[3073] = 10;
@@ -57,6 +68,52 @@ describe('parseCifarBinary', () => {
   });
 });
 
+describe('CIFAR record counts', () => {
+  it('the official counts: 10,000 per CIFAR-10 batch, 50,000 / 10,000 for CIFAR-100', () => {
+    expect(Object.values(CIFAR10_RECORDS)).toEqual([10_000, 10_000, 10_000, 10_000, 10_000, 10_000]);
+    expect(CIFAR100_RECORDS).toEqual({ 'train.bin': 50_000, 'test.bin': 10_000 });
+  });
+
+  it('a wrong record count and a trailing partial record are DatasetFormatErrors naming file, expected and actual', () => {
+    const three = encodeCifarBinary(randomImageSet(3, 32, 32, 3, 10, 4), CIFAR10_LAYOUT);
+    expect(parseCifarBinary(three, CIFAR10_LAYOUT, 'ok.bin', 3).count).toBe(3);
+    const err = (() => {
+      try {
+        parseCifarBinary(three, CIFAR10_LAYOUT, 'd.bin', 4);
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error('expected a throw');
+    })();
+    expect(err).toBeInstanceOf(DatasetFormatError);
+    expect(err.message).toBe(
+      'd.bin: holds 3 records of 3073 bytes (9219 bytes), expected exactly 4 records (12292 bytes): the file is truncated or not the official one',
+    );
+    const partial = new Uint8Array(three.length + 100);
+    partial.set(three);
+    expect(() => parseCifarBinary(partial, CIFAR10_LAYOUT, 'p.bin', 3)).toThrow(
+      'p.bin: holds 3 records of 3073 bytes and a trailing partial record of 100 bytes (9319 bytes), expected exactly 3 records (9219 bytes)',
+    );
+    expect(() => parseCifarBinary(three.subarray(0, 3073 * 2 + 5), CIFAR100_LAYOUT, 'c.bin', 2)).toThrow(
+      /c.bin: holds 2 records of 3074 bytes and a trailing partial record of 3 bytes/,
+    );
+  });
+
+  it('loadCifar10 checks the official counts per file by default, and the count given in recordCounts', () => {
+    const dir = join(tmp, 'counts', 'cifar-10-batches-bin');
+    mkdirSync(dir, { recursive: true });
+    const names = Object.keys(CIFAR10_RECORDS);
+    names.forEach((n, i) => writeFileSync(join(dir, n), encodeCifarBinary(randomImageSet(2, 32, 32, 3, 10, 20 + i), CIFAR10_LAYOUT)));
+    expect(() => loadCifar10(join(tmp, 'counts'))).toThrow(/data_batch_1.bin: holds 2 records of 3073 bytes .*expected exactly 10000 records/);
+    const two = Object.fromEntries(names.map((n) => [n, 2]));
+    expect(loadCifar10(join(tmp, 'counts'), { recordCounts: two }).train.count).toBe(10);
+    // One batch one record short: that file is named, the others pass.
+    writeFileSync(join(dir, 'data_batch_4.bin'), encodeCifarBinary(randomImageSet(1, 32, 32, 3, 10, 9), CIFAR10_LAYOUT));
+    expect(() => loadCifar10(join(tmp, 'counts'), { recordCounts: two })).toThrow(/data_batch_4.bin: holds 1 record of 3073 bytes .*expected exactly 2 records/);
+    expect(loadCifar10(join(tmp, 'counts'), { recordCounts: false }).train.count).toBe(9);
+  });
+});
+
 describe('loadCifar10 / loadCifar100', () => {
   it('reads the official folder layout in batch order', () => {
     const dir = join(tmp, 'c10', 'cifar-10-batches-bin');
@@ -66,8 +123,9 @@ describe('loadCifar10 / loadCifar100', () => {
       writeFileSync(join(dir, `${n}.bin`), encodeCifarBinary(sets[i]!, CIFAR10_LAYOUT)),
     );
     writeFileSync(join(dir, 'batches.meta.txt'), 'airplane\nautomobile\n\n');
+    const threeEach = { recordCounts: Object.fromEntries(Object.keys(CIFAR10_RECORDS).map((n) => [n, 3])) };
     for (const root of [join(tmp, 'c10'), dir]) {
-      const ds = loadCifar10(root);
+      const ds = loadCifar10(root, threeEach);
       expect(ds.train.count).toBe(15);
       expect(ds.test.count).toBe(3);
       expect(ds.train.images.subarray(3 * 3072, 4 * 3072)).toEqual(sets[1]!.images.subarray(0, 3072));
@@ -84,7 +142,13 @@ describe('loadCifar10 / loadCifar100', () => {
     const test = randomImageSet(2, 32, 32, 3, 100, 10);
     writeFileSync(join(dir, 'train.bin'), encodeCifarBinary(train, CIFAR100_LAYOUT));
     writeFileSync(join(dir, 'test.bin'), encodeCifarBinary(test, CIFAR100_LAYOUT));
-    const ds = loadCifar100(join(tmp, 'c100'));
+    const ds = loadCifar100(join(tmp, 'c100'), { recordCounts: { 'train.bin': 4, 'test.bin': 2 } });
+    expect(ds.source).toBe(dir);
+    expect(ds.files!.map((f) => [f.file, f.verified])).toEqual([
+      ['train.bin', null],
+      ['test.bin', null],
+    ]);
+    expect(ds.digest).toMatch(/^[0-9a-f]{64}$/);
     expect(ds.numClasses).toBe(100);
     expect(ds.train.labels).toEqual(train.labels);
     expect(ds.test.images).toEqual(test.images);

@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { datasetDigest, DigestManifest, type DatasetFileRecord } from './digests.js';
 import { DatasetFormatError, DatasetNotFoundError } from './errors.js';
 import { checkLabels, concatImageSets, type ImageDataset, type ImageSet } from './image-set.js';
 
@@ -24,14 +25,39 @@ export const CIFAR10_LAYOUT: CifarLayout = { labelBytes: 1, labelIndex: 0, numCl
 /** CIFAR-100: 3074-byte records, coarse then fine label; the fine label (100 classes) is used. */
 export const CIFAR100_LAYOUT: CifarLayout = { labelBytes: 2, labelIndex: 1, numClasses: 100 };
 
-/** Parses the bytes of one CIFAR binary file into an HWC image set. */
-export function parseCifarBinary(bytes: Uint8Array, layout: CifarLayout, file = 'CIFAR binary'): ImageSet {
+/** Records in each file of the official binary versions. */
+export const CIFAR10_RECORDS: Readonly<Record<string, number>> = {
+  'data_batch_1.bin': 10_000,
+  'data_batch_2.bin': 10_000,
+  'data_batch_3.bin': 10_000,
+  'data_batch_4.bin': 10_000,
+  'data_batch_5.bin': 10_000,
+  'test_batch.bin': 10_000,
+};
+export const CIFAR100_RECORDS: Readonly<Record<string, number>> = { 'train.bin': 50_000, 'test.bin': 10_000 };
+
+/**
+ * Parses the bytes of one CIFAR binary file into an HWC image set. With `expectedRecords`, a file holding
+ * any other number of records (a truncated or concatenated copy) is a {@link DatasetFormatError}.
+ */
+export function parseCifarBinary(bytes: Uint8Array, layout: CifarLayout, file = 'CIFAR binary', expectedRecords?: number): ImageSet {
   const recordSize = layout.labelBytes + 3 * PIXELS;
-  if (bytes.length === 0 || bytes.length % recordSize !== 0) {
+  const whole = Math.floor(bytes.length / recordSize);
+  const partial = bytes.length % recordSize;
+  const partialText = partial > 0 ? ` and a trailing partial record of ${partial} byte${partial === 1 ? '' : 's'}` : '';
+  const recordText = `${layout.labelBytes} label byte${layout.labelBytes > 1 ? 's' : ''} + 3072 pixels`;
+  if (expectedRecords !== undefined && (whole !== expectedRecords || partial !== 0)) {
     throw new DatasetFormatError(
       file,
-      `size ${bytes.length} bytes is not a positive multiple of the ${recordSize}-byte record ` +
-        `(${layout.labelBytes} label byte${layout.labelBytes > 1 ? 's' : ''} + 3072 pixels)`,
+      `holds ${whole} record${whole === 1 ? '' : 's'} of ${recordSize} bytes${partialText} (${bytes.length} bytes), ` +
+        `expected exactly ${expectedRecords} records (${expectedRecords * recordSize} bytes): the file is truncated or not the official one`,
+    );
+  }
+  if (bytes.length === 0 || partial !== 0) {
+    throw new DatasetFormatError(
+      file,
+      `size ${bytes.length} bytes is not a positive multiple of the ${recordSize}-byte record (${recordText}): ` +
+        `${whole} whole record${whole === 1 ? '' : 's'}${partialText}`,
     );
   }
   const count = bytes.length / recordSize;
@@ -94,11 +120,15 @@ function findFolder(dataset: string, dataDir: string, folder: string, marker: st
   );
 }
 
-function readFile(path: string): Uint8Array {
-  if (!existsSync(path) || !statSync(path).isFile()) {
-    throw new DatasetFormatError(path, 'file is missing (incomplete unpack?)');
-  }
-  return new Uint8Array(readFileSync(path));
+/** Options of {@link loadCifar10} and {@link loadCifar100}. */
+export interface CifarOptions {
+  /**
+   * Records each file must hold, by file name (default: the official counts, {@link CIFAR10_RECORDS} /
+   * {@link CIFAR100_RECORDS}); `false` accepts any whole number of records (own subsets, tests).
+   */
+  recordCounts?: Readonly<Record<string, number>> | false;
+  /** Called per file: `hashed` is false when the digest manifest's entry was used. */
+  onVerify?: (file: string, hashed: boolean) => void;
 }
 
 function readNames(path: string): string[] | undefined {
@@ -110,25 +140,47 @@ function readNames(path: string): string[] | undefined {
 }
 
 /**
+ * Reads and parses the named files of a CIFAR folder. Each file is checked against the digest pinned when
+ * samrank unpacked it from the MD5-verified archive (when it did), and its record count.
+ */
+function readCifarFiles(dir: string, names: readonly string[], layout: CifarLayout, official: Readonly<Record<string, number>>, options: CifarOptions) {
+  for (const name of names) {
+    const path = join(dir, name);
+    if (!existsSync(path) || !statSync(path).isFile()) throw new DatasetFormatError(path, 'file is missing (incomplete unpack?)');
+  }
+  const manifest = DigestManifest.open(dir);
+  const files: DatasetFileRecord[] = [];
+  try {
+    const sets = names.map((name) => {
+      const path = join(dir, name);
+      const { raw, record } = manifest.read(name, options.onVerify ? { onVerify: options.onVerify } : {});
+      files.push(record);
+      const expected = options.recordCounts === false ? undefined : (options.recordCounts ?? official)[name];
+      return parseCifarBinary(raw, layout, path, expected);
+    });
+    return { sets, files };
+  } finally {
+    manifest.save();
+  }
+}
+
+/**
  * Reads CIFAR-10 from `dataDir/cifar-10-batches-bin/` (or `dataDir` itself if it holds the .bin files):
  * 50,000 training images from data_batch_1..5.bin and 10,000 test images from test_batch.bin.
  */
-export function loadCifar10(dataDir: string): ImageDataset {
+export function loadCifar10(dataDir: string, options: CifarOptions = {}): ImageDataset {
   const dir = findFolder('CIFAR-10', dataDir, CIFAR10_FOLDER, 'data_batch_1.bin');
-  const train = concatImageSets(CIFAR10_TRAIN.map((f) => parseCifarBinary(readFile(join(dir, f)), CIFAR10_LAYOUT, join(dir, f))));
-  const testFile = join(dir, 'test_batch.bin');
-  const test = parseCifarBinary(readFile(testFile), CIFAR10_LAYOUT, testFile);
+  const { sets, files } = readCifarFiles(dir, [...CIFAR10_TRAIN, 'test_batch.bin'], CIFAR10_LAYOUT, CIFAR10_RECORDS, options);
+  const train = concatImageSets(sets.slice(0, CIFAR10_TRAIN.length));
+  const test = sets[CIFAR10_TRAIN.length]!;
   const classNames = readNames(join(dir, 'batches.meta.txt'));
-  return { name: 'cifar10', numClasses: 10, train, test, source: dir, ...(classNames ? { classNames } : {}) };
+  return { name: 'cifar10', numClasses: 10, train, test, source: dir, files, digest: datasetDigest(files), ...(classNames ? { classNames } : {}) };
 }
 
 /** Reads CIFAR-100 (fine labels) from `dataDir/cifar-100-binary/` (or `dataDir`): train.bin and test.bin. */
-export function loadCifar100(dataDir: string): ImageDataset {
+export function loadCifar100(dataDir: string, options: CifarOptions = {}): ImageDataset {
   const dir = findFolder('CIFAR-100', dataDir, CIFAR100_FOLDER, 'train.bin');
-  const trainFile = join(dir, 'train.bin');
-  const testFile = join(dir, 'test.bin');
-  const train = parseCifarBinary(readFile(trainFile), CIFAR100_LAYOUT, trainFile);
-  const test = parseCifarBinary(readFile(testFile), CIFAR100_LAYOUT, testFile);
+  const { sets, files } = readCifarFiles(dir, ['train.bin', 'test.bin'], CIFAR100_LAYOUT, CIFAR100_RECORDS, options);
   const classNames = readNames(join(dir, 'fine_label_names.txt'));
-  return { name: 'cifar100', numClasses: 100, train, test, source: dir, ...(classNames ? { classNames } : {}) };
+  return { name: 'cifar100', numClasses: 100, train: sets[0]!, test: sets[1]!, source: dir, files, digest: datasetDigest(files), ...(classNames ? { classNames } : {}) };
 }

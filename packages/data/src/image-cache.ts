@@ -1,10 +1,12 @@
 /**
  * A binary cache for decoded image sets ("decode once"): a 32-byte header (magic, count, height,
- * width, channels, numClasses), int32 labels, then the uint8 HWC images. Written to a temporary
- * name and renamed, so a crash never leaves a cache that looks valid.
+ * width, channels, numClasses), int32 labels, then the uint8 HWC images. Written through a temporary
+ * file that is fsynced and renamed, so a crash never leaves a cache that looks valid.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { isPermissionError, writeFileAtomicSync } from './atomic-write.js';
 import { DatasetFormatError } from './errors.js';
 import { checkLabels, imageSize, type ImageSet } from './image-set.js';
 
@@ -49,27 +51,24 @@ export function decodeImageCache(bytes: Uint8Array, file = 'image cache'): { set
   return { set: { images, labels, count, height, width, channels }, numClasses };
 }
 
-/** Writes a cache file atomically. Returns false (and writes nothing) when the folder is not writable. */
+/** SHA-256 (hex) of the cache file {@link writeImageCache} writes for `set`, computed without building it. */
+export function imageCacheSha256(set: ImageSet, numClasses: number): string {
+  return createHash('sha256')
+    .update(encodeHead(set, numClasses))
+    .update(set.images.subarray(0, set.count * imageSize(set)))
+    .digest('hex');
+}
+
+/** Writes a cache file atomically and durably. Returns false (and writes nothing) when the folder is not writable. */
 export function writeImageCache(path: string, set: ImageSet, numClasses: number): boolean {
-  const tmp = `${path}.tmp-${process.pid}`;
   try {
     mkdirSync(dirname(path), { recursive: true });
     // Header and pixels are written separately: Tiny ImageNet's pixels are 1.2 GB, not worth copying.
-    const fd = openSync(tmp, 'w');
-    try {
-      for (const part of [encodeHead(set, numClasses), set.images.subarray(0, set.count * imageSize(set))]) {
-        let off = 0;
-        while (off < part.length) off += writeSync(fd, part, off, part.length - off);
-      }
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
+    writeFileAtomicSync(path, [encodeHead(set, numClasses), set.images.subarray(0, set.count * imageSize(set))]);
     return true;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
     // A read-only data folder (e.g. a shared mount) only costs a re-decode next time.
-    if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') return false;
+    if (isPermissionError(err)) return false;
     throw err;
   }
 }

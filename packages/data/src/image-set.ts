@@ -1,3 +1,4 @@
+import type { DatasetFileRecord } from './digests.js';
 import { DatasetFormatError } from './errors.js';
 
 /**
@@ -24,8 +25,14 @@ export interface ImageDataset {
   test: ImageSet;
   /** Class names in label order, where the files carry them. */
   classNames?: string[];
-  /** Where the files were read from (for reports). */
+  /** The folder the files were actually read from (for reports). */
   source?: string;
+  /** The files read, each with its SHA-256 and what it was verified against. */
+  files?: DatasetFileRecord[];
+  /** SHA-256 over `files` (names and digests): one value identifying the data read. */
+  digest?: string;
+  /** Things the reader decided that a report should say (a fallback folder, a file moved aside). */
+  notes?: string[];
 }
 
 /** Bytes per image of a set. */

@@ -4,6 +4,8 @@ export * from './errors.js';
 export * from './image-set.js';
 export * from './cifar.js';
 export * from './idx.js';
+export { gunzipVerified, gzipError } from './gzip.js';
+export * from './digests.js';
 export * from './fashion-mnist.js';
 export * from './tiny-imagenet.js';
 export * from './image-cache.js';

@@ -1,6 +1,8 @@
 /**
  * Where the official data set files live and what they must hash to (ecosystem.md §6; Fashion-MNIST
- * MD5s from the Zalando repository's README, checked against Debian's copy).
+ * MD5s from the Zalando repository's README). Debian recompressed its Fashion-MNIST files, so their MD5s
+ * differ; the SHA-256 of the gunzipped content is the same for every faithful copy (checked on Debian's
+ * copy and against the uncompressed digests other projects publish).
  */
 import type { ImageDatasetName } from './image-set.js';
 
@@ -10,6 +12,8 @@ export interface SourceFile {
   md5: string;
   /** Size in bytes where known (for the progress bar before the server answers). */
   bytes?: number;
+  /** SHA-256 of the gunzipped content, for files that are read without unpacking (Fashion-MNIST). */
+  contentSha256?: string;
 }
 
 /** How to fetch and install one data set. */
@@ -62,10 +66,26 @@ export const DATASET_SOURCES: Record<ImageDatasetName, DatasetSource> = {
     title: 'Fashion-MNIST',
     baseUrl: 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/',
     files: [
-      { name: 'train-images-idx3-ubyte.gz', md5: '8d4fb7e6c68d591d4c3dfef9ec88bf0d' },
-      { name: 'train-labels-idx1-ubyte.gz', md5: '25c81989df183df01b3e8a0aad5dffbe' },
-      { name: 't10k-images-idx3-ubyte.gz', md5: 'bef4ecab320f06d8554ea6380940ec79' },
-      { name: 't10k-labels-idx1-ubyte.gz', md5: 'bb300cfdad3c16e7a12a480ee83cd310' },
+      {
+        name: 'train-images-idx3-ubyte.gz',
+        md5: '8d4fb7e6c68d591d4c3dfef9ec88bf0d',
+        contentSha256: 'c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888',
+      },
+      {
+        name: 'train-labels-idx1-ubyte.gz',
+        md5: '25c81989df183df01b3e8a0aad5dffbe',
+        contentSha256: 'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9',
+      },
+      {
+        name: 't10k-images-idx3-ubyte.gz',
+        md5: 'bef4ecab320f06d8554ea6380940ec79',
+        contentSha256: '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b',
+      },
+      {
+        name: 't10k-labels-idx1-ubyte.gz',
+        md5: 'bb300cfdad3c16e7a12a480ee83cd310',
+        contentSha256: '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34',
+      },
     ],
     folder: 'fashion-mnist',
     unpack: false,

@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatasetFormatError, DatasetNotFoundError } from './errors.js';
+import { ChecksumMismatchError, DatasetFormatError, DatasetNotFoundError } from './errors.js';
 import { createRng } from './random.js';
 import { greyJpeg, solidJpeg, TINY_COLOURS, tinyImageNetZip } from './test-archives.js';
 import { decodeJpegRgb, loadTinyImageNet, parseValAnnotations } from './tiny-imagenet.js';
@@ -65,6 +65,34 @@ describe('loadTinyImageNet', () => {
     expect(statSync(cache).mtimeMs).toBe(mtime);
     expect(again.train.images).toEqual(ds.train.images);
     expect(again.test.labels).toEqual(ds.test.labels);
+  });
+
+  it('records the decoded caches\' digests, pins them, and catches a damaged cache instead of training on other pixels', () => {
+    const cacheDir = join(tmp, 'cache-digests');
+    const first = loadTinyImageNet(join(tmp, 'data'), { cacheDir });
+    expect(first.files!.map((f) => f.file)).toEqual(['train-order0.bin', 'val.bin']);
+    expect(first.digest).toMatch(/^[0-9a-f]{64}$/);
+    const hashed: boolean[] = [];
+    const second = loadTinyImageNet(join(tmp, 'data'), { cacheDir, onVerify: (_f, h) => hashed.push(h) });
+    expect(hashed).toEqual([false, false]);
+    expect(second.digest).toBe(first.digest);
+    expect(second.files!.every((f) => f.verified?.startsWith('decoded from the JPEGs in '))).toBe(true);
+    const cache = join(cacheDir, 'val.bin');
+    const bytes = new Uint8Array(readFileSync(cache));
+    bytes[bytes.length - 10]! ^= 0x40;
+    writeFileSync(cache, bytes);
+    const err = (() => {
+      try {
+        loadTinyImageNet(join(tmp, 'data'), { cacheDir });
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error('expected a throw');
+    })();
+    expect(err).toBeInstanceOf(ChecksumMismatchError);
+    expect(err.message).toMatch(new RegExp(`^${cache}: SHA-256 [0-9a-f]{64} does not match the expected ${second.files![1]!.sha256} .*delete it to rebuild it from the JPEGs\\)$`));
+    rmSync(cache);
+    expect(loadTinyImageNet(join(tmp, 'data'), { cacheDir }).digest).toBe(first.digest);
   });
 
   it('val annotations with an unknown class are a DatasetFormatError', () => {

@@ -4,10 +4,11 @@
  * Class index = position of the wnid among the sorted training folder names.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import jpeg from 'jpeg-js';
+import { datasetDigest, DigestManifest, type DatasetFileRecord } from './digests.js';
 import { DatasetFormatError, DatasetNotFoundError } from './errors.js';
-import { readImageCache, writeImageCache } from './image-cache.js';
+import { decodeImageCache, imageCacheSha256, writeImageCache } from './image-cache.js';
 import type { ImageDataset, ImageSet } from './image-set.js';
 import { createRng } from './random.js';
 
@@ -42,6 +43,8 @@ export interface TinyImageNetOptions {
   orderSeed?: number;
   /** Called while decoding (first load only). */
   onProgress?: (decoded: number, total: number) => void;
+  /** Called per cache file read: `hashed` is false when the digest manifest's entry was used. */
+  onVerify?: (file: string, hashed: boolean) => void;
 }
 
 function locate(dataDir: string): string {
@@ -128,23 +131,45 @@ export function loadTinyImageNet(dataDir: string, options: TinyImageNetOptions =
   const trainCache = join(cacheDir, `train-order${orderSeed}.bin`);
   const testCache = join(cacheDir, 'val.bin');
 
+  // The caches are what later loads read: their digests are pinned when written, so a damaged cache
+  // (bit rot, a partial copy) is caught instead of training on different pixels.
+  const manifest = DigestManifest.open(cacheDir);
+  const files: DatasetFileRecord[] = [];
   const load = (cachePath: string, build: () => ImageSet): ImageSet => {
-    const cached = readImageCache(cachePath);
-    if (cached && cached.numClasses === wnids.length) return cached.set;
+    const name = basename(cachePath);
+    if (existsSync(cachePath)) {
+      const { raw, record } = manifest.read(name, {
+        ...(options.onVerify ? { onVerify: options.onVerify } : {}),
+        changedHint: `delete it to rebuild it from the JPEGs`,
+      });
+      const cached = decodeImageCache(raw, cachePath);
+      if (cached.numClasses === wnids.length) {
+        files.push(record);
+        return cached.set;
+      }
+    }
     const set = build();
-    writeImageCache(cachePath, set, wnids.length);
+    const sha256 = imageCacheSha256(set, wnids.length);
+    if (writeImageCache(cachePath, set, wnids.length)) manifest.pinWritten(name, sha256, `decoded from the JPEGs in ${dir} by samrank`);
+    files.push({ file: name, sha256, verified: null });
     return set;
   };
 
-  const train = load(trainCache, () => {
-    const list = trainFiles(dir, wnids);
-    const order = createRng(orderSeed).permutation(list.files.length);
-    return decodeAll(list, order, (d) => options.onProgress?.(d, list.files.length));
-  });
-  const test = load(testCache, () => {
-    const annotations = join(dir, 'val', 'val_annotations.txt');
-    const list = parseValAnnotations(readFileSync(annotations, 'utf8'), dir, wnids, annotations);
-    return decodeAll(list, undefined, (d) => options.onProgress?.(d, list.files.length));
-  });
-  return { name: 'tiny-imagenet', numClasses: wnids.length, train, test, classNames: wnids, source: dir };
+  let train: ImageSet;
+  let test: ImageSet;
+  try {
+    train = load(trainCache, () => {
+      const list = trainFiles(dir, wnids);
+      const order = createRng(orderSeed).permutation(list.files.length);
+      return decodeAll(list, order, (d) => options.onProgress?.(d, list.files.length));
+    });
+    test = load(testCache, () => {
+      const annotations = join(dir, 'val', 'val_annotations.txt');
+      const list = parseValAnnotations(readFileSync(annotations, 'utf8'), dir, wnids, annotations);
+      return decodeAll(list, undefined, (d) => options.onProgress?.(d, list.files.length));
+    });
+  } finally {
+    manifest.save();
+  }
+  return { name: 'tiny-imagenet', numClasses: wnids.length, train, test, classNames: wnids, source: dir, files, digest: datasetDigest(files) };
 }
