@@ -3,9 +3,11 @@
  *
  * A download goes to `<file>.part`; an interrupted one keeps the part so the next call resumes it
  * with an HTTP Range request. Only a file whose MD5 matches is renamed to its final name; a
- * mismatch deletes the part (resuming a corrupt file cannot fix it). Archives are unpacked into a
- * temporary folder beside the target and renamed into place only when complete, so readers never
- * see half a data set.
+ * mismatching part, which the downloader created, is deleted (resuming a corrupt file cannot fix it).
+ * A file the downloader did not create is never deleted: one with the wrong MD5 is moved aside
+ * and reported with both digests. Archives are unpacked into a temporary folder beside the target
+ * and renamed into place only when complete, so readers never see half a data set; the digests of the
+ * unpacked files are pinned in the folder's manifest, so later reads detect a changed file.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -20,10 +22,10 @@ import {
   renameSync,
   rmSync,
   statSync,
-  unlinkSync,
   writeSync,
 } from 'node:fs';
 import { basename, join } from 'node:path';
+import { DIGEST_MANIFEST, DigestManifest } from './digests.js';
 import { ChecksumMismatchError, DatasetFormatError, DownloadError } from './errors.js';
 import type { ImageDatasetName } from './image-set.js';
 import { DATASET_SOURCES, type DatasetSource } from './sources.js';
@@ -45,9 +47,46 @@ export interface DownloadProgress {
 export interface DownloadFileOptions {
   md5: string;
   onProgress?: (p: DownloadProgress) => void;
+  /** Told, as one line, about a file that was moved aside. */
+  onNotice?: (message: string) => void;
   signal?: AbortSignal;
   /** Size hint for progress before the server answers. */
   expectedBytes?: number;
+}
+
+/** A file found where a download was to go, with the wrong MD5, and where it was moved. */
+export interface MovedAsideFile {
+  file: string;
+  movedTo: string;
+  expected: string;
+  actual: string;
+}
+
+/** What {@link downloadFile} did. */
+export interface DownloadFileResult {
+  /** False when `dest` already held the right file and nothing was fetched. */
+  downloaded: boolean;
+  /** The mismatching file that was in `dest`, if there was one. */
+  movedAside?: MovedAsideFile;
+}
+
+/** The one-line report of a moved-aside file. */
+export function movedAsideMessage(m: MovedAsideFile): string {
+  return `${m.file} has MD5 ${m.actual}, expected ${m.expected}: it was moved to ${m.movedTo} (not deleted)`;
+}
+
+function moveAside(dest: string, expected: string, actual: string): MovedAsideFile {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  let target = `${dest}.mismatch-${stamp}`;
+  for (let n = 1; existsSync(target); n++) target = `${dest}.mismatch-${stamp}-${n}`;
+  try {
+    renameSync(dest, target);
+  } catch (err) {
+    throw new ChecksumMismatchError(dest, expected, actual, {
+      note: `it could not be moved aside (${(err as Error).message}) and was left in place: move or delete it yourself, then retry`,
+    });
+  }
+  return { file: dest, movedTo: target, expected, actual };
 }
 
 /** MD5 of a file, streamed, as lowercase hex. */
@@ -64,14 +103,34 @@ function sizeOf(path: string): number {
 /**
  * Downloads `url` to `dest`, resuming `dest + '.part'` if present, and verifies the MD5.
  * Throws {@link DownloadError} (part kept, call again to resume) or {@link ChecksumMismatchError}
- * (part deleted). Does nothing when `dest` already exists with the right MD5.
+ * (part deleted). Does nothing when `dest` already exists with the right MD5; an existing `dest`
+ * with another MD5 is renamed to `<dest>.mismatch-<time>` (reported through `onNotice`, the result and
+ * any error) and a fresh copy is fetched.
  */
-export async function downloadFile(url: string, dest: string, options: DownloadFileOptions): Promise<void> {
-  const file = basename(dest);
+export async function downloadFile(url: string, dest: string, options: DownloadFileOptions): Promise<DownloadFileResult> {
+  let movedAside: MovedAsideFile | undefined;
   if (existsSync(dest)) {
-    if ((await md5File(dest)) === options.md5) return;
-    unlinkSync(dest);
+    const actual = await md5File(dest);
+    if (actual === options.md5) return { downloaded: false };
+    movedAside = moveAside(dest, options.md5, actual);
+    options.onNotice?.(`${movedAsideMessage(movedAside)}; fetching a fresh copy from ${url}`);
   }
+  try {
+    await fetchVerified(url, dest, options);
+  } catch (err) {
+    if (!movedAside) throw err;
+    const note = movedAsideMessage(movedAside);
+    if (err instanceof DownloadError) throw new DownloadError(url, `${err.problem}. Before that, ${note}`, { cause: err });
+    if (err instanceof ChecksumMismatchError) {
+      throw new ChecksumMismatchError(err.file, err.expected, err.actual, { note: `the downloaded part was removed; before that, ${note}`, movedTo: movedAside.movedTo });
+    }
+    throw err;
+  }
+  return { downloaded: true, ...(movedAside ? { movedAside } : {}) };
+}
+
+async function fetchVerified(url: string, dest: string, options: DownloadFileOptions): Promise<void> {
+  const file = basename(dest);
   const part = `${dest}.part`;
   const resumedFrom = sizeOf(part);
   const headers: Record<string, string> = {};
@@ -134,7 +193,7 @@ export async function downloadFile(url: string, dest: string, options: DownloadF
   const actual = await md5File(part);
   if (actual !== options.md5) {
     rmSync(part, { force: true });
-    throw new ChecksumMismatchError(part, options.md5, actual);
+    throw new ChecksumMismatchError(part, options.md5, actual, { note: 'corrupt or wrong file; the downloaded part was removed' });
   }
   renameSync(part, dest);
 }
@@ -148,8 +207,13 @@ export interface DownloadOptions {
   /** Replaces MD5s by file name (tests serve generated archives). */
   checksums?: Record<string, string>;
   onProgress?: (p: DownloadProgress) => void;
+  /** Told, as one line, about a file that was moved aside. */
+  onNotice?: (message: string) => void;
   signal?: AbortSignal;
-  /** Keep the verified archives after unpacking (default false: they are deleted). */
+  /**
+   * Keep the verified archives after unpacking (default false: archives this call downloaded are
+   * deleted; an archive that was already there is always kept).
+   */
   keepArchives?: boolean;
 }
 
@@ -159,6 +223,8 @@ export interface InstallResult {
   path: string;
   /** False when the data set was already installed and nothing was fetched. */
   downloaded: boolean;
+  /** Files with the wrong MD5 found where an archive was to go, and where they were moved. */
+  movedAside?: MovedAsideFile[];
 }
 
 /** True when every required path of the source exists under `dir`. */
@@ -188,7 +254,7 @@ export async function installDataset(
       const path = join(fromDir, f.name);
       const expected = options.checksums?.[f.name] ?? f.md5;
       const actual = await md5File(path);
-      if (actual !== expected) throw new ChecksumMismatchError(path, expected, actual);
+      if (actual !== expected) throw new ChecksumMismatchError(path, expected, actual, { note: 'corrupt or wrong file; it was left in place' });
       if (source.unpack) {
         const total = statSync(path).size;
         await unpackArchive(path, tmp, undefined, (bytes) =>
@@ -210,6 +276,11 @@ export async function installDataset(
     if (existsSync(target)) {
       throw new DatasetFormatError(target, `already exists but is incomplete (missing ${source.required.filter((r) => !existsSync(join(target, r))).join(', ')}); remove it and retry`);
     }
+    // The files came from verified archives: pin their digests so a later change is caught on read.
+    const manifest = DigestManifest.open(staged, join(staged, DIGEST_MANIFEST));
+    const origin = `installed by samrank from ${source.files.map((f) => `${f.name} (MD5 ${options.checksums?.[f.name] ?? f.md5})`).join(', ')}`;
+    for (const r of source.required) if (statSync(join(staged, r)).isFile()) manifest.pin(r, origin);
+    manifest.save({ required: true });
     renameSync(staged, target);
     return target;
   } finally {
@@ -227,18 +298,24 @@ export async function download(dataset: ImageDatasetName, options: DownloadOptio
   if (isInstalled(source, target)) return { path: target, downloaded: false };
   mkdirSync(options.dataDir, { recursive: true });
   const base = options.baseUrl ?? source.baseUrl;
+  const fetched: string[] = [];
+  const movedAside: MovedAsideFile[] = [];
   for (const f of source.files) {
     const url = new URL(f.name, base.endsWith('/') ? base : `${base}/`).toString();
-    await downloadFile(url, join(options.dataDir, f.name), {
+    const result = await downloadFile(url, join(options.dataDir, f.name), {
       md5: options.checksums?.[f.name] ?? f.md5,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.onNotice ? { onNotice: options.onNotice } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(f.bytes !== undefined ? { expectedBytes: f.bytes } : {}),
     });
+    if (result.downloaded) fetched.push(f.name);
+    if (result.movedAside) movedAside.push(result.movedAside);
   }
   const path = await installDataset(source, options.dataDir, options);
   if (!options.keepArchives) {
-    for (const f of source.files) rmSync(join(options.dataDir, f.name), { force: true });
+    // Only what this call fetched: an archive the user put there stays theirs.
+    for (const name of fetched) rmSync(join(options.dataDir, name), { force: true });
   }
-  return { path, downloaded: true };
+  return { path, downloaded: true, ...(movedAside.length > 0 ? { movedAside } : {}) };
 }

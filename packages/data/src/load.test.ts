@@ -35,9 +35,24 @@ describe('loadImageDataset', () => {
     }
   });
 
-  it.skipIf(!existsSync(DEBIAN_FASHION_MNIST_DIR))('finds Fashion-MNIST in the Debian folder when dataDir lacks it', async () => {
-    const ds = await loadImageDataset('fashion-mnist', { dataDir: join(tmp, 'empty') });
+  it.skipIf(!existsSync(DEBIAN_FASHION_MNIST_DIR))('without --data-dir, Fashion-MNIST comes from Debian\'s folder, and the result says so', async () => {
+    process.env['SAMRANK_DATA_DIR'] = join(tmp, 'default-empty');
+    const notices: string[] = [];
+    const ds = await loadImageDataset('fashion-mnist', { onNotice: (m) => notices.push(m) });
     expect(ds.source).toBe(DEBIAN_FASHION_MNIST_DIR);
     expect(ds.test.count).toBe(10_000);
+    expect(ds.digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(ds.files!.every((f) => f.verified === 'the official Fashion-MNIST checksums')).toBe(true);
+    const note = `Fashion-MNIST was read from Debian's copy in ${DEBIAN_FASHION_MNIST_DIR} (not found under ${join(tmp, 'default-empty')})`;
+    expect(ds.notes).toEqual([note]);
+    expect(notices).toEqual([note]);
+  });
+
+  it('with an explicit dataDir that lacks Fashion-MNIST: an error naming that folder, no fallback to another copy', async () => {
+    const dataDir = join(tmp, 'explicit');
+    const err = (await loadImageDataset('fashion-mnist', { dataDir }).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(DatasetNotFoundError);
+    expect(err.message).toContain(`looked in: ${join(dataDir, 'fashion-mnist')}, ${dataDir})`);
+    if (existsSync(DEBIAN_FASHION_MNIST_DIR)) expect(err.message).toContain(`Debian's copy exists at ${DEBIAN_FASHION_MNIST_DIR}`);
   });
 });
