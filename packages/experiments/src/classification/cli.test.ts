@@ -34,13 +34,15 @@ describe('samrank-repro classification subcommands', () => {
     const r = await cli([name, '--preset', 'smoke', '--backend', 'wasm', '--out', out, '--json', ...extra.filter((a) => a.startsWith('--'))]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const json = JSON.parse(r.stdout) as { runs: { rho: number; final: { rank3: number } }[]; config: { data: string }; sources: { location: string }[] };
+    const json = JSON.parse(r.stdout) as { runs: { rho: number; final: { rank3: number } }[]; config: { data: string }; sources: { location: string; sha256?: string }[] };
     expect(json.runs.map((x) => x.rho)).toEqual([0, 0.4]);
     expect(json.runs[1]!.final.rank3).toBeGreaterThan(0);
     for (const f of ['results.json', 'history.jsonl', 'report.md', 'figures/curves.png', 'figures/final-vs-rho.svg']) expect(existsSync(join(out, f))).toBe(true);
     if (name === 'fashion-mnist' && existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz')) {
       expect(json.config.data).toBe('real');
       expect(json.sources[0]!.location).toMatch(/fashion-mnist/);
+      // SHA-256 over the gunzipped contents of the four verified files (the same for the official download).
+      expect(json.sources[0]!.sha256).toBe('c3ca91aaadb71d5c91f4473b00cf9a24212a7af421fb65099d6aff4a9b3f408a');
     } else expect(json.sources[0]!.location).toBe('generated');
   });
 

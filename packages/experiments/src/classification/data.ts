@@ -21,6 +21,9 @@ export interface KnnData {
   train: ImageSet;
   test: ImageSet;
   normalization: NormalizationName;
+  /** Folder the transfer set was read from and the digest of its files (absent for generated images). */
+  source?: string;
+  digest?: string;
 }
 
 /** What a sweep trains and evaluates on. */
@@ -67,12 +70,14 @@ export async function loadExperimentData(config: ClassificationConfig, where: Da
   const notes: string[] = [];
   const main = await load(config.dataset, config, where);
   if (main.note) notes.push(main.note);
+  notes.push(...(main.ds.notes ?? []));
   let knnSource: ImageDataset | null = main.ds;
   if (config.knnDataset !== config.dataset) {
     try {
       const k = await load(config.knnDataset, { ...config, data: main.data }, where);
       knnSource = k.ds;
       if (k.note) notes.push(k.note);
+      notes.push(...(k.ds.notes ?? []));
     } catch (error) {
       if (!(error instanceof DatasetNotFoundError)) throw error;
       knnSource = null;
@@ -90,6 +95,8 @@ export async function loadExperimentData(config: ClassificationConfig, where: Da
       test: pad(headImages(knnSource.test, config.knnTest)),
       // Spec §2: every CIFAR k-NN set uses CIFAR-10's constants, even for Tiny ImageNet models.
       normalization: config.knnDataset === 'fashion-mnist' ? 'fashion-mnist' : 'cifar10',
+      ...(knnSource.source ? { source: knnSource.source } : {}),
+      ...(knnSource.digest ? { digest: knnSource.digest } : {}),
     };
   }
   return { dataset: main.ds, knn, data: main.data, notes };

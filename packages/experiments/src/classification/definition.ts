@@ -124,9 +124,20 @@ export function classificationDefinition(
         },
         config: resolved,
         notes: data.notes,
+        // Where each data set was read from and the SHA-256 over its files, so a result names its exact data.
         sources: [
-          { name: data.dataset.name, location: data.data === 'synthetic' ? 'generated' : (data.dataset.source ?? 'unknown') },
-          ...(data.knn && data.knn.dataset !== data.dataset.name ? [{ name: data.knn.dataset, location: 'transfer set for k-NN' }] : []),
+          data.data === 'synthetic'
+            ? { name: data.dataset.name, location: 'generated' }
+            : { name: data.dataset.name, location: data.dataset.source ?? 'unknown', ...(data.dataset.digest ? { sha256: data.dataset.digest } : {}) },
+          ...(data.knn && data.knn.dataset !== data.dataset.name
+            ? [
+                {
+                  name: data.knn.dataset,
+                  location: data.data === 'synthetic' || !data.knn.source ? 'transfer set for k-NN' : `${data.knn.source} (transfer set for k-NN)`,
+                  ...(data.data !== 'synthetic' && data.knn.digest ? { sha256: data.knn.digest } : {}),
+                },
+              ]
+            : []),
         ],
       };
     },
