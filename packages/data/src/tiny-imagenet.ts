@@ -9,7 +9,7 @@ import jpeg from 'jpeg-js';
 import { DatasetFormatError, DatasetNotFoundError } from './errors.js';
 import { readImageCache, writeImageCache } from './image-cache.js';
 import type { ImageDataset, ImageSet } from './image-set.js';
-import { createRng } from './random.js';
+import { createRng } from '@samrank/core';
 
 /** Folder the official zip unpacks to. */
 export const TINY_IMAGENET_FOLDER = 'tiny-imagenet-200';

@@ -1,6 +1,7 @@
 /**
- * Instantiates the embedded kernels. The package's tsconfig has no DOM lib, so the few WebAssembly
- * members used are typed here instead of relying on ambient declarations.
+ * Compiles and instantiates the packages' embedded wasm kernels (base64 modules generated from wasm/*.wat).
+ * Browser-safe. The tsconfig has no DOM lib, so the few WebAssembly members used are typed here instead of
+ * relying on ambient declarations.
  */
 
 /** The part of `WebAssembly.Memory` the kernels' callers use. */
@@ -16,6 +17,11 @@ interface WasmApi {
 }
 
 const api = (): WasmApi => (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/** True when `memory` is shared (its buffer a SharedArrayBuffer), i.e. a helper thread can work on it. */
+export function isSharedMemory(memory: WasmMemory): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+}
 
 /** Compiles a base64-encoded module synchronously (the kernels are ~1 KiB). */
 export function compileBase64(base64: string): object {
