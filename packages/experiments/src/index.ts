@@ -1,7 +1,7 @@
 /**
  * @samrank/experiments: the paper's experiments (teacher-student; CIFAR-10/100, Tiny ImageNet and
  * Fashion-MNIST classification) as configs plus one runner each, and the samrank-repro CLI. Training code needs gradients registered: `import '@tensorflow/tfjs-layers'` once in your program
- * (or call `selectBackend`, which does it through @samrank/models' setupBackend).
+ * (or call `selectBackend`, which does it through @samrank/backend's setupBackend).
  */
 export { ExperimentConfigError, ResumeError, BackendSelectionError } from './errors.js';
 export { CLI_BACKENDS, DEFAULT_BACKEND, type CliBackend, selectBackend } from './backend.js';
