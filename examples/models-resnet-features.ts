@@ -6,6 +6,7 @@
  *   npx tsx examples/models-resnet-features.ts
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { setupBackend } from '@samrank/backend';
 import { SAM } from '@samrank/optim';
 import {
   BatchNormStateStore,
@@ -15,7 +16,6 @@ import {
   preActResNet18,
   restoreCheckpoint,
   saveCheckpoint,
-  setupBackend,
 } from '@samrank/models';
 
 const setup = await setupBackend({ quiet: true });

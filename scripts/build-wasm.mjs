@@ -1,20 +1,23 @@
 // Assembles a package's hand-written kernels wasm/<name>.wat with wabt (a devDependency) and writes
 // src/<name>-wasm.generated.ts for each, embedding the binary as base64 so the published package needs no
-// assembler and no file I/O at run time. Run from the package directory:
-//   node ../../scripts/build-wasm.mjs [--shared-variant] <name> [<name> ...]
+// assembler and no file I/O at run time. Run from the package directory (its `build` script does, before tsup):
+//   node ../../scripts/build-wasm.mjs [--shared-variant] [--check] <name> [<name> ...]
 // --shared-variant also emits <NAME>_SHARED_WASM_BASE64, the same module importing a shared memory (the
 // source must import `(memory 1)`), for code that runs on the multi-threaded tfjs wasm build's heap.
-import { readFileSync, writeFileSync } from 'node:fs';
+// --check writes nothing: it exits 1, naming each generated module that does not match its .wat source.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import initWabt from 'wabt';
 
 const args = process.argv.slice(2);
 const sharedVariant = args.includes('--shared-variant');
+const check = args.includes('--check');
 const names = args.filter((a) => !a.startsWith('--'));
-if (names.length === 0) throw new Error('usage: build-wasm.mjs [--shared-variant] <name> [<name> ...]');
+if (names.length === 0) throw new Error('usage: build-wasm.mjs [--shared-variant] [--check] <name> [<name> ...]');
 
 const wabt = await initWabt();
+let stale = 0;
 function assemble(file, source) {
   const mod = wabt.parseWat(file, source, { simd: true, threads: true });
   // wabt.js 1.0.39 rejects shared memories in validate() even with `threads: true`; V8 validates the
@@ -41,6 +44,16 @@ for (const name of names) {
   out +=
     `/** sha256 of the .wat source this binary was assembled from; a test checks it is current. */\n` +
     `export const ${NAME}_WAT_SHA256 = '${sha}';\n`;
-  writeFileSync(resolve('src', `${name}-wasm.generated.ts`), out);
+  const file = resolve('src', `${name}-wasm.generated.ts`);
+  if (check) {
+    if (!existsSync(file) || readFileSync(file, 'utf8') !== out) {
+      console.error(`src/${name}-wasm.generated.ts is stale: it does not match wasm/${name}.wat (run \`npm run build:wasm\`)`);
+      stale++;
+    }
+    continue;
+  }
+  writeFileSync(file, out);
   console.log(`wrote src/${name}-wasm.generated.ts`);
 }
+if (stale > 0) process.exit(1);
+if (check) console.log(`${names.map((n) => `src/${n}-wasm.generated.ts`).join(', ')}: current with wasm/*.wat`);

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { rssMB, timeMedian, writeResults, type BenchEntry } from '../../../bench/lib.js';
 import { CIFAR10_LAYOUT, encodeCifarBinary, parseCifarBinary } from '../src/cifar.js';
 import { createPipeline } from '../src/pipeline.js';
-import { createRng } from '../src/random.js';
+import { createRng } from '@samrank/core';
 import { randomImageSet, solidJpeg } from '../src/test-archives.js';
 import { decodeJpegRgb } from '../src/tiny-imagenet.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { drawCropFlip, IDENTITY_CROP, writeAugmentedImage } from './augment.js';
-import { createRng } from './random.js';
+import { createRng } from '@samrank/core';
 
 // A 3×4 one-channel image with pixel values 1..12 and an identity lookup table (v → v).
 const H = 3;

@@ -4,7 +4,7 @@
  * normalization via lookup tables — torchvision's RandomCrop(padding) + RandomHorizontalFlip +
  * Normalize on a uint8 image (spec §5.4).
  */
-import type { Rng } from './random.js';
+import type { Rng } from '@samrank/core';
 
 /** Where the crop window starts in the zero-padded image, and whether to mirror. */
 export interface CropFlip {

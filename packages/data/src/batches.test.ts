@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makeBatch, rangeIndices } from './batches.js';
-import { createRng } from './random.js';
+import { createRng } from '@samrank/core';
 import { randomImageSet } from './test-archives.js';
 
 const tables = [0, 1, 2].map(() => Float32Array.from({ length: 256 }, (_, v) => v));

@@ -4,7 +4,7 @@
  */
 import { IDENTITY_CROP, drawCropFlip, writeAugmentedImage, type ImageGeometry } from './augment.js';
 import { imageSize, type ImageSet } from './image-set.js';
-import type { Rng } from './random.js';
+import type { Rng } from '@samrank/core';
 
 /** One batch: `x` is `count × height × width × channels` float32 (NHWC), `y` the labels. */
 export interface BatchArrays {

@@ -1,4 +1,3 @@
-export * from './random.js';
 export * from './teacher-student.js';
 export * from './errors.js';
 export * from './image-set.js';

@@ -11,7 +11,7 @@
 import { makeBatch, rangeIndices, type BatchArrays, type BatchFormat } from './batches.js';
 import { headImages, padImages, selectImages, type ImageDataset, type ImageDatasetName, type ImageSet } from './image-set.js';
 import { channelStats, normalizationTables, type ChannelStats, type NormalizationName } from './normalization.js';
-import { createRng } from './random.js';
+import { createRng } from '@samrank/core';
 import { validationSplit } from './split.js';
 
 /** Options of {@link createPipeline}. */

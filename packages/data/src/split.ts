@@ -1,5 +1,5 @@
 /** The seeded validation split of spec §5.4: 0.1 % of the training set is set aside once per run. */
-import { createRng } from './random.js';
+import { createRng } from '@samrank/core';
 
 /** Indices of the validation examples and of the remaining training examples (ascending order). */
 export interface ValidationSplit {

@@ -4,7 +4,7 @@
  * its class pattern plus pixel noise, so a network can learn it in a few steps.
  */
 import type { ImageDataset, ImageDatasetName, ImageSet } from './image-set.js';
-import { createRng, type Rng } from './random.js';
+import { createRng, type Rng } from '@samrank/core';
 
 /** Image shape and class count of each real data set. */
 export const DATASET_SHAPES: Record<ImageDatasetName, { height: number; width: number; channels: number; numClasses: number; train: number; test: number }> = {

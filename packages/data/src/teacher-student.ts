@@ -3,7 +3,7 @@
  * R^d, labels from a small two-layer "teacher" network with the student's activation. Pure JS, float64,
  * seeded through `createRng`, so one seed gives the same data on every backend.
  */
-import { createRng, type Rng } from './random.js';
+import { createRng, type Rng } from '@samrank/core';
 
 /** Hidden-unit nonlinearities used by the two-layer experiments. */
 export type TeacherActivation = 'relu' | 'tanh' | 'abs';

@@ -10,7 +10,7 @@ import jpeg from 'jpeg-js';
 import { CIFAR100_LAYOUT, CIFAR10_LAYOUT, encodeCifarBinary } from './cifar.js';
 import { encodeIdx } from './idx.js';
 import type { ImageSet } from './image-set.js';
-import { createRng } from './random.js';
+import { createRng } from '@samrank/core';
 import { writeTar } from './tar.js';
 
 /** MD5 hex of bytes. */

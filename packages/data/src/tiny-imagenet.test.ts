@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChecksumMismatchError, DatasetFormatError, DatasetNotFoundError } from './errors.js';
-import { createRng } from './random.js';
+import { createRng } from '@samrank/core';
 import { greyJpeg, solidJpeg, TINY_COLOURS, tinyImageNetZip } from './test-archives.js';
 import { decodeJpegRgb, loadTinyImageNet, parseValAnnotations } from './tiny-imagenet.js';
 import { unpackArchive } from './unpack.js';

@@ -10,7 +10,7 @@ import { datasetDigest, DigestManifest, type DatasetFileRecord } from './digests
 import { DatasetFormatError, DatasetNotFoundError } from './errors.js';
 import { decodeImageCache, imageCacheSha256, writeImageCache } from './image-cache.js';
 import type { ImageDataset, ImageSet } from './image-set.js';
-import { createRng } from './random.js';
+import { createRng } from '@samrank/core';
 
 /** Folder the official zip unpacks to. */
 export const TINY_IMAGENET_FOLDER = 'tiny-imagenet-200';

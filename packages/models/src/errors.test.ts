@@ -7,10 +7,6 @@ const errorClasses = [
   'ParamsMismatchError',
   'CheckpointFormatError',
   'SecondOrderGradientError',
-  'BackendOptionError',
-  'GradientsUnavailableError',
-  'ThreadedWasmError',
-  'KernelArgumentError',
 ] as const;
 
 describe('typed errors', () => {
@@ -21,12 +17,5 @@ describe('typed errors', () => {
     expect(error).toBeInstanceOf(Error);
     expect(error.name).toBe(name);
     expect(String(error)).toBe(`${name}: bad thing`);
-  });
-
-  it('BackendUnavailableError names the package to install', () => {
-    const error = new models.BackendUnavailableError('wasm', '@tensorflow/tfjs-backend-wasm', 'not installed');
-    expect(error).toBeInstanceOf(models.ModelsError);
-    expect(error.name).toBe('BackendUnavailableError');
-    expect(error.message).toContain('@tensorflow/tfjs-backend-wasm');
   });
 });

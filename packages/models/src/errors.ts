@@ -4,8 +4,9 @@
  */
 
 /**
- * Base of every typed error of @samrank/models, the backend's included. `name` is the concrete class's
- * (`ModelConfigError`, `KernelArgumentError`, ...), so messages and stack traces name the problem.
+ * Base of every typed error of @samrank/models (the backend's errors are @samrank/backend's `BackendError`s).
+ * `name` is the concrete class's (`ModelConfigError`, `InputShapeError`, ...), so messages and stack traces name
+ * the problem.
  */
 export class ModelsError extends Error {
   constructor(message?: string, options?: ErrorOptions) {

@@ -44,4 +44,3 @@ export {
   checkpointToJSON,
   checkpointFromJSON,
 } from './checkpoint.js';
-export * from './backend/index.js';

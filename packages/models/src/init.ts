@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { createRng } from '@samrank/data';
+import { createRng } from '@samrank/core';
 import type { BatchNormSpec, BnState, ParamSpec, Params } from './types.js';
 
 function sizeOf(shape: readonly number[]): number {

@@ -3,8 +3,7 @@
  * one scale-and-shift, average pooling written with means (double-differentiable), activations.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BATCH_NORM_GRAD_KERNEL, CHANNEL_MOMENTS_KERNEL } from './backend/batchnorm-wasm.js';
-import { SCALE_SHIFT_KERNEL } from './backend/fused-ops.js';
+import { BATCH_NORM_GRAD_KERNEL, CHANNEL_MOMENTS_KERNEL, SCALE_SHIFT_KERNEL } from '@samrank/backend';
 import { InputShapeError, SecondOrderGradientError } from './errors.js';
 import type { BatchNormStats } from './types.js';
 

@@ -2,7 +2,7 @@ import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { registerGradientFixes } from './backend/index.js';
+import { registerDoubleBackpropGradients } from '@samrank/backend';
 import { InputShapeError } from './errors.js';
 import { accuracy, softmaxCrossEntropy, squaredLoss } from './losses.js';
 
@@ -31,7 +31,7 @@ describe('losses', () => {
       row.forEach((v, k) => expect(g[i]![k]).toBeCloseTo((Math.exp(v) / z - (k === [0, 2][i] ? 1 : 0)) / 2, 5));
     });
     // Gradient of ‖∇L‖² (with the double-backprop gradient fixes that setupBackend registers); FD check.
-    registerGradientFixes();
+    registerDoubleBackpropGradients();
     const gn = (t: tf.Tensor) => tf.sum(tf.square(tf.grad((u: tf.Tensor) => softmaxCrossEntropy(u as tf.Tensor2D, y))(t)));
     const second = tf.grad(gn)(l).dataSync()[1]!;
     const h = 1e-2;

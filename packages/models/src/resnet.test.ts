@@ -2,7 +2,7 @@ import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { registerGradientFixes } from './backend/index.js';
+import { registerDoubleBackpropGradients } from '@samrank/backend';
 import { InputShapeError, ModelConfigError, ParamsMismatchError, SecondOrderGradientError } from './errors.js';
 import { disposeState } from './init.js';
 import { softmaxCrossEntropy } from './losses.js';
@@ -293,7 +293,7 @@ describe('gradients agree with central finite differences (cpu, float32)', () =>
 
 describe('double backprop (doubleBackprop: true)', () => {
   it('the gradient of ‖∇L‖² through a ResNet agrees with a finite difference of ‖∇L‖² along a direction', () => {
-    registerGradientFixes();
+    registerDoubleBackpropGradients();
     const m = preActResNet18({ width: 2, numClasses: 3, doubleBackprop: true });
     const { params } = m.init(21);
     const x = tf.randomNormal([2, 32, 32, 3], 0, 1, 'float32', 22) as tf.Tensor4D;

@@ -103,3 +103,17 @@ export class InvalidStateError extends OptimError {
     super(message);
   }
 }
+
+/**
+ * `GradientNormRegularizer` in exact mode needs the double-backprop gradient registrations of `@samrank/backend`
+ * (this package depends on tfjs-core alone and cannot install them): they were never registered, or a stock
+ * gradient was registered over one of them since. Thrown at the step, before any weight changes.
+ */
+export class DoubleBackpropGradientsError extends OptimError {
+  /** Kernels whose registered gradient is not the double-backprop one (all of them when never registered). */
+  readonly kernels: readonly string[];
+  constructor(message: string, kernels: readonly string[]) {
+    super(message);
+    this.kernels = kernels;
+  }
+}

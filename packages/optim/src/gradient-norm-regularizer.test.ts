@@ -3,6 +3,7 @@
  * convergence to the exact gradient as r → 0, independent runs, state and errors.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { registerDoubleBackpropGradients } from '@samrank/backend';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   bits,
@@ -22,7 +23,11 @@ import { sliceChunk } from './chunks.js';
 import type { StepContext } from './loss-gradients.js';
 import { windowSchedule } from './schedules.js';
 
-beforeAll(useCpu);
+beforeAll(async () => {
+  await useCpu();
+  // Exact mode needs them (setupBackend registers them in applications).
+  registerDoubleBackpropGradients();
+});
 
 describe('two_layer_grad_norm_reg.json', () => {
   const fx = loadFixture('two_layer_grad_norm_reg.json');

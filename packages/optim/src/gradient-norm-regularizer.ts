@@ -4,8 +4,7 @@
  * finite difference ∇L(w) + (λ/r)(∇L(w + r·g/‖g‖) − ∇L(w)).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { registerDoubleBackpropGradients } from './double-backprop.js';
-import { InvalidOptionError } from './errors.js';
+import { DoubleBackpropGradientsError, InvalidOptionError } from './errors.js';
 import {
   type LossClosure,
   type LossGradients,
@@ -25,15 +24,41 @@ export interface GradientNormRegularizerOptions extends WrapperOptions {
   /** Penalty weight λ (default 0.05); with `runs`, a number for all runs or one per run. */
   lambda?: number | number[];
   /**
-   * 'exact' (default): double backprop through the gradient (dense nets, or conv nets on the cpu backend;
-   * registers the Appendix C gradient fixes). 'finite-difference': two gradient passes, works for any model,
-   * and is the only mode that supports `microBatches` (exact mode throws `InvalidOptionError`).
+   * 'exact' (default): double backprop through the gradient (dense nets, or conv nets on the cpu backend);
+   * needs the Appendix C gradient fixes registered by `registerDoubleBackpropGradients()` (or `setupBackend()`)
+   * of `@samrank/backend` and throws `DoubleBackpropGradientsError` at its step otherwise. 'finite-difference':
+   * two gradient passes, works for any model, and is the only mode that supports `microBatches` (exact mode
+   * throws `InvalidOptionError`).
    */
   mode?: GradientNormMode;
   /** Finite-difference step r (default 0.01); ignored in exact mode. */
   r?: number;
   /** λ schedule `(step, lambda) => lambda_t`, applied to each run's λ (e.g. a window for the first half). */
   lambdaSchedule?: Schedule;
+}
+
+/**
+ * `@samrank/backend`'s registerDoubleBackpropGradients() leaves, under this symbol, the list of kernels it covers
+ * on globalThis and a `true` property on each gradient config it registers. Checked by marker rather than by
+ * import: this package depends on tfjs-core alone.
+ */
+const DOUBLE_BACKPROP_MARKER = Symbol.for('samrank.doubleBackpropGradients');
+
+/** Throws DoubleBackpropGradientsError unless every double-backprop gradient is the registered one. */
+function assertDoubleBackpropGradients(): void {
+  const kernels = (globalThis as Record<symbol, unknown>)[DOUBLE_BACKPROP_MARKER] as readonly string[] | undefined;
+  const fix =
+    "call registerDoubleBackpropGradients() (import { registerDoubleBackpropGradients } from '@samrank/backend') or setupBackend() before the step";
+  if (kernels === undefined) {
+    throw new DoubleBackpropGradientsError(`GradientNormRegularizer mode 'exact' needs the double-backprop gradients: ${fix}`, []);
+  }
+  const replaced = kernels.filter((k) => (tf.getGradient(k) as unknown as Record<symbol, unknown> | undefined)?.[DOUBLE_BACKPROP_MARKER] !== true);
+  if (replaced.length > 0) {
+    throw new DoubleBackpropGradientsError(
+      `GradientNormRegularizer mode 'exact': the double-backprop gradients of ${replaced.join(', ')} were replaced since they were registered (e.g. by importing @tensorflow/tfjs-layers again): ${fix}`,
+      replaced,
+    );
+  }
 }
 
 /** ‖·‖ with a zero-safe derivative: sqrt(s + 1e-30) equals sqrt(s) in float32 unless s < ~1e-23. */
@@ -97,7 +122,6 @@ export class GradientNormRegularizer extends WrappedOptimizer {
     this.zero = tf.keep(tf.scalar(0));
     this.lambdaTensors.get(this.lambdaValues);
     this.coefTensors.get(this.lambdaValues.map((l) => l / r));
-    if (mode === 'exact') registerDoubleBackpropGradients();
   }
 
   /** λ as configured (a number, or one per run with `runs`), before any schedule. */
@@ -123,7 +147,7 @@ export class GradientNormRegularizer extends WrappedOptimizer {
       return this.plainGradients(f, vars);
     }
     if (this.mode === 'exact') {
-      registerDoubleBackpropGradients();
+      assertDoubleBackpropGradients();
       return this.exactGradients(f, vars, this.lambdaTensors.get(lambdaNow));
     }
     const coef = this.coefTensors.get(lambdaNow.map((l) => l / this.r));
@@ -238,7 +262,7 @@ export interface RegularizedGradients extends LossGradients {
 
 /**
  * Exact gradient of J = L + λ‖∇L‖₂ by double backprop. `lambda` is a scalar or, with runs, [R]. Needs
- * {@link registerDoubleBackpropGradients} for models using exp/sigmoid/tanh/softmax/max/conv2d.
+ * `registerDoubleBackpropGradients()` of `@samrank/backend` for models using exp/sigmoid/tanh/softmax/max/conv2d.
  */
 export function regularizedGradients(
   f: LossClosure,

@@ -12,7 +12,6 @@ export {
 } from './gradient-norm-regularizer.js';
 export { WrappedOptimizer, type NamedTensor, type WrapperOptions } from './wrapped-optimizer.js';
 export type { LossClosure, LossGradients, StepContext } from './loss-gradients.js';
-export { DOUBLE_BACKPROP_KERNELS, registerDoubleBackpropGradients } from './double-backprop.js';
 export {
   constantSchedule,
   cosineSchedule,
@@ -24,6 +23,7 @@ export {
 } from './schedules.js';
 export { chunkRange, sliceChunk } from './chunks.js';
 export {
+  DoubleBackpropGradientsError,
   EmptyVariableListError,
   InvalidLambdaError,
   InvalidOptionError,

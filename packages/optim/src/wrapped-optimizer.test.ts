@@ -3,6 +3,7 @@
  * learning-rate schedule on optimizers without setLearningRate, per-run value validation.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { registerDoubleBackpropGradients } from '@samrank/backend';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { twoLayerLoss, twoLayerRunLosses, useCpu } from '../test/helpers.js';
 import { InvalidLambdaError, InvalidRhoError, RunsMismatchError } from './errors.js';
@@ -11,7 +12,11 @@ import { SAM } from './sam.js';
 import { cosineSchedule, windowSchedule } from './schedules.js';
 import { PerRunTensorCache, perRunValues, type WrappedOptimizer } from './wrapped-optimizer.js';
 
-beforeAll(useCpu);
+beforeAll(async () => {
+  await useCpu();
+  // Exact mode needs them (setupBackend registers them in applications).
+  registerDoubleBackpropGradients();
+});
 
 let uid = 0;
 function net(runs?: number) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { symmetricEigenvalues, tridiagHelperReady, tridiagonalEigenvalues, tridiagonalize } from './eigen.js';
-import { setRankThreads } from './helper-thread.js';
+import { setRankThreads } from './rank-threads.js';
 import { createRng } from '../test/test-matrices.js';
 import { knownSpectrum, orthonormalColumns } from '../test/test-matrices.js';
 

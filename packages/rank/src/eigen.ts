@@ -3,9 +3,11 @@
  * implicit QL algorithm with Wilkinson-type shifts on the tridiagonal matrix. No eigenvectors are formed,
  * which is all a rank or spectrum needs and halves the work of a full decomposition.
  */
+import { compileBase64, createSharedMemory, ensureMemory, instantiateWithMemory, runTask, type WasmMemory } from '@samrank/core';
+import { HelperThread } from '@samrank/core/threads';
+import { tridiagStepTask } from './kernel-tasks.js';
+import { helperReady } from './rank-threads.js';
 import { TRIDIAG_WASM_BASE64 } from './tridiag-wasm.generated.js';
-import { CONTROL_INTS, HelperThread } from './helper-thread.js';
-import { compileBase64, createSharedMemory, ensureMemory, instantiateWithMemory, type WasmMemory } from './wasm-runtime.js';
 
 /** The solver did not converge (only possible with non-finite input). */
 export class EigenConvergenceError extends Error {
@@ -19,7 +21,8 @@ interface TridiagExports {
   fused_step: (a: number, n: number, m0: number, i1: number, vp: number, wp: number, v: number, p: number) => void;
 }
 
-interface TridiagKernel extends TridiagExports {
+interface TridiagKernel {
+  exports: TridiagExports;
   memory: WasmMemory;
   helper: HelperThread;
 }
@@ -31,14 +34,13 @@ function getKernel(): TridiagKernel {
   const module = compileBase64(TRIDIAG_WASM_BASE64);
   const memory = createSharedMemory(1);
   const exports = instantiateWithMemory<TridiagExports>(module, memory);
-  const task = '(e, c) => e.fused_step(c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11])';
-  kernel = { ...exports, memory, helper: new HelperThread(module, memory, task) };
+  kernel = { exports, memory, helper: new HelperThread(module, memory, { label: '@samrank/rank tridiagonalization' }) };
   return kernel;
 }
 
 /** @internal Starts the helper thread (it boots in the background) and says whether it is up. */
 export function tridiagHelperReady(): boolean {
-  return getKernel().helper.ready();
+  return helperReady(getKernel().helper);
 }
 
 /** Trailing blocks smaller than this many rows are not worth a hand-off to the helper thread. */
@@ -56,10 +58,10 @@ export function tridiagonalize(a: Float64Array, n: number): { diag: Float64Array
   const diag = new Float64Array(n);
   const off = new Float64Array(n);
   const kern = getKernel();
-  const { memory, fused_step } = kern;
-  // Layout in wasm memory (bytes): control words, the matrix, two v and two p/w vectors (current and
-  // pending), and the helper thread's share of p.
-  const base = CONTROL_INTS * 4;
+  const { memory, exports } = kern;
+  // Layout in wasm memory (bytes): the matrix, two v and two p/w vectors (current and pending), and the
+  // helper thread's share of p.
+  const base = 0;
   const matBytes = n * n * 8;
   const vec = base + matBytes;
   ensureMemory(memory, vec + 5 * n * 8 + 16);
@@ -113,17 +115,18 @@ export function tridiagonalize(a: Float64Array, n: number): { diag: Float64Array
     // p = T v over the trailing block T = A[m0.., m0..] (with the previous update applied on the way).
     p.fill(0, m0, n);
     const rows = n - m0;
-    if (rows >= THREAD_MIN_ROWS && kern.helper.ready()) {
+    const step = { matrix: base, n, vp: vOff[1 - cur]!, wp: pOff[1 - cur]!, v: vOff[cur]! };
+    if (rows >= THREAD_MIN_ROWS && helperReady(kern.helper)) {
       // Split the rows so both threads touch the same number of entries (row i has n − i of them): the
       // first 29.3 % of the rows hold half of the triangle. The helper accumulates its p separately.
       const split = m0 + Math.round(rows * (1 - Math.SQRT1_2));
       P2.fill(0, m0, n);
-      kern.helper.run([base, n, split, n, vOff[1 - cur]!, pOff[1 - cur]!, vOff[cur]!, p2Off], () =>
-        fused_step(base, n, m0, split, vOff[1 - cur]!, pOff[1 - cur]!, vOff[cur]!, pOff[cur]!),
+      kern.helper.run(tridiagStepTask({ ...step, i0: split, i1: n, p: p2Off }), () =>
+        runTask(exports, tridiagStepTask({ ...step, i0: m0, i1: split, p: pOff[cur]! })),
       );
       for (let i = m0; i < n; i++) p[i]! += P2[i]!;
     } else {
-      fused_step(base, n, m0, n, vOff[1 - cur]!, pOff[1 - cur]!, vOff[cur]!, pOff[cur]!);
+      runTask(exports, tridiagStepTask({ ...step, i0: m0, i1: n, p: pOff[cur]! }));
     }
     // w = tau·p − (tau²/2)(pᵀv) v, stored in p: the next pass subtracts v wᵀ + w vᵀ.
     let pv = 0;

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { helperTasksRun } from '@samrank/core/threads';
 import { describe, expect, it } from 'vitest';
 import { GEMM_WAT_SHA256 } from './gemm-wasm.generated.js';
 import { addProductTN, addRowGramF32, gramHelperReady, startGramHelper } from './gemm.js';
-import { setRankThreads } from './helper-thread.js';
+import { setRankThreads } from './rank-threads.js';
 import { createRng } from '../test/test-matrices.js';
 import { TRIDIAG_WAT_SHA256 } from './tridiag-wasm.generated.js';
 
@@ -128,11 +129,13 @@ describe('two threads', () => {
     startGramHelper();
     for (let i = 0; i < 100 && !gramHelperReady(); i++) await new Promise((r) => setTimeout(r, 50));
     expect(gramHelperReady()).toBe(true);
+    const tasksBefore = helperTasksRun();
     const two = new Float64Array(d * d);
     addRowGramF32(x, d, 0, n, null, null, two, null);
     const twoGeneral = new Float64Array(d * 7);
     const b = randomF32(n * 7, 10);
     addProductTN({ data: x, offset: 0, strideK: d, strideC: 1, k: n, c: d }, { data: b, offset: 0, strideK: 7, strideC: 1, k: n, c: 7 }, twoGeneral);
+    expect(helperTasksRun()).toBeGreaterThan(tasksBefore);
     setRankThreads(1);
     expect(gramHelperReady()).toBe(false);
     const one = new Float64Array(d * d);

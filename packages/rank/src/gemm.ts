@@ -7,9 +7,11 @@
  * kernel in float32 and flushed into the float64 output every `flushRows` rows, so the rounding error
  * stays that of a float32 sum over at most `flushRows` terms.
  */
+import { compileBase64, createSharedMemory, ensureMemory, instantiateWithMemory, runTask, type WasmMemory } from '@samrank/core';
+import { HelperThread } from '@samrank/core/threads';
 import { GEMM_WASM_BASE64 } from './gemm-wasm.generated.js';
-import { CONTROL_INTS, HelperThread } from './helper-thread.js';
-import { compileBase64, createSharedMemory, ensureMemory, instantiateWithMemory, type WasmMemory } from './wasm-runtime.js';
+import { gemmPairs, gemmTilesTask, type GemmBlock } from './kernel-tasks.js';
+import { helperReady } from './rank-threads.js';
 
 /** One operand: element (k, c) = (data[offset + k·strideK + c·strideC] − kShift[k] − cShift[c]) · cScale[c]. */
 export interface Operand {
@@ -31,14 +33,13 @@ interface KernelExports {
   pack_rows: (raw: number, kb: number, ld: number, cs: number, ks: number, dst: number, colsum: number) => number;
 }
 
-interface Kernel extends KernelExports {
+interface Kernel {
+  exports: KernelExports;
   memory: WasmMemory;
   helper: HelperThread;
 }
 
 const PANEL = 8;
-/** Floats reserved at the start of the shared memory for the helper thread's control words. */
-const CONTROL_FLOATS = CONTROL_INTS;
 
 let kernel: Kernel | null = null;
 
@@ -47,15 +48,13 @@ function getKernel(): Kernel {
   const module = compileBase64(GEMM_WASM_BASE64);
   const memory = createSharedMemory(1);
   const exports = instantiateWithMemory<KernelExports>(module, memory);
-  // The helper runs the same runBlock (its source is sent along) on the chunk pairs of the other parity.
-  const task = `(e, c) => (${runBlock.toString()})(e.gemm_tn, c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11] === 1, 1, 2)`;
-  kernel = { ...exports, memory, helper: new HelperThread(module, memory, task) };
+  kernel = { exports, memory, helper: new HelperThread(module, memory, { label: '@samrank/rank Gram kernel' }) };
   return kernel;
 }
 
 /** @internal Whether the helper thread is up and would take half of the next large block. */
 export function gramHelperReady(): boolean {
-  return kernel !== null && kernel.helper.ready();
+  return kernel !== null && helperReady(kernel.helper);
 }
 
 /** @internal Starts the helper now (it boots in the background), so that tests and benchmarks can wait for it. */
@@ -69,51 +68,17 @@ export interface ProductOptions {
   flushRows?: number;
 }
 
-/**
- * The tiles of one block of kb shared rows whose chunk pair has index ≡ part (mod parts), B in chunks of
- * 16 panels (128 columns, which stay in L2 while A's panels stream). Pointers in floats. Self-contained
- * (literal constants, no outer names): its source also runs in the helper thread.
- */
-function runBlock(
-  gemm_tn: KernelExports['gemm_tn'],
-  aPtr: number,
-  bPtr: number,
-  kb: number,
-  npa: number,
-  npb: number,
-  outPtr: number,
-  ldo: number,
-  sym: boolean,
-  part: number,
-  parts: number,
-): void {
-  const panelBytes = kb * 32;
-  let pair = 0;
-  for (let q0 = 0; q0 < npb; q0 += 16) {
-    const nq = Math.min(16, npb - q0);
-    const pEnd = sym ? Math.min(npa, q0 + nq) : npa;
-    for (let p0 = 0; p0 < pEnd; p0 += 16, pair++) {
-      if (pair % parts !== part) continue;
-      const np = Math.min(16, pEnd - p0);
-      gemm_tn(aPtr * 4 + p0 * panelBytes, bPtr * 4 + q0 * panelBytes, kb, np, nq, (outPtr + p0 * 8 * ldo + q0 * 8) * 4, ldo, sym && p0 === q0 ? 1 : 0);
-    }
-  }
-}
-
 /** Below this many multiply-adds per block the hand-off to the helper costs more than it saves. */
 const THREAD_MIN_WORK = 1 << 21;
 
-/** runBlock on this thread and, when it pays, half of the tiles on the helper thread. */
-function runBlockShared(k: Kernel, aPtr: number, bPtr: number, kb: number, npa: number, npb: number, outPtr: number, ldo: number, sym: boolean): void {
-  const work = kb * npa * npb * 64 * (sym ? 0.5 : 1);
-  const pairs = Math.ceil(npb / 16) * Math.ceil(npa / 16);
-  if (work < THREAD_MIN_WORK || pairs < 2 || !k.helper.ready()) {
-    runBlock(k.gemm_tn, aPtr, bPtr, kb, npa, npb, outPtr, ldo, sym, 0, 1);
+/** The tiles of one block on this thread and, when it pays, the chunk pairs of odd index on the helper thread. */
+function runBlockShared(k: Kernel, block: GemmBlock): void {
+  const work = block.kb * block.panelsA * block.panelsB * 64 * (block.symmetric ? 0.5 : 1);
+  if (work < THREAD_MIN_WORK || gemmPairs(block) < 2 || !helperReady(k.helper)) {
+    runTask(k.exports, gemmTilesTask(block, 0, 1));
     return;
   }
-  k.helper.run([aPtr, bPtr, kb, npa, npb, outPtr, ldo, sym ? 1 : 0], () =>
-    runBlock(k.gemm_tn, aPtr, bPtr, kb, npa, npb, outPtr, ldo, sym, 0, 2),
-  );
+  k.helper.run(gemmTilesTask(block, 1, 2), () => runTask(k.exports, gemmTilesTask(block, 0, 2)));
 }
 
 /** Adds the upper triangle of the f32 block result at `outPtr` (ldo wide) into the m × m float64 `out`, then zeroes it. */
@@ -187,9 +152,9 @@ export function addProductTN(a: Operand, b: Operand | null, out: Float64Array, o
   const bFloats = sym ? 0 : npb * kBlock * PANEL;
   const outFloats = npa * PANEL * ldo;
   const k = getKernel();
-  ensureMemory(k.memory, (CONTROL_FLOATS + aFloats + bFloats + outFloats) * 4 + 64);
+  ensureMemory(k.memory, (aFloats + bFloats + outFloats) * 4 + 64);
   const mem = new Float32Array(k.memory.buffer);
-  const aPtr = CONTROL_FLOATS;
+  const aPtr = 0;
   const bPtr = sym ? aPtr : aPtr + aFloats;
   const outPtr = aPtr + aFloats + bFloats;
   mem.fill(0, outPtr, outPtr + outFloats);
@@ -212,7 +177,7 @@ export function addProductTN(a: Operand, b: Operand | null, out: Float64Array, o
     const kb = Math.min(kBlock, K - k0);
     pack(a, k0, kb, mem, aPtr);
     if (!sym) pack(bb, k0, kb, mem, bPtr);
-    runBlockShared(k, aPtr, bPtr, kb, npa, npb, outPtr, ldo, sym);
+    runBlockShared(k, { a: aPtr, b: bPtr, kb, panelsA: npa, panelsB: npb, out: outPtr, ldo, symmetric: sym });
     pending += kb;
     if (pending >= flushRows) flush();
   }
@@ -244,8 +209,8 @@ export function addRowGramF32(
   const kBlock = Math.max(8, Math.min(options.kBlock ?? 512, rows));
   const flushRows = Math.max(kBlock, options.flushRows ?? 2048);
   const k = getKernel();
-  // Float offsets: control words, raw block, column shift, row shift, column sums, packed panels, f32 result.
-  const rawPtr = CONTROL_FLOATS;
+  // Float offsets: raw block, column shift, row shift, column sums, packed panels, f32 result.
+  const rawPtr = 0;
   const csPtr = rawPtr + kBlock * ld;
   const ksPtr = csPtr + ld;
   const sumPtr = ksPtr + kBlock;
@@ -264,10 +229,10 @@ export function addRowGramF32(
     else for (let kk = 0; kk < kb; kk++) mem.set(data.subarray(src + kk * d, src + kk * d + d), rawPtr + kk * ld);
     if (kShift) for (let kk = 0; kk < kb; kk++) mem[ksPtr + kk] = kShift[k0 + kk]!;
     if (colSums) mem.fill(0, sumPtr, sumPtr + ld);
-    const bad = k.pack_rows(rawPtr * 4, kb, ld, csPtr * 4, kShift ? ksPtr * 4 : -1, aPtr * 4, sumPtr * 4);
+    const bad = k.exports.pack_rows(rawPtr * 4, kb, ld, csPtr * 4, kShift ? ksPtr * 4 : -1, aPtr * 4, sumPtr * 4);
     if (bad) return k0;
     if (colSums) for (let c = 0; c < d; c++) colSums[c]! += mem[sumPtr + c]!;
-    runBlockShared(k, aPtr, aPtr, kb, np, np, outPtr, ld, true);
+    runBlockShared(k, { a: aPtr, b: aPtr, kb, panelsA: np, panelsB: np, out: outPtr, ldo: ld, symmetric: true });
     pending += kb;
     if (pending >= flushRows) {
       flushUpper(mem, outPtr, ld, d, G, outFloats);

@@ -18,7 +18,7 @@ export {
   TensorInputError,
   ThresholdRangeError,
 } from './errors.js';
-export { setRankThreads } from './helper-thread.js';
+export { setRankThreads } from './rank-threads.js';
 export { knnError, knnPredict, type KnnOptions } from './knn.js';
 export type { DenseMatrix, MatrixInput } from './matrix.js';
 export { featureRank, type FeatureRankOptions } from './rank.js';

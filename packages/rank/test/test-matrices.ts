@@ -1,8 +1,8 @@
 /**
  * Seeded matrices for the tests (not exported by the package). Draws come from `createRng` of
- * @samrank/data, imported by relative path so the tests need no build of that package.
+ * @samrank/core, the RNG every samrank package draws from.
  */
-import { createRng } from '../../data/src/random.js';
+import { createRng } from '@samrank/core';
 
 /** n × m matrix with orthonormal columns (Gram–Schmidt on Gaussian columns, twice for accuracy), row-major. */
 export function orthonormalColumns(n: number, m: number, seed: number): Float64Array {

@@ -3,7 +3,7 @@
  * backend (with gradients registered and the training kernels installed) via @samrank/models.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { setupBackend } from '@samrank/models';
+import { setupBackend } from '@samrank/backend';
 import { BackendSelectionError } from '../errors.js';
 
 /** Backends the CLI accepts; `auto` lets @samrank/models pick the fastest installed one. */

@@ -4,7 +4,8 @@
  * That is what makes batch-1 SGD in tfjs affordable: the per-op overhead, not the arithmetic, dominates.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { scalarActivation, createRng, type TeacherActivation, type TwoLayerParams } from '@samrank/data';
+import { createRng } from '@samrank/core';
+import { scalarActivation, type TeacherActivation, type TwoLayerParams } from '@samrank/data';
 
 /** Shape of the batched student. */
 export interface StudentShape {

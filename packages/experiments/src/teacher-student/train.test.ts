@@ -1,6 +1,7 @@
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
+import { registerDoubleBackpropGradients } from '@samrank/backend';
 import type { TwoLayerParams } from '@samrank/data';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { flat, loadFixture, worstViolation } from '../../../../test-utils/fixtures.js';
@@ -70,6 +71,7 @@ function replay(fx: Trajectory, rhos: number[]) {
 beforeAll(async () => {
   await tf.setBackend('cpu');
   tf.enableProdMode();
+  registerDoubleBackpropGradients(); // gradnorm's exact mode needs them (the CLI's setupBackend registers them)
 });
 
 describe.each([

@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { GradientNormRegularizer, SAM } from '@samrank/optim';
-import { createRng, makeTeacherStudentData, type TeacherStudentData } from '@samrank/data';
+import { createRng } from '@samrank/core';
+import { makeTeacherStudentData, type TeacherStudentData } from '@samrank/data';
 import type { TeacherStudentConfig, TeacherStudentMethod } from './config.js';
 import { type BatchedStudent, batchedSquaredLoss, fusedSquaredLoss, plainSgdStep } from './model.js';
 

@@ -1,0 +1,3 @@
+import { samrankVitestConfig } from '../../vitest.shared.js';
+
+export default samrankVitestConfig();

@@ -1,0 +1,59 @@
+import { compileBase64, createSharedMemory, instantiateWithMemory, runTask } from '@samrank/core';
+import { HelperThread } from '@samrank/core/threads';
+import { describe, expect, it } from 'vitest';
+import { GEMM_WASM_BASE64 } from './gemm-wasm.generated.js';
+import { gemmPairs, gemmTilesTask, tridiagStepTask, type GemmBlock } from './kernel-tasks.js';
+import { helperReady, setRankThreads } from './rank-threads.js';
+
+const block = (panels: number, symmetric: boolean): GemmBlock => ({ a: 16, b: 4096, kb: 8, panelsA: panels, panelsB: panels, out: 65536, ldo: 8 * panels, symmetric });
+
+describe('gemmTilesTask', () => {
+  it('splits the chunk pairs of a block by parity, each pair one gemm_tn call with byte offsets', () => {
+    // 40 panels: 3 chunks of B; the symmetric block has the 6 pairs with A chunk <= B chunk.
+    const sym = block(40, true);
+    expect(gemmPairs(sym)).toBe(9);
+    const whole = gemmTilesTask(sym, 0, 1);
+    expect(whole).toHaveLength(6);
+    const halves = [gemmTilesTask(sym, 0, 2), gemmTilesTask(sym, 1, 2)];
+    expect(halves.map((h) => h.length)).toEqual([3, 3]);
+    expect([...halves[0]!, ...halves[1]!].map((c) => c.args.join()).sort()).toEqual(whole.map((c) => c.args.join()).sort());
+    // First pair: A and B chunks 0, a diagonal tile (sym flag 1); offsets in bytes.
+    expect(whole[0]).toEqual({ fn: 'gemm_tn', args: [64, 4096 * 4, 8, 16, 16, 65536 * 4, 320, 1] });
+    expect(gemmTilesTask(block(40, false), 0, 1)).toHaveLength(9);
+  });
+
+  it('builds one fused_step call per tridiagonalization pass', () => {
+    expect(tridiagStepTask({ matrix: 0, n: 10, i0: 2, i1: 7, vp: 800, wp: 880, v: 960, p: 1040 })).toEqual([
+      { fn: 'fused_step', args: [0, 10, 2, 7, 800, 880, 960, 1040] },
+    ]);
+  });
+
+  it("the helper computes its half of a block's tiles into the shared memory, identical to one thread", async () => {
+    const module = compileBase64(GEMM_WASM_BASE64);
+    const memory = createSharedMemory(8);
+    const exports = instantiateWithMemory<object>(module, memory);
+    const mem = new Float32Array(memory.buffer);
+    const b: GemmBlock = { a: 0, b: 0, kb: 8, panelsA: 40, panelsB: 40, out: 40 * 8 * 8, ldo: 320, symmetric: true };
+    for (let i = 0; i < b.out; i++) mem[i] = Math.sin(i);
+    const outFloats = 320 * 320;
+    runTask(exports, gemmTilesTask(b, 0, 1));
+    const one = mem.slice(b.out, b.out + outFloats);
+    mem.fill(0, b.out, b.out + outFloats);
+    const helper = new HelperThread(module, memory);
+    for (let i = 0; i < 200 && !helper.ready(); i++) await new Promise((r) => setTimeout(r, 25));
+    helper.run(gemmTilesTask(b, 1, 2), () => runTask(exports, gemmTilesTask(b, 0, 2)));
+    expect(mem.slice(b.out, b.out + outFloats)).toEqual(one);
+    expect(one.some((v) => v !== 0)).toBe(true);
+    await helper.terminate();
+  });
+});
+
+describe('setRankThreads', () => {
+  it('with one thread no helper is used (nor started); it accepts only 1 or 2', () => {
+    const helper = new HelperThread(compileBase64(GEMM_WASM_BASE64), createSharedMemory(1));
+    setRankThreads(1);
+    expect(helperReady(helper)).toBe(false);
+    setRankThreads(2);
+    expect(() => setRankThreads(3 as never)).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,70 @@
+/**
+ * Typed builders of the helper-thread tasks of wasm/gemm.wat and wasm/tridiag.wat (wasm/README.md lists each
+ * export's arguments). A task is plain data run by `runTask` of `@samrank/core` on either thread.
+ */
+import type { KernelCall, KernelTask } from '@samrank/core';
+
+/** One packed block of the Gram kernel (wasm/gemm.wat `gemm_tn`); pointers are float indices into the memory. */
+export interface GemmBlock {
+  /** A's panels (8 columns each, kb rows), float index. */
+  a: number;
+  /** B's panels (equal to `a` for a Gram matrix). */
+  b: number;
+  /** Shared rows in the block. */
+  kb: number;
+  /** Panels of A and of B. */
+  panelsA: number;
+  panelsB: number;
+  /** The float32 result tiles, float index, row-major with leading dimension `ldo` floats. */
+  out: number;
+  ldo: number;
+  /** Upper triangle only (A = B). */
+  symmetric: boolean;
+}
+
+/**
+ * The `gemm_tn` calls of one block whose chunk pair (B in chunks of 16 panels, i.e. 128 columns that stay in L2
+ * while A's panels stream; A in chunks of 16 panels) has index ≡ part (mod parts). The pairs write disjoint
+ * tiles, so any split gives the same bits.
+ */
+export function gemmTilesTask(block: GemmBlock, part: number, parts: number): KernelTask {
+  const { a, b, kb, panelsA, panelsB, out, ldo, symmetric } = block;
+  const panelBytes = kb * 32;
+  const calls: KernelCall[] = [];
+  let pair = 0;
+  for (let q0 = 0; q0 < panelsB; q0 += 16) {
+    const nq = Math.min(16, panelsB - q0);
+    const pEnd = symmetric ? Math.min(panelsA, q0 + nq) : panelsA;
+    for (let p0 = 0; p0 < pEnd; p0 += 16, pair++) {
+      if (pair % parts !== part) continue;
+      const np = Math.min(16, pEnd - p0);
+      const args = [a * 4 + p0 * panelBytes, b * 4 + q0 * panelBytes, kb, np, nq, (out + p0 * 8 * ldo + q0 * 8) * 4, ldo, symmetric && p0 === q0 ? 1 : 0];
+      calls.push({ fn: 'gemm_tn', args });
+    }
+  }
+  return calls;
+}
+
+/** Chunk pairs of a block (how many ways it splits). */
+export function gemmPairs(block: Pick<GemmBlock, 'panelsA' | 'panelsB'>): number {
+  return Math.ceil(block.panelsB / 16) * Math.ceil(block.panelsA / 16);
+}
+
+/** One fused Householder pass (wasm/tridiag.wat `fused_step`) over rows [i0, i1); offsets in bytes. */
+export interface TridiagStep {
+  /** The n × n float64 matrix (row-major, upper triangle used). */
+  matrix: number;
+  n: number;
+  i0: number;
+  i1: number;
+  /** The pending update's v and w (float64 vectors of n). */
+  vp: number;
+  wp: number;
+  /** This step's v, and the p that the pass accumulates T·v into. */
+  v: number;
+  p: number;
+}
+
+export function tridiagStepTask(s: TridiagStep): KernelTask {
+  return [{ fn: 'fused_step', args: [s.matrix, s.n, s.i0, s.i1, s.vp, s.wp, s.v, s.p] }];
+}
