@@ -3,8 +3,8 @@ import {
   InvalidTeacherStudentOptionError,
   TeacherLabelScaleError,
   makeTeacherStudentData,
-  twoLayerForward,
 } from './teacher-student.js';
+import { twoLayerForward } from '@samrank/core';
 
 describe('makeTeacherStudentData', () => {
   it('has the paper shapes by default', () => {

@@ -3,20 +3,14 @@
  * R^d, labels from a small two-layer "teacher" network with the student's activation. Pure JS, float64,
  * seeded through `createRng`, so one seed gives the same data on every backend.
  */
-import { createRng, type Rng } from '@samrank/core';
-
-/** Hidden-unit nonlinearities used by the two-layer experiments. */
-export type TeacherActivation = 'relu' | 'tanh' | 'abs';
-
-/** The activations accepted by {@link makeTeacherStudentData}, in a stable order. */
-export const TEACHER_ACTIVATIONS: readonly TeacherActivation[] = ['relu', 'tanh', 'abs'];
+import { createRng, type Rng, TWO_LAYER_ACTIVATIONS, type TwoLayerActivation, type TwoLayerParams, twoLayerForward } from '@samrank/core';
 
 /** Options of {@link makeTeacherStudentData}; every field except `seed` has the paper's value as default. */
 export interface TeacherStudentOptions {
   /** Seed of the whole draw (inputs and teacher). */
   seed: number;
   /** Teacher activation (the paper uses the student's). Default 'relu'. */
-  activation?: TeacherActivation;
+  activation?: TwoLayerActivation;
   /** Training points. Default 20. */
   nTrain?: number;
   /** Test points. Default 1000. */
@@ -37,22 +31,10 @@ export interface TeacherStudentOptions {
   maxAttempts?: number;
 }
 
-/** A two-layer network's parameters in row-major float64 arrays: f(x) = Σ_j a_j act(w_j·x + b_j) + c. */
-export interface TwoLayerParams {
-  /** [width, inputDim], row j = w_j. */
-  W: Float64Array;
-  /** [width] hidden biases (zeros when biases are off). */
-  b: Float64Array;
-  /** [width] output weights. */
-  a: Float64Array;
-  /** Output bias (0 when biases are off). */
-  c: number;
-}
-
 /** One teacher-student data set. Inputs are row-major [n, inputDim]. */
 export interface TeacherStudentData {
   seed: number;
-  activation: TeacherActivation;
+  activation: TwoLayerActivation;
   inputDim: number;
   nTrain: number;
   nTest: number;
@@ -79,40 +61,6 @@ export class TeacherLabelScaleError extends Error {
     super(message);
     this.name = 'TeacherLabelScaleError';
   }
-}
-
-/** Applies a hidden activation to one pre-activation value. */
-export function scalarActivation(activation: TeacherActivation, h: number): number {
-  switch (activation) {
-    case 'relu':
-      return h > 0 ? h : 0;
-    case 'tanh':
-      return Math.tanh(h);
-    case 'abs':
-      return Math.abs(h);
-  }
-}
-
-/** Evaluates a two-layer network on row-major inputs [n, inputDim]; returns [n] outputs. */
-export function twoLayerForward(
-  params: TwoLayerParams,
-  activation: TeacherActivation,
-  x: Float64Array,
-  inputDim: number,
-): Float64Array {
-  const width = params.a.length;
-  const n = x.length / inputDim;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let f = params.c;
-    for (let j = 0; j < width; j++) {
-      let h = params.b[j]!;
-      for (let k = 0; k < inputDim; k++) h += params.W[j * inputDim + k]! * x[i * inputDim + k]!;
-      f += params.a[j]! * scalarActivation(activation, h);
-    }
-    out[i] = f;
-  }
-  return out;
 }
 
 /** n Gaussian points normalized to the unit sphere, row-major [n, d]. */
@@ -180,9 +128,9 @@ export function makeTeacherStudentData(options: TeacherStudentOptions): TeacherS
   const { seed } = options;
   if (!Number.isInteger(seed)) throw new InvalidTeacherStudentOptionError(`seed must be an integer, got ${seed}`);
   const activation = options.activation ?? 'relu';
-  if (!TEACHER_ACTIVATIONS.includes(activation)) {
+  if (!TWO_LAYER_ACTIVATIONS.includes(activation)) {
     throw new InvalidTeacherStudentOptionError(
-      `activation must be one of ${TEACHER_ACTIVATIONS.join(', ')}, got ${String(activation)}`,
+      `activation must be one of ${TWO_LAYER_ACTIVATIONS.join(', ')}, got ${String(activation)}`,
     );
   }
   const nTrain = positiveInt('nTrain', options.nTrain ?? 20);
