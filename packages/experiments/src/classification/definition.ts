@@ -35,7 +35,7 @@ const percent = (v: number) => (100 * v).toFixed(2);
 function metrics(config: ClassificationConfig): Metric<ClassificationEvaluation>[] {
   const list: Metric<ClassificationEvaluation>[] = [
     { key: 'testError', title: 'test error (%)', column: 'test%', compute: (e) => e.testError(), format: percent, plot: { curve: true, final: true, scale: 100 } },
-    { key: 'trainLoss', title: 'train loss', column: 'loss', compute: (e) => e.trainLoss, format: (v) => v.toFixed(4), plot: { curve: true, log: true } },
+    { key: 'trainLoss', title: 'train loss', column: 'loss', compute: (e) => e.trainLoss, format: (v) => v.toFixed(4), plot: { curve: true, log: true }, trainingQuality: true },
   ];
   for (const b of config.blocks) {
     list.push({

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Metric } from '../runner/definition.js';
-import { renderReport } from '../runner/report.js';
-import { type RunResult, summarizeByRho } from '../runner/results.js';
+import { buildResults, reportMarkdown } from '../runner/outputs.js';
+import type { RunResult } from '../runner/results.js';
 import { resolveClassificationConfig } from './config.js';
 import { classificationDefinition } from './definition.js';
 
@@ -17,17 +17,8 @@ function report(rhos: number[], runs: RunResult[]) {
   const def = classificationDefinition('cifar10');
   const config = { ...resolveClassificationConfig('cifar10', { rhos, seeds: 3 }), iterations: 10 };
   const metrics = def.metrics(config) as Metric<unknown>[];
-  return renderReport({
-    text: def.report(config, []),
-    parameter: def.parameter(config),
-    metrics,
-    runs,
-    summary: summarizeByRho(rhos, runs, metrics),
-    backend: 'wasm',
-    command: 'samrank-repro cifar10',
-    notes: ['a note'],
-    figures: [],
-  });
+  const results = buildResults({ definition: def, config, backend: 'wasm', command: ['cifar10'], notes: ['a note'], sources: [], runs, metrics });
+  return reportMarkdown(def, results, []);
 }
 
 describe('classification report', () => {
@@ -37,7 +28,9 @@ describe('classification report', () => {
     const md = report([0, 0.6], runs);
     expect(md).toContain('Command: `samrank-repro cifar10`');
     expect(md).toMatch(/\| 0\.6 \| 20\.00 \| \*\*12\.39\*\* \| 0\.5000 \| 70 \(60–200\) \| \*\*2616\*\* \| 20 \| 5 \| 30\.00 \| \*\*67\.06\*\* \|/);
-    expect(md).toMatch(/feature rank, block 3: median 100 at ρ = 0 → 70 at ρ = 0\.6 — it falls with ρ, as the paper reports\./);
+    // Seeds 0–2 give rank differences −40, −50, +110: no clear effect.
+    expect(md).toMatch(/\| feature rank, block 3 \| 0\.6 \| 3 \| -40 \(-50 to 110\) | 6\.67 \| 1\.000 \| unclear \|/);
+    expect(md).toMatch(/- feature rank, block 3: no clear difference from ρ = 0 at any ρ — the paper reports it lower than at ρ = 0: \*\*no clear effect\*\* at this scale\./);
     expect(md).toContain('- a note');
   });
 
@@ -45,7 +38,7 @@ describe('classification report', () => {
     const md = report([0, 0.3], [run(0, 0, 100, 0.2), run(0.3, 0, 110, 0.2)]);
     expect(md).toMatch(/## The paper's numbers/);
     expect(md).toMatch(/\| 0\.6 \| 12\.39 \| 2616 \| 67\.06 \|/);
-    expect(md).toMatch(/median 100 at ρ = 0 → 110 at ρ = 0\.3 — it does \*\*not\*\* fall here, unlike the paper's claim\./);
+    expect(md).toMatch(/only 1 seed per ρ paired with ρ = 0 — too few for a verdict/);
   });
 
   it('leaves diverged runs out of the medians, counts them, and reports them', () => {
@@ -54,7 +47,7 @@ describe('classification report', () => {
     expect(md).toMatch(/\| 1\.2 \| 1\/1 \| – \| – \| – \| – \| – \| – \|/);
     expect(md).toMatch(/\| 0\.6 \| 1\/4 \| 20\.00 \|/);
     expect(md).toContain('**Diverged** (non-finite loss, gradient or features; excluded from the medians): ρ 0.6 seed 3 at step 4; ρ 1.2 seed 3 at step 4.');
-    // ρ = 1.2 has no rank: the direction is read between the smallest and the largest ρ that have one.
-    expect(md).toMatch(/median 100 at ρ = 0 → 70 at ρ = 0\.6/);
+    // ρ = 1.2 has no finished run: no pairs, no verdict there.
+    expect(md).toMatch(/\| feature rank, block 3 \| 1\.2 \| 0 \| – \(– to –\) \| – \| 1\.000 \| unclear \|/);
   });
 });

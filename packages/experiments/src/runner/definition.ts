@@ -42,10 +42,15 @@ export interface Metric<E> {
   format?(value: number): string;
   plot?: MetricPlot;
   /**
-   * The paper's claim about this metric as ρ grows (e.g. feature rank: 'falls'); the report states for
-   * which metrics our runs show it.
+   * The paper's claim about this metric against ρ = 0: lower ('falls', e.g. the feature rank) or higher
+   * ('rises') at ρ > 0. The report tests it with paired statistics over seeds and says where it holds.
    */
   expect?: 'falls' | 'rises';
+  /**
+   * A measure of how well trained a run is (train loss): when it is clearly worse at a larger ρ, the report
+   * warns that a claimed change may come from less training rather than from SAM.
+   */
+  trainingQuality?: boolean;
 }
 
 /** A group of runs that trains as one (a batched model, or a single run). */

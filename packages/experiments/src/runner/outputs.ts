@@ -12,6 +12,7 @@ import { writeFileAtomic } from './files.js';
 import { renderSvg, svgToPng } from './render.js';
 import { renderReport } from './report.js';
 import { type HistoryRecord, type RhoSummary, type RunResult, summarizeByRho, toJson } from './results.js';
+import { type PairedComparison, pairedComparisons } from './statistics.js';
 
 export const RESULTS_FILE = 'results.json';
 export const HISTORY_FILE = 'history.jsonl';
@@ -34,6 +35,8 @@ export interface Results {
   runs: RunResult[];
   /** Per swept value: median, min and max over seeds of each final metric. */
   summary: RhoSummary[];
+  /** Every ρ against the smallest ρ, paired by seed, for each metric (runner/statistics.ts). */
+  comparisons: PairedComparison[];
 }
 
 /** Assembles results.json's content. */
@@ -60,6 +63,7 @@ export function buildResults(input: {
     sources: input.sources,
     runs: input.runs,
     summary: summarizeByRho(rhos, input.runs, input.metrics),
+    comparisons: input.metrics.flatMap((m) => pairedComparisons(m.key, rhos, input.runs)),
   };
 }
 
@@ -105,23 +109,27 @@ export async function writeOutputs(dir: string, input: OutputInput): Promise<voi
     }
   }
   await writeFileAtomic(join(dir, HISTORY_FILE), input.history.map((h) => toJson(h)).join('\n') + '\n');
-  await writeFileAtomic(
-    join(dir, REPORT_FILE),
-    renderReport({
-      text,
-      parameter,
-      metrics,
-      runs: results.runs,
-      summary: results.summary,
-      backend: results.backend,
-      command: commandLine(results.command),
-      wallSeconds: input.wallSeconds,
-      notes: results.notes,
-      figures: figureFiles,
-    }),
-  );
+  await writeFileAtomic(join(dir, REPORT_FILE), reportMarkdown(def, results, figureFiles, input.wallSeconds));
   // results.json last: its presence marks a finished run.
   await writeFileAtomic(join(dir, RESULTS_FILE), toJson(results, 2) + '\n');
+}
+
+/** report.md of finished results; `figures` are the figure file stems written beside it. */
+export function reportMarkdown(definition: AnyExperiment, results: Results, figures: readonly string[], wallSeconds?: number): string {
+  const config = results.config as { preset: string; seeds: number[] };
+  return renderReport({
+    text: definition.report(config, results.notes),
+    parameter: definition.parameter(config),
+    metrics: definition.metrics(config) as Metric<unknown>[],
+    runs: results.runs,
+    summary: results.summary,
+    comparisons: results.comparisons,
+    backend: results.backend,
+    command: commandLine(results.command),
+    wallSeconds,
+    notes: results.notes,
+    figures,
+  });
 }
 
 /** Removes a previous run's outputs from `dir` (for --force): only the files a run writes. */

@@ -6,6 +6,7 @@
 import type { Metric, PaperValues, ReportText } from './definition.js';
 import type { Parameter } from './figures.js';
 import { type RhoSummary, type RunResult, type Spread, formatMetric } from './results.js';
+import { CONFIDENCE, type PairedComparison } from './statistics.js';
 
 /** What the report needs besides the definition's text. */
 export interface ReportInput {
@@ -14,6 +15,7 @@ export interface ReportInput {
   metrics: readonly Metric<unknown>[];
   runs: readonly RunResult[];
   summary: readonly RhoSummary[];
+  comparisons: readonly PairedComparison[];
   backend: string;
   /** `samrank-repro …` that regenerates the run. */
   command?: string;
@@ -78,25 +80,62 @@ function separatePaperTable(input: ReportInput): string[] {
   return [...lines, ''];
 }
 
-/** One sentence per metric with an expected direction: what the medians did from the smallest to the largest ρ. */
-function directions(input: ReportInput): string[] {
-  const measured = input.summary.filter((s) => s.finished > 0);
-  const first = measured[0];
-  const last = measured[measured.length - 1];
-  if (!first || !last || measured.length < 2) return [];
-  const p = input.parameter.symbol;
-  return input.metrics
-    .filter((m) => m.expect)
-    .map((m) => {
-      const a = first.metrics[m.key]?.median ?? Number.NaN;
-      const b = last.metrics[m.key]?.median ?? Number.NaN;
-      const moved = m.expect === 'falls' ? b < a : b > a;
-      const [verb, base] = m.expect === 'falls' ? ['falls', 'fall'] : ['rises', 'rise'];
-      return (
-        `- ${m.title}: median ${formatMetric(m, a)} at ${p} = ${first.rho} → ${formatMetric(m, b)} at ${p} = ${last.rho}` +
-        (moved ? ` — it ${verb} with ${p}, as the paper reports.` : ` — it does **not** ${base} here, unlike the paper's claim.`)
+/** What the paired comparisons say about one claimed metric, as one sentence. */
+export function claimSentence(metric: Metric<unknown>, comparisons: readonly PairedComparison[], symbol: string): string {
+  const expected = metric.expect === 'falls' ? 'lower' : 'higher';
+  const opposite = expected === 'lower' ? 'higher' : 'lower';
+  const list = (cs: readonly PairedComparison[]) => cs.map((c) => `${symbol} = ${c.rho}`).join(', ');
+  const seeds = Math.max(0, ...comparisons.map((c) => c.n));
+  if (seeds < 3) return `- ${metric.title}: only ${seeds} seed${seeds === 1 ? '' : 's'} per ${symbol} paired with ${symbol} = 0 — too few for a verdict.`;
+  const yes = comparisons.filter((c) => c.verdict === expected);
+  const no = comparisons.filter((c) => c.verdict === opposite);
+  const unclear = comparisons.filter((c) => c.verdict === 'unclear');
+  const claim = `the paper reports it ${expected} than at ${symbol} = 0`;
+  if (yes.length === comparisons.length) return `- ${metric.title}: ${expected} than at ${symbol} = 0 at every ${symbol} > 0 — ${claim}: **reproduced**.`;
+  if (yes.length === 0 && no.length === 0) return `- ${metric.title}: no clear difference from ${symbol} = 0 at any ${symbol} — ${claim}: **no clear effect** at this scale.`;
+  const parts = [
+    yes.length ? `${expected} at ${list(yes)}` : '',
+    unclear.length ? `no clear difference at ${list(unclear)}` : '',
+    no.length ? `**${opposite}** at ${list(no)}` : '',
+  ].filter(Boolean);
+  const verdict = no.length ? 'contradicted where it is ' + opposite : yes.some((c) => c.rho === Math.max(...comparisons.map((x) => x.rho))) ? 'reproduced at the larger values' : 'partly reproduced';
+  return `- ${metric.title}: ${parts.join('; ')} — ${claim}: **${verdict}**.`;
+}
+
+function pairedSection(input: ReportInput): string[] {
+  const { metrics, comparisons, parameter } = input;
+  const p = parameter.symbol;
+  const shown = metrics.filter((m) => m.expect || m.trainingQuality);
+  if (!shown.length || !comparisons.length) return [];
+  const lines = [
+    `## Against ${p} = 0, paired by seed`,
+    '',
+    `Runs of the same seed share the data order and the initialisation, so each seed gives one difference m(${p}) − m(${p} = 0). ` +
+      `Median difference with a ${Math.round(100 * CONFIDENCE)} % bootstrap interval (10,000 seeded resamples; for 3–5 seeds it spans the smallest to the largest difference) and an exact two-sided sign test; ` +
+      'a difference counts only when the interval excludes 0 (with at least 3 seeds), i.e. when the seeds agree.',
+    '',
+    `| metric | ${p} | seeds | median difference (${Math.round(100 * CONFIDENCE)} % interval) | mean difference | sign test p | verdict |`,
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const m of shown) {
+    for (const c of comparisons.filter((x) => x.metric === m.key)) {
+      const fmt = (v: number) => (Number.isFinite(v) ? formatMetric({ format: m.format ?? ((x) => String(Number(x.toPrecision(3)))) }, v) : '–');
+      lines.push(
+        `| ${m.title} | ${c.rho} | ${c.n} | ${fmt(c.medianDifference)} (${fmt(c.interval[0])} to ${fmt(c.interval[1])}) | ${fmt(c.meanDifference)} | ${c.signTestP.toFixed(3)} | ${c.verdict} |`,
       );
-    });
+    }
+  }
+  lines.push('', "What this says about the paper's claims:", '');
+  for (const m of metrics.filter((x) => x.expect)) lines.push(claimSentence(m, comparisons.filter((c) => c.metric === m.key), p));
+  for (const m of metrics.filter((x) => x.trainingQuality)) {
+    const worse = comparisons.filter((c) => c.metric === m.key && c.verdict === 'higher');
+    if (worse.length) {
+      lines.push(
+        `- ${m.title} is also clearly higher at ${worse.map((c) => `${p} = ${c.rho}`).join(', ')}: those runs are less trained, so part of any difference there may come from less training rather than from SAM's bias.`,
+      );
+    }
+  }
+  return [...lines, ''];
 }
 
 function everyRun(input: ReportInput): string[] {
@@ -138,9 +177,7 @@ export function renderReport(input: ReportInput): string {
       '',
     );
   }
-  const said = directions(input);
-  if (said.length) lines.push("What the paper's claims look like in these runs (medians over seeds):", '', ...said, '');
-  lines.push(...separatePaperTable(input), ...everyRun(input));
+  lines.push(...pairedSection(input), ...separatePaperTable(input), ...everyRun(input));
   if (input.notes.length) lines.push('## Notes', '', ...input.notes.map((n) => `- ${n}`), '');
   if (input.figures.length) {
     lines.push('## Figures', '');

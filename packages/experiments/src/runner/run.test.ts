@@ -31,18 +31,23 @@ const files = (dir: string) => readdirSync(dir).sort();
 describe('runExperiment: outputs and resume', () => {
   it('writes results, history, report and figures; removes the checkpoint and the lock', async () => {
     const dir = fresh();
-    const out = await run(dir, counterConfig(), { figures: true });
+    const out = await run(dir, counterConfig({ seeds: [1, 2, 3] }), { figures: true });
     expect(out.status).toBe('completed');
     expect(files(dir)).toEqual(['figures', 'history.jsonl', 'report.md', 'results.json']);
     expect(files(join(dir, 'figures'))).toEqual(['curves.png', 'curves.svg', 'final-vs-rho.png', 'final-vs-rho.svg']);
     const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
     expect(results).toMatchObject({ experiment: 'counter', command: ['counter'], preset: 'smoke', backend: 'cpu', notes: ['counted, not trained'] });
-    expect(results.runs).toHaveLength(4);
-    expect(results.summary.map((s: { rho: number; finished: number }) => [s.rho, s.finished])).toEqual([[0, 2], [1, 2]]);
+    expect(results.runs).toHaveLength(6);
+    expect(results.summary.map((s: { rho: number; finished: number }) => [s.rho, s.finished])).toEqual([[0, 3], [1, 3]]);
+    expect(results.comparisons.map((c: { metric: string; rho: number; n: number; verdict: string }) => [c.metric, c.rho, c.n, c.verdict])).toEqual([
+      ['value', 1, 3, 'higher'],
+      ['twice', 1, 3, 'higher'],
+    ]);
     const report = readFileSync(join(dir, 'report.md'), 'utf8');
     expect(report).toContain('Command: `samrank-repro counter`');
     expect(report).toMatch(/\| ρ \| value \| paper \| twice the value \|/);
-    expect(report).toMatch(/value: median 0\.015 at ρ = 0 → 10\.02 at ρ = 1 — it rises with ρ, as the paper reports\./);
+    expect(report).toMatch(/\| value \| 1 \| 3 \| 10 \(10 to 10\) \| 10 \| 0\.250 \| higher \|/);
+    expect(report).toMatch(/- value: higher than at ρ = 0 at every ρ > 0 — the paper reports it higher than at ρ = 0: \*\*reproduced\*\*\./);
   });
 
   it('a run resumed after a stop writes the same results.json and history.jsonl byte for byte', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RunResult } from './results.js';
-import { bootstrapMeanInterval, pairedComparisons, signTest } from './statistics.js';
+import { bootstrapMedianInterval, pairedComparisons, signTest } from './statistics.js';
 
 const run = (rho: number, seed: number, rank: number | null): RunResult =>
   rank === null ? { rho, seed, status: 'diverged', divergedAt: 3, final: null } : { rho, seed, status: 'ok', divergedAt: null, final: { rank } };
@@ -13,16 +13,19 @@ describe('paired statistics', () => {
     expect(signTest([0, 0])).toBe(1);
   });
 
-  it('the bootstrap interval is seeded, contains the mean, and shrinks with agreement', () => {
-    const a = bootstrapMeanInterval([-3, -4, -5, -2, -6]);
-    expect(a).toEqual(bootstrapMeanInterval([-3, -4, -5, -2, -6]));
-    expect(a[0]).toBeLessThanOrEqual(-4);
-    expect(a[1]).toBeGreaterThanOrEqual(-4);
-    expect(a[1]).toBeLessThan(0);
-    const wide = bootstrapMeanInterval([-10, 8, -3, 6, -1]);
-    expect(wide[0]).toBeLessThan(0);
-    expect(wide[1]).toBeGreaterThan(0);
-    expect(bootstrapMeanInterval([1])).toEqual([Number.NaN, Number.NaN]);
+  it('the bootstrap interval of the median is seeded; for five seeds it spans the smallest to the largest difference', () => {
+    const a = bootstrapMedianInterval([-3, -4, -5, -2, -6]);
+    expect(a).toEqual(bootstrapMedianInterval([-3, -4, -5, -2, -6]));
+    expect(a).toEqual([-6, -2]);
+    // One seed against the others: the median is not moved by how far it lies, and the interval reaches 0's side.
+    const mixed = bootstrapMedianInterval([-10, 8, -3, 600, -1]);
+    expect(mixed[0]).toBe(-10);
+    expect(mixed[1]).toBeGreaterThan(0);
+    // With many agreeing seeds the interval pulls in from the extremes.
+    const many = bootstrapMedianInterval(Array.from({ length: 40 }, (_, i) => -1 - (i % 10)));
+    expect(many[0]).toBeGreaterThan(-10);
+    expect(many[1]).toBeLessThan(-1);
+    expect(bootstrapMedianInterval([1])).toEqual([Number.NaN, Number.NaN]);
   });
 
   it('pairs runs by seed, skips diverged ones, and calls a difference only when the interval excludes 0', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Metric } from '../runner/definition.js';
-import { renderReport } from '../runner/report.js';
-import { type RunResult, summarizeByRho } from '../runner/results.js';
+import { buildResults, reportMarkdown } from '../runner/outputs.js';
+import type { RunResult } from '../runner/results.js';
 import { resolveTeacherStudentConfig } from './config.js';
 import { teacherStudentDefinition } from './definition.js';
 import { paperNumbers } from './report.js';
@@ -20,22 +20,15 @@ describe('teacher-student report', () => {
       { rho: 0.6, seed: 3, status: 'ok', divergedAt: null, final: final(6, 20) },
     ];
     const metrics = teacherStudentDefinition.metrics(config) as Metric<unknown>[];
-    const md = renderReport({
-      text: teacherStudentDefinition.report(config, []),
-      parameter: teacherStudentDefinition.parameter(config),
-      metrics,
-      runs,
-      summary: summarizeByRho(config.rhos, runs, metrics),
-      backend: 'wasm',
-      command: 'samrank-repro teacher-student',
-      notes: [],
-      figures: ['curves'],
-    });
+    const results = buildResults({ definition: teacherStudentDefinition, config, backend: 'wasm', command: ['teacher-student'], notes: [], sources: [], runs, metrics });
+    const md = reportMarkdown(teacherStudentDefinition, results, ['curves']);
     expect(md).toMatch(/^# Teacher-student \(relu, SAM\)/);
     expect(md).toMatch(/\| 0 \| 0\/3 \| 1\.0e-4 \| \*\*3\.8e-6\*\* \| 0\.0100 \| \*\*0\.0147\*\* \| 18 \(17–19\) \| \*\*19\*\* \| 70 \(60–80\) \| \*\*77\*\* \| 6\.00 \| \*\*6\.25\*\* \|/);
     expect(md).toMatch(/\| 0\.6 \| 1\/3 \| .* \| 5 \(4–6\) \| \*\*4\*\* \|/);
     expect(md).toMatch(/\| 2 \| 0\.6 \| diverged at step 570 \|/);
-    expect(md).toMatch(/feature rank \(99\.99 %\): median 18 at ρ = 0 → 5 at ρ = 0\.6 — it falls with ρ, as the paper reports\./);
+    // Two seeds finished at ρ = 0.6: too few for a paired verdict, and the report says so.
+    expect(md).toMatch(/- feature rank \(99\.99 %\): only 2 seeds per ρ paired with ρ = 0 — too few for a verdict\./);
+    expect(md).toMatch(/\| feature rank \(99\.99 %\) \| 0\.6 \| 2 \| -13\.5 \(-15 to -12\) \| -13\.5 \| 0\.500 \| unclear \|/);
     expect(md).toMatch(/\*\*Diverged\*\* .*ρ 0\.6 seed 2 at step 570/);
   });
 
