@@ -48,6 +48,8 @@ export interface PerturbationSpec {
   rho: tf.Tensor;
   /** Divide by the (per-run) gradient norm; false = unnormalized SAM (ε = ρ·g). */
   normalize: boolean;
+  /** Unnormalized only: scale ε down onto the ρ-ball when ‖ρ·g‖ > ρ. */
+  clipToBall?: boolean;
   /** Stabilizer added to the norm (a scalar tensor; 0 gives ε = 0 when ‖g‖ = 0, never NaN). */
   epsilon: tf.Scalar;
   /** Whether epsilon is exactly 0 (then a zero norm is guarded explicitly). */
@@ -63,7 +65,7 @@ export interface PerturbationSpec {
  * null ε):
  * - SAM: ε = ρ·g / (‖g‖ + epsilon), the norm over all tensors jointly (per run);
  * - ASAM: ε = ρ·T²g / (‖T g‖ + epsilon), T = |w| + η;
- * - unnormalized: ε = ρ·g (ASAM: ρ·T²g).
+ * - unnormalized: ε = ρ·g (ASAM: ρ·T²g), with `clipToBall` ε = ρ·g·min(1, 1/‖g‖) (ASAM: the norm of T g).
  * With epsilon 0 and a zero norm, ε is 0 (not NaN).
  */
 export function samPerturbation(
@@ -83,6 +85,10 @@ export function samPerturbation(
     scale = spec.epsilonIsZero
       ? tf.div(spec.rho, tf.maximum(norm, MIN_NORM))
       : tf.div(spec.rho, tf.add(norm, spec.epsilon));
+  } else if (spec.clipToBall) {
+    // ‖ρ·g‖ ≤ ρ ⇔ ‖g‖ ≤ 1: the factor min(1, 1/‖g‖) leaves small gradients unnormalized and projects the rest.
+    const norm = jointNormPerRun(directions, spec.runs);
+    scale = tf.mul(spec.rho, tf.minimum(1, tf.div(1, tf.maximum(norm, MIN_NORM))));
   } else {
     scale = spec.rho;
   }

@@ -25,6 +25,12 @@ export interface SAMOptions extends WrapperOptions {
   epsilon?: number;
   /** true (default): ε = ρ·g/‖g‖; false: unnormalized SAM, ε = ρ·g. */
   normalize?: boolean;
+  /**
+   * With `normalize: false`: project ε onto the ρ-ball, ε = min(ρ, ρ‖g‖)·g/‖g‖ — what the paper's classification
+   * code does for its unnormalized variant (`--sam_no_grad_norm`: an ascent step of size ρ, then the projection),
+   * which is clipped, not purely unnormalized. Default false. Ignored when ε is normalized (‖ε‖ ≤ ρ already).
+   */
+  clipToBall?: boolean;
   /** ASAM (Kwon et al. 2021): ε = ρ·T²g/‖T g‖ with T = |w| + eta, applied to every variable. */
   adaptive?: boolean;
   /** η of ASAM's T = |w| + η (default 0.01, the ASAM paper's; davda54/sam uses 0). */
@@ -52,6 +58,8 @@ export class SAM extends WrappedOptimizer {
 
   /** Whether ε is normalized by the gradient norm. */
   readonly normalize: boolean;
+  /** Whether an unnormalized ε is projected onto the ρ-ball. */
+  readonly clipToBall: boolean;
   /** Stabilizer added to the gradient norm. */
   readonly epsilon: number;
   /** Whether ASAM scaling is on. */
@@ -81,6 +89,10 @@ export class SAM extends WrappedOptimizer {
     }
     this.rhoValues = perRunValues(options.rho ?? 0.05, this.runs, 'rho');
     this.normalize = options.normalize ?? true;
+    if (options.clipToBall !== undefined && typeof options.clipToBall !== 'boolean') {
+      throw new InvalidOptionError('clipToBall', `must be a boolean, got ${String(options.clipToBall)}`);
+    }
+    this.clipToBall = options.clipToBall ?? false;
     this.epsilon = epsilon;
     this.adaptive = options.adaptive ?? false;
     this.eta = eta;
@@ -118,6 +130,7 @@ export class SAM extends WrappedOptimizer {
     const spec: PerturbationSpec = {
       rho: this.rhoTensors.get(rhoNow),
       normalize: this.normalize,
+      clipToBall: this.clipToBall,
       epsilon: this.epsilonTensor,
       epsilonIsZero: this.epsilon === 0,
       adaptiveEta: this.etaTensor,
@@ -145,6 +158,7 @@ export class SAM extends WrappedOptimizer {
       rho: this.perRunPublic(this.rhoValues),
       epsilon: this.epsilon,
       normalize: this.normalize,
+      clipToBall: this.clipToBall,
       adaptive: this.adaptive,
       eta: this.eta,
     };
@@ -161,6 +175,7 @@ export class SAM extends WrappedOptimizer {
       rho: config['rho'] as number | number[],
       epsilon: config['epsilon'] as number,
       normalize: config['normalize'] as boolean,
+      clipToBall: (config['clipToBall'] as boolean | undefined) ?? false,
       adaptive: config['adaptive'] as boolean,
       eta: config['eta'] as number,
     };

@@ -3,6 +3,14 @@ import { InvalidScheduleError } from './errors.js';
 import { constantSchedule, cosineSchedule, evaluateSchedule, piecewise05Epochs, windowSchedule } from './schedules.js';
 
 describe('schedules', () => {
+  it("piecewise05Epochs at: 'end' reads the fraction after the step, as the paper's classification code", () => {
+    const s = piecewise05Epochs(100, { at: 'end' });
+    // The drops come one step earlier: step 49 is the last full-rate step before, step 48 now.
+    expect([s(48, 0.1), s(49, 0.1), s(88, 0.1), s(89, 0.1)]).toEqual([0.1, 0.1 / 10, 0.1 / 10, 0.1 / 100]);
+    const start = piecewise05Epochs(100);
+    expect([start(49, 0.1), start(50, 0.1)]).toEqual([0.1, 0.1 / 10]);
+  });
+
   it('piecewise05Epochs: spec C10 values exactly (t/E = 0.49, 0.5, 0.89, 0.9 → lr, lr/10, lr/10, lr/100)', () => {
     const s = piecewise05Epochs(100);
     const lr = 0.1;
@@ -44,6 +52,7 @@ describe('schedules', () => {
 
   it('typed errors for bad parameters and bad values', () => {
     expect(() => piecewise05Epochs(0)).toThrow(InvalidScheduleError);
+    expect(() => piecewise05Epochs(10, { at: 'middle' as never })).toThrow(InvalidScheduleError);
     expect(() => cosineSchedule(1.5)).toThrow(InvalidScheduleError);
     expect(() => cosineSchedule(10, { finalFraction: -1 })).toThrow(InvalidScheduleError);
     expect(() => windowSchedule(10, { start: 0.6, end: 0.5 })).toThrow(InvalidScheduleError);

@@ -22,14 +22,29 @@ export function constantSchedule(): Schedule {
   return (_step, base) => base;
 }
 
+/** Options of {@link piecewise05Epochs}. */
+export interface PiecewiseOptions {
+  /**
+   * Which fraction of training a step's learning rate is read at: 'start' (default) = step/totalSteps, the
+   * fraction done before the step; 'end' = (step + 1)/totalSteps, the fraction done after it — how the paper's
+   * classification code evaluates its schedule (epoch − 1 + (i + 1)/iterations per epoch), so each drop comes one
+   * step earlier.
+   */
+  at?: 'start' | 'end';
+}
+
 /**
- * The paper's `piecewise_05epochs`: `base` while step/totalSteps < 0.5, `base / 10` while < 0.9, then
+ * The paper's `piecewise_05epochs`: `base` while the fraction of training t < 0.5, `base / 10` while < 0.9, then
  * `base / 100` (divisions, not multiplications by 0.1, so the values equal the original code's exactly).
  */
-export function piecewise05Epochs(totalSteps: number): Schedule {
+export function piecewise05Epochs(totalSteps: number, options: PiecewiseOptions = {}): Schedule {
   checkTotal(totalSteps, 'piecewise05Epochs');
+  const shift = options.at === 'end' ? 1 : 0;
+  if (options.at !== undefined && options.at !== 'start' && options.at !== 'end') {
+    throw new InvalidScheduleError(`piecewise05Epochs: at must be 'start' or 'end', got ${String(options.at)}`);
+  }
   return (step, base) => {
-    const t = step / totalSteps;
+    const t = (step + shift) / totalSteps;
     if (t < 0.5) return base;
     if (t < 0.9) return base / 10;
     return base / 100;
