@@ -146,11 +146,24 @@ export function resolveTeacherStudentConfig(overrides: TeacherStudentOverrides =
   };
 }
 
-/** The iterations at which metrics are taken (before that iteration's update): round(linspace(0, N, E + 1))[:-1]. */
+/** Rounds half to even, as numpy's `round` does (9976.5 → 9976). */
+function roundHalfEven(x: number): number {
+  const f = Math.floor(x);
+  const d = x - f;
+  if (d !== 0.5) return Math.round(x);
+  return f % 2 === 0 ? f : f + 1;
+}
+
+/**
+ * The iterations at which metrics are taken (before that iteration's update): numpy's
+ * `round(linspace(0, N, E + 1))[:-1]`, reproduced exactly — linspace's k·(N/E) and round half to even, so the
+ * paper grid's point k = 35 is 9976 (not 9977).
+ */
 export function evaluationIterations(iterations: number, evaluations: number): number[] {
   const out: number[] = [];
+  const step = iterations / evaluations;
   for (let k = 0; k < evaluations; k++) {
-    const it = Math.round((k * iterations) / evaluations);
+    const it = roundHalfEven(k * step);
     if (it < iterations && (out.length === 0 || it > out[out.length - 1]!)) out.push(it);
   }
   return out;
