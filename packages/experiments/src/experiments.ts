@@ -7,5 +7,5 @@ import { teacherStudentDefinition } from './teacher-student/definition.js';
 
 export const EXPERIMENTS: readonly AnyExperiment[] = [teacherStudentDefinition, ...classificationDefinitions];
 
-/** Missing or damaged data is the user's to fix, not a bug: one line with the data package's hint, exit 1. */
+/** Missing or damaged data is bad input, not a bug: one line with the data package's hint, exit 2. */
 export const CLI_ERRORS: ErrorPolicy = { oneLine: [DatasetNotFoundError, DatasetFormatError, DownloadError, ChecksumMismatchError] };

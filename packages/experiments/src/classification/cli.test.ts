@@ -80,11 +80,13 @@ describe('samrank-repro classification subcommands', () => {
     expect(runs.map((x) => x.status)).toEqual(['diverged', 'ok']);
   });
 
-  it('a missing data set exits 1 with one line naming it and the --download hint, no stack', async () => {
+  it('a missing data set exits 2 with one line naming it and the --download hint, no stack', async () => {
     const empty = join(tmp, 'no-data');
     const r = await cli(['cifar10', '--preset', 'small', '--rho', '0', '--data-dir', empty, '--backend', 'wasm', '--out', join(tmp, 'nd-out')]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^samrank-repro: DatasetNotFoundError: CIFAR-10 not found .*--download/m);
     expect(r.stderr).not.toMatch(/^\s+at /m);
+    // A run that fails before producing anything leaves no folder behind.
+    expect(existsSync(join(tmp, 'nd-out'))).toBe(false);
   });
 });

@@ -189,15 +189,16 @@ export function buildProgram(experiments: readonly AnyExperiment[], io: CliIO, r
   return program;
 }
 
-/** Error classes of other packages that mean "fix your data", printed as one line with exit 1. */
+/** Error classes of other packages that are bad input (missing or damaged data): one line, exit 2. */
 export interface ErrorPolicy {
-  /** One-line failures (missing or damaged data): exit 1 without a stack. */
+  /** Bad-input errors of other packages: one line with their name, exit 2, no stack. */
   oneLine: readonly (abstract new (...args: never[]) => Error)[];
 }
 
 /**
- * Parses `argv` (process.argv layout) and runs the experiment. Returns the exit code: 0 done, 2 bad usage (one
- * line), 130 interrupted (state saved), 1 a failure (one line; the stack only with SAMRANK_DEBUG=1).
+ * Parses `argv` (process.argv layout) and runs the experiment. Returns the exit code: 0 done, 2 bad input — flags,
+ * output folder, checkpoint, missing or damaged data (one line) —, 130 interrupted (state saved), 1 an unexpected
+ * failure (one line; the stack only with SAMRANK_DEBUG=1).
  */
 export async function runCli(experiments: readonly AnyExperiment[], argv: string[], io: CliIO = processIO(), policy: ErrorPolicy = { oneLine: [] }): Promise<number> {
   const result = { code: EXIT.ok as number, args: argv.slice(2) };
@@ -218,7 +219,7 @@ export async function runCli(experiments: readonly AnyExperiment[], argv: string
     }
     if (policy.oneLine.some((E) => error instanceof E)) {
       io.stderr.write(`samrank-repro: ${(error as Error).name}: ${message}\n`);
-      return EXIT.failure;
+      return EXIT.usage;
     }
     io.stderr.write(
       process.env.SAMRANK_DEBUG

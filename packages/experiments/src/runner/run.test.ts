@@ -72,6 +72,9 @@ describe('runExperiment: outputs and resume', () => {
     const empty = fresh();
     mkdirSync(empty);
     await expect(run(empty, undefined, { resume: true })).rejects.toThrow(/no checkpoint to resume: .*checkpoint\.json does not exist/);
+    const missing = fresh();
+    await expect(run(missing, undefined, { resume: true })).rejects.toThrow(/no checkpoint to resume: .*checkpoint\.json does not exist/);
+    expect(existsSync(missing)).toBe(false);
     const cut = fresh();
     await interrupted(cut);
     await expect(run(cut, undefined, { resume: true, backend: 'wasm' })).rejects.toThrow(/written on backend cpu, not wasm; resume with --backend cpu/);

@@ -107,8 +107,10 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
   let freshConfig: unknown;
   if (options.resume) {
     const entries = await listFolder(dir);
-    if (!entries.includes(CHECKPOINT_FILE) && entries.includes(RESULTS_FILE)) {
-      throw new ResumeError(`nothing to resume: ${dir} already holds a finished run (results.json)`);
+    if (!entries.includes(CHECKPOINT_FILE)) {
+      // Checked before the lock, which would otherwise create a lock file in (or fail on) a folder without a run.
+      if (entries.includes(RESULTS_FILE)) throw new ResumeError(`nothing to resume: ${dir} already holds a finished run (results.json)`);
+      throw new ResumeError(`no checkpoint to resume: ${join(dir, CHECKPOINT_FILE)} does not exist`);
     }
   } else {
     const parsed = def.configSchema.safeParse(options.config);
