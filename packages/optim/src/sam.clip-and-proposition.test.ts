@@ -27,7 +27,7 @@ function net(scale = 1) {
   const W = tf.variable(tf.mul(tf.tensor2d([[0.3, -0.2, 0.5], [-0.4, 0.1, 0.2], [0.25, 0.6, -0.3]]), scale) as tf.Tensor2D);
   const a = tf.variable(tf.mul(tf.tensor1d([0.5, -0.7, 0.9]), scale) as tf.Tensor1D);
   const loss = () => tf.mean(tf.square(tf.sub(tf.sum(tf.mul(tf.tanh(tf.matMul(X, W, false, true)), a), 1), y))) as tf.Scalar;
-  return { W, a, vars: [W, a], loss, dispose: () => tf.dispose([W, a]) };
+  return { W, a, vars: [W, a] as tf.Variable[], loss, dispose: () => tf.dispose([W, a]) };
 }
 
 const flatGrads = (grads: tf.NamedTensorMap, vars: tf.Variable[]) => tf.concat(vars.map((v) => tf.reshape(grads[v.name]!, [-1])));
