@@ -109,6 +109,7 @@ const metrics: Metric<Context>[] = [
     expect: 'rises',
   },
   { key: 'twice', title: 'twice the value', compute: (e) => 2 * e.value, plot: { final: true } },
+  { key: 'thrice', title: 'thrice the value', compute: (e) => 3 * e.value, table: false },
 ];
 
 /** The counter experiment. */
@@ -146,6 +147,8 @@ export const counterExperiment: ExperimentDefinition<CounterConfig, null, Contex
   stateSchema,
   checkState: (_config, runs, state) => (state.values.length === runs.length ? null : `${state.values.length} values for ${runs.length} runs`),
   metrics: () => metrics,
+  series: () => [{ key: 'pair', compute: (e) => [e.value, e.value + 1] }],
+  extraFigures: () => [{ name: 'thrice', title: 'Thrice', kind: 'final', metrics: ['thrice'], caption: 'three times the value' }],
   progress: () => ({ field: 'step', label: 'step' }),
   report: (config) => ({
     title: 'Counter',

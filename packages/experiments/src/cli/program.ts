@@ -9,7 +9,7 @@ import { UsageError } from '../errors.js';
 import type { AnyExperiment, CommonValues, Metric } from '../runner/definition.js';
 import { type FlagSpecs, choice, flag, text, toOption, toggle, wholeNumber } from '../runner/flags.js';
 import { RESULTS_FILE, type Results } from '../runner/outputs.js';
-import { formatMetric, toJson } from '../runner/results.js';
+import { formatMetric, toJson, valueOf } from '../runner/results.js';
 import { runExperiment } from '../runner/run.js';
 import { CLI_BACKENDS, type CliBackend, DEFAULT_BACKEND, selectBackend } from './backend.js';
 import { type CliIO, EXIT, processIO } from './io.js';
@@ -121,7 +121,7 @@ async function runSubcommand(def: AnyExperiment, parsed: Parsed, args: readonly 
           if (records.length !== 1) return;
           const cols = metrics.filter((m) => m.column);
           for (const r of records) {
-            progress.log(`  rho ${r.rho} seed ${r.seed} ${field} ${r[field]}: ${cols.map((m) => `${m.column} ${formatMetric(m, r[m.key])}`).join(', ')}`);
+            progress.log(`  rho ${r.rho} seed ${r.seed} ${field} ${r[field]}: ${cols.map((m) => `${m.column} ${formatMetric(m, valueOf(r, m.key))}`).join(', ')}`);
           }
         },
         shouldStop: () => stop,

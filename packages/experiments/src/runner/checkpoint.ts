@@ -37,7 +37,7 @@ const runResult = z.object({
   divergedAt: z.number().int().nonnegative().nullable(),
   final: z.record(z.string(), finiteOrNull).nullable(),
 });
-const historyRecord = z.record(z.string(), finiteOrNull);
+const historyRecord = z.record(z.string(), z.union([z.number(), z.null(), z.record(z.string(), z.array(z.number()).nullable())]));
 const dataSource = z.object({ name: z.string(), location: z.string(), sha256: z.string().optional() });
 
 function envelope(definition: AnyExperiment) {

@@ -37,6 +37,8 @@ export interface Metric<E> {
   title: string;
   /** Short label for the CLI summary table; omitted = not in that table. */
   column?: string;
+  /** In report.md's tables (default true); false keeps it to results.json, history.jsonl, figures and statistics. */
+  table?: boolean;
   compute(e: E): number | null;
   /** How a value is printed in tables (default: integers as is, others to 4 significant digits). */
   format?(value: number): string;
@@ -51,6 +53,25 @@ export interface Metric<E> {
    * warns that a claimed change may come from less training rather than from SAM.
    */
   trainingQuality?: boolean;
+}
+
+/**
+ * A list-valued probe recorded in history.jsonl only (e.g. a normalised spectrum, enough to recompute a rank at
+ * any threshold later): `series[key]` of each record.
+ */
+export interface SeriesProbe<E> {
+  key: string;
+  compute(e: E): number[] | null;
+}
+
+/** An extra figure built from metric keys: against training progress ('curves') or final values against ρ. */
+export interface FigureSpec {
+  /** File stem under figures/. */
+  name: string;
+  title: string;
+  kind: 'curves' | 'final';
+  metrics: string[];
+  caption?: string;
 }
 
 /** A group of runs that trains as one (a batched model, or a single run). */
@@ -162,6 +183,10 @@ export interface ExperimentDefinition<C extends { preset: string; seeds: number[
   checkState(config: C, runs: RunKey[], state: S): string | null;
   /** The metrics, in table order. */
   metrics(config: C): Metric<E>[];
+  /** List-valued probes kept in history.jsonl (optional). */
+  series?(config: C): SeriesProbe<E>[];
+  /** Figures besides the two every sweep gets (curves and final values of the metrics' `plot` flags). */
+  extraFigures?(config: C): FigureSpec[];
   /** What the x-axis of the curves and the history's progress field are. */
   progress(config: C, prepared: P): { field: string; label: string; extra?: (step: number) => Record<string, number> };
   report(config: C, notes: readonly string[]): ReportText;

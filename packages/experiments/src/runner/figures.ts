@@ -5,7 +5,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { Metric } from './definition.js';
-import type { HistoryRecord, RunResult } from './results.js';
+import { type HistoryRecord, type RunResult, valueOf } from './results.js';
 
 /** The swept parameter's name and symbol (ρ for SAM, λ for the regularizer). */
 export interface Parameter {
@@ -37,7 +37,7 @@ function yAxis(metric: Metric<unknown>, field = metric.key) {
   };
 }
 
-/** Each `curve` metric against the progress field, one line per ρ (median over seeds). */
+/** Each of `metrics` against the progress field, one line per ρ (median over seeds); metrics without values are left out. */
 export function curvesFigure(
   title: string,
   metrics: readonly Metric<unknown>[],
@@ -45,13 +45,13 @@ export function curvesFigure(
   x: { field: string; label: string },
   parameter: Parameter,
 ): TopLevelSpec | null {
-  const panels = metrics.filter((m) => m.plot?.curve && history.some((h) => plotted(m, h[m.key]) !== null));
+  const panels = metrics.filter((m) => history.some((h) => plotted(m, valueOf(h, m.key)) !== null));
   if (panels.length === 0) return null;
   const values = history.map((h) => ({
     [x.field]: h[x.field],
     [parameter.name]: h.rho,
     seed: h.seed,
-    ...Object.fromEntries(panels.map((m) => [m.key, plotted(m, h[m.key])])),
+    ...Object.fromEntries(panels.map((m) => [m.key, plotted(m, valueOf(h, m.key))])),
   }));
   return {
     ...BASE,
@@ -70,10 +70,10 @@ export function curvesFigure(
   } as TopLevelSpec;
 }
 
-/** Each `final` metric against ρ: a dot per seed, the median line, the min–max band. */
+/** Each of `metrics` against ρ: a dot per seed, the median line, the min–max band; metrics without values are left out. */
 export function finalFigure(title: string, metrics: readonly Metric<unknown>[], runs: readonly RunResult[], parameter: Parameter): TopLevelSpec | null {
   const done = runs.filter((r) => r.final !== null);
-  const panels = metrics.filter((m) => m.plot?.final && done.some((r) => plotted(m, r.final![m.key]) !== null));
+  const panels = metrics.filter((m) => done.some((r) => plotted(m, r.final![m.key]) !== null));
   if (panels.length === 0) return null;
   const p = parameter.name;
   const values = done.map((r) => ({ [p]: r.rho, seed: r.seed, ...Object.fromEntries(panels.map((m) => [m.key, plotted(m, r.final![m.key])])) }));

@@ -6,7 +6,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { version_core } from '@tensorflow/tfjs-core';
 import packageJson from '../../package.json' with { type: 'json' };
-import type { AnyExperiment, DataSourceRecord, Metric } from './definition.js';
+import type { AnyExperiment, DataSourceRecord, FigureSpec, Metric } from './definition.js';
 import { curvesFigure, finalFigure } from './figures.js';
 import { writeFileAtomic } from './files.js';
 import { renderSvg, svgToPng } from './render.js';
@@ -90,22 +90,35 @@ export async function writeOutputs(dir: string, input: OutputInput): Promise<voi
   const config = results.config as { preset: string; seeds: number[] };
   const parameter = def.parameter(config);
   const text = def.report(config, results.notes);
-  const figureFiles: string[] = [];
+  const figureFiles: { name: string; caption?: string }[] = [];
   if (input.figures) {
+    const text = def.report(config, results.notes);
     const n = config.seeds.length;
     const seeds = `${n} seed${n === 1 ? '' : 's'}`;
-    const specs = [
-      ['curves', curvesFigure(`${text.title}: during training (median over ${seeds})`, metrics, input.history, input.progress, parameter)],
-      [`final-vs-${parameter.name}`, finalFigure(`${text.title}: final values (${seeds}: dots, median, min–max band)`, metrics, results.runs, parameter)],
-    ] as const;
+    const byKey = new Map(metrics.map((m) => [m.key, m]));
+    const pick = (keys: readonly string[]) => keys.map((k) => byKey.get(k)).filter((m): m is Metric<unknown> => m !== undefined);
+    const specs: FigureSpec[] = [
+      { name: 'curves', title: `${text.title}: during training (median over ${seeds})`, kind: 'curves', metrics: metrics.filter((m) => m.plot?.curve).map((m) => m.key) },
+      {
+        name: `final-vs-${parameter.name}`,
+        title: `${text.title}: final values (${seeds}: dots, median, min–max band)`,
+        kind: 'final',
+        metrics: metrics.filter((m) => m.plot?.final).map((m) => m.key),
+      },
+      ...(def.extraFigures?.(config) ?? []),
+    ];
     const figDir = join(dir, FIGURES_DIR);
     await mkdir(figDir, { recursive: true });
-    for (const [name, spec] of specs) {
+    for (const f of specs) {
+      const spec =
+        f.kind === 'curves'
+          ? curvesFigure(f.title, pick(f.metrics), input.history, input.progress, parameter)
+          : finalFigure(f.title, pick(f.metrics), results.runs, parameter);
       if (!spec) continue;
       const svg = await renderSvg(spec);
-      await writeFileAtomic(join(figDir, `${name}.svg`), svg);
-      await writeFileAtomic(join(figDir, `${name}.png`), svgToPng(svg));
-      figureFiles.push(name);
+      await writeFileAtomic(join(figDir, `${f.name}.svg`), svg);
+      await writeFileAtomic(join(figDir, `${f.name}.png`), svgToPng(svg));
+      figureFiles.push({ name: f.name, ...(f.caption ? { caption: f.caption } : {}) });
     }
   }
   await writeFileAtomic(join(dir, HISTORY_FILE), input.history.map((h) => toJson(h)).join('\n') + '\n');
@@ -115,7 +128,7 @@ export async function writeOutputs(dir: string, input: OutputInput): Promise<voi
 }
 
 /** report.md of finished results; `figures` are the figure file stems written beside it. */
-export function reportMarkdown(definition: AnyExperiment, results: Results, figures: readonly string[], wallSeconds?: number): string {
+export function reportMarkdown(definition: AnyExperiment, results: Results, figures: readonly { name: string; caption?: string }[], wallSeconds?: number): string {
   const config = results.config as { preset: string; seeds: number[] };
   return renderReport({
     text: definition.report(config, results.notes),

@@ -22,8 +22,8 @@ export interface ReportInput {
   /** Undefined for a resumed run (its wall time would mislead). */
   wallSeconds?: number;
   notes: readonly string[];
-  /** Figure file stems written, in order. */
-  figures: readonly string[];
+  /** Figure file stems written, in order, with captions beyond the definition's own. */
+  figures: readonly { name: string; caption?: string }[];
 }
 
 function cell(metric: Metric<unknown>, s: Spread | undefined): string {
@@ -39,7 +39,8 @@ function paperFits(paper: PaperValues | undefined, summary: readonly RhoSummary[
 }
 
 function finalTable(input: ReportInput): string[] {
-  const { metrics, summary, parameter } = input;
+  const { summary, parameter } = input;
+  const metrics = input.metrics.filter((m) => m.table !== false);
   const paper = paperFits(input.text.paper, summary) ? input.text.paper : undefined;
   const paperKeys = new Set(paper ? [...paper.rows.values()].flatMap((r) => Object.keys(r)) : []);
   const anyDiverged = summary.some((s) => s.diverged > 0);
@@ -67,7 +68,7 @@ function separatePaperTable(input: ReportInput): string[] {
   const paper = input.text.paper;
   if (!paper || paperFits(paper, input.summary)) return [];
   const keys = new Set([...paper.rows.values()].flatMap((r) => Object.keys(r)));
-  const metrics = input.metrics.filter((m) => keys.has(m.key));
+  const metrics = input.metrics.filter((m) => keys.has(m.key) && m.table !== false);
   const lines = [
     "## The paper's numbers",
     '',
@@ -139,7 +140,8 @@ function pairedSection(input: ReportInput): string[] {
 }
 
 function everyRun(input: ReportInput): string[] {
-  const { metrics, runs, parameter } = input;
+  const { runs, parameter } = input;
+  const metrics = input.metrics.filter((m) => m.table !== false);
   const lines = [
     '## Every run',
     '',
@@ -181,7 +183,10 @@ export function renderReport(input: ReportInput): string {
   if (input.notes.length) lines.push('## Notes', '', ...input.notes.map((n) => `- ${n}`), '');
   if (input.figures.length) {
     lines.push('## Figures', '');
-    for (const f of input.figures) lines.push(`- \`figures/${f}.{svg,png}\`${text.figureCaptions?.[f] ? `: ${text.figureCaptions[f]}` : ''}`);
+    for (const f of input.figures) {
+      const caption = f.caption ?? text.figureCaptions?.[f.name];
+      lines.push(`- \`figures/${f.name}.{svg,png}\`${caption ? `: ${caption}` : ''}`);
+    }
     lines.push('');
   }
   return lines.join('\n');

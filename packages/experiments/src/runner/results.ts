@@ -12,9 +12,16 @@ export type MetricValues = Record<string, number | null>;
 
 /**
  * One line of history.jsonl: one run at one evaluation. The progress field (`iteration` or `step`, plus
- * e.g. `epoch`) comes first, then `rho`, `seed` and the metric values.
+ * e.g. `epoch`) comes first, then `rho`, `seed`, the metric values and, when the experiment has series probes,
+ * `series` (list-valued probes by key).
  */
-export type HistoryRecord = { rho: number; seed: number } & MetricValues;
+export type HistoryRecord = { rho: number; seed: number; series?: Record<string, number[] | null> } & { [key: string]: number | null | Record<string, number[] | null> | undefined };
+
+/** A record's value for a metric key (null for anything that is not a number). */
+export function valueOf(record: HistoryRecord, key: string): number | null {
+  const v = record[key];
+  return typeof v === 'number' ? v : null;
+}
 
 /** The outcome of one run. `final` is its last evaluation; null when it diverged. */
 export interface RunResult {

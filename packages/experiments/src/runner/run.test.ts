@@ -34,7 +34,11 @@ describe('runExperiment: outputs and resume', () => {
     const out = await run(dir, counterConfig({ seeds: [1, 2, 3] }), { figures: true });
     expect(out.status).toBe('completed');
     expect(files(dir)).toEqual(['figures', 'history.jsonl', 'report.md', 'results.json']);
-    expect(files(join(dir, 'figures'))).toEqual(['curves.png', 'curves.svg', 'final-vs-rho.png', 'final-vs-rho.svg']);
+    expect(files(join(dir, 'figures'))).toEqual(['curves.png', 'curves.svg', 'final-vs-rho.png', 'final-vs-rho.svg', 'thrice.png', 'thrice.svg']);
+    // Series probes go to the history only; a table: false metric stays out of report.md's tables.
+    const first = JSON.parse(readFileSync(join(dir, 'history.jsonl'), 'utf8').split('\n')[1]!);
+    expect(first).toMatchObject({ step: 3, rho: 0, seed: 1, series: { pair: [first.value, first.value + 1] } });
+    expect(first.value).toBeCloseTo(0.003, 15);
     const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
     expect(results).toMatchObject({ experiment: 'counter', command: ['counter'], preset: 'smoke', backend: 'cpu', notes: ['counted, not trained'] });
     expect(results.runs).toHaveLength(6);
@@ -42,10 +46,15 @@ describe('runExperiment: outputs and resume', () => {
     expect(results.comparisons.map((c: { metric: string; rho: number; n: number; verdict: string }) => [c.metric, c.rho, c.n, c.verdict])).toEqual([
       ['value', 1, 3, 'higher'],
       ['twice', 1, 3, 'higher'],
+      ['thrice', 1, 3, 'higher'],
     ]);
+    expect(Object.keys(results.runs[0].final)).toEqual(['value', 'twice', 'thrice']);
+    expect(results.runs[0].final.thrice).toBeCloseTo(0.03, 15);
     const report = readFileSync(join(dir, 'report.md'), 'utf8');
     expect(report).toContain('Command: `samrank-repro counter`');
-    expect(report).toMatch(/\| ρ \| value \| paper \| twice the value \|/);
+    expect(report).toMatch(/\| ρ \| value \| paper \| twice the value \|\n/);
+    expect(report).not.toContain('thrice the value |');
+    expect(report).toContain('- `figures/thrice.{svg,png}`: three times the value');
     expect(report).toMatch(/\| value \| 1 \| 3 \| 10 \(10 to 10\) \| 10 \| 0\.250 \| higher \|/);
     expect(report).toMatch(/- value: higher than at ρ = 0 at every ρ > 0 — the paper reports it higher than at ρ = 0: \*\*reproduced\*\*\./);
   });

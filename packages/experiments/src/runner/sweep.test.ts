@@ -15,7 +15,7 @@ describe('runSweep', () => {
     expect(out.runs.map((r) => [r.seed, r.rho])).toEqual([[1, 0], [1, 1], [2, 0], [2, 1]]);
     // Evaluations at 0, 3, 6 and 7 (the end), per run.
     expect(out.history.filter((h) => h.rho === 1 && h.seed === 2).map((h) => h.step)).toEqual([0, 3, 6, 7]);
-    expect(out.history[0]).toEqual({ step: 0, rho: 0, seed: 1, value: 0, twice: 0 });
+    expect(out.history[0]).toEqual({ step: 0, rho: 0, seed: 1, value: 0, twice: 0, thrice: 0, series: { pair: [0, 1] } });
     const last = out.runs[3]!;
     expect(last).toMatchObject({ rho: 1, seed: 2, status: 'ok', divergedAt: null });
     expect(last.final!.value).toBeCloseTo(7 * 1.002, 12);

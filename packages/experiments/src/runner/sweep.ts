@@ -4,8 +4,8 @@
  * it with the output folder, the checkpoint file and the outputs.
  */
 import { ResumeError, RunDivergedError } from '../errors.js';
-import type { AnyExperiment, Metric, RunKey } from './definition.js';
-import type { HistoryRecord, MetricValues, RunResult, RunStatus } from './results.js';
+import type { AnyExperiment, Metric, RunKey, SeriesProbe } from './definition.js';
+import { type HistoryRecord, type MetricValues, type RunResult, type RunStatus, valueOf } from './results.js';
 
 /** The job in progress. */
 export interface JobProgress<S = unknown> {
@@ -45,16 +45,25 @@ export type SweepOutcome = { completed: true; runs: RunResult[]; history: Histor
 /** Yield to the event loop (Ctrl-C, progress) at least this often. */
 const YIELD_MS = 50;
 
-/** Values of every metric for one evaluation context; null when a metric found the run non-finite. */
-function measure(metrics: readonly Metric<unknown>[], context: unknown): MetricValues | null {
+/**
+ * Values of every metric (and `series` of the list-valued probes) for one evaluation context; null when a metric
+ * or probe found the run non-finite.
+ */
+function measure(
+  metrics: readonly Metric<unknown>[],
+  probes: readonly SeriesProbe<unknown>[],
+  context: unknown,
+): MetricValues | (MetricValues & { series: Record<string, number[] | null> }) | null {
   const values: MetricValues = {};
+  const series: Record<string, number[] | null> = {};
   try {
     for (const m of metrics) values[m.key] = m.compute(context);
+    for (const p of probes) series[p.key] = p.compute(context);
   } catch (error) {
     if (error instanceof RunDivergedError) return null;
     throw error;
   }
-  return values;
+  return probes.length ? Object.assign(values, { series }) : values;
 }
 
 /** How many whole jobs `finishedRuns` runs make (a checkpoint always falls on a job boundary). */
@@ -95,6 +104,7 @@ export async function runJob(input: {
   const { definition: def, config, prepared, job: j } = input;
   const hooks = input.hooks ?? {};
   const metrics = def.metrics(config) as Metric<unknown>[];
+  const probes = (def.series?.(config) ?? []) as SeriesProbe<unknown>[];
   const runs = def.jobs(config)[j];
   if (!runs) throw new RangeError(`job ${j} does not exist`);
   const totalSteps = def.steps(config, prepared);
@@ -133,7 +143,7 @@ export async function runJob(input: {
       runs.forEach((run, i) => {
         if (!alive[i]) return;
         const context = contexts[i];
-        const values = context === null || context === undefined ? null : measure(metrics, context);
+        const values = context === null || context === undefined ? null : measure(metrics, probes, context);
         if (values) records.push({ [progress.field]: step, ...progress.extra?.(step), rho: run.rho, seed: run.seed, ...values } as HistoryRecord);
         else lost.push(i);
       });
@@ -172,7 +182,7 @@ export async function runJob(input: {
         seed: run.seed,
         status: status[i]!,
         divergedAt: divergedAt[i]!,
-        final: last ? Object.fromEntries(metrics.map((m) => [m.key, last[m.key] ?? null])) : null,
+        final: last ? Object.fromEntries(metrics.map((m) => [m.key, valueOf(last, m.key)])) : null,
       };
     });
     hooks.onProgress?.(totalSteps, totalSteps);

@@ -21,7 +21,7 @@ describe('teacher-student report', () => {
     ];
     const metrics = teacherStudentDefinition.metrics(config) as Metric<unknown>[];
     const results = buildResults({ definition: teacherStudentDefinition, config, backend: 'wasm', command: ['teacher-student'], notes: [], sources: [], runs, metrics });
-    const md = reportMarkdown(teacherStudentDefinition, results, ['curves']);
+    const md = reportMarkdown(teacherStudentDefinition, results, [{ name: 'curves' }]);
     expect(md).toMatch(/^# Teacher-student \(relu, SAM\)/);
     expect(md).toMatch(/\| 0 \| 0\/3 \| 1\.0e-4 \| \*\*3\.8e-6\*\* \| 0\.0100 \| \*\*0\.0147\*\* \| 18 \(17–19\) \| \*\*19\*\* \| 70 \(60–80\) \| \*\*77\*\* \| 6\.00 \| \*\*6\.25\*\* \|/);
     expect(md).toMatch(/\| 0\.6 \| 1\/3 \| .* \| 5 \(4–6\) \| \*\*4\*\* \|/);
