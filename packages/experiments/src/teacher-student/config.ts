@@ -2,7 +2,7 @@
  * Settings of the teacher-student experiment (spec §6): the paper's values per activation and method,
  * a small smoke preset, and validation of user overrides. Pure data, no tfjs.
  */
-import type { TeacherActivation } from '@samrank/data';
+import { TWO_LAYER_ACTIVATIONS, type TwoLayerActivation } from '@samrank/core';
 import { z } from 'zod';
 import { ExperimentConfigError } from '../errors.js';
 
@@ -10,7 +10,7 @@ import { ExperimentConfigError } from '../errors.js';
 export type TeacherStudentMethod = 'sam' | 'gradnorm';
 
 /** The activations and methods in a stable order (CLI choices, report order). */
-export const ACTIVATIONS: readonly TeacherActivation[] = ['relu', 'tanh', 'abs'];
+export const ACTIVATIONS: readonly TwoLayerActivation[] = TWO_LAYER_ACTIVATIONS;
 export const METHODS: readonly TeacherStudentMethod[] = ['sam', 'gradnorm'];
 export const PRESETS = ['paper', 'smoke'] as const;
 /** `paper`: spec §6 exactly; `smoke`: the same model on a short schedule, for tests and a quick look. */
@@ -56,7 +56,7 @@ export type TeacherStudentConfig = z.infer<typeof teacherStudentConfigSchema>;
 /** The user-facing knobs; anything left out comes from the preset. */
 export interface TeacherStudentOverrides {
   preset?: Preset;
-  activation?: TeacherActivation;
+  activation?: TwoLayerActivation;
   method?: TeacherStudentMethod;
   rhos?: number[];
   /** Number of seeds, counted up from `seed`. */
@@ -67,7 +67,7 @@ export interface TeacherStudentOverrides {
 }
 
 /** The paper's ρ / λ grid for each activation and method (spec §6.2). */
-export function paperGrid(activation: TeacherActivation, method: TeacherStudentMethod): number[] {
+export function paperGrid(activation: TwoLayerActivation, method: TeacherStudentMethod): number[] {
   if (method === 'gradnorm') return [0, 0.1, 0.2, 0.3, 0.35, 0.38];
   switch (activation) {
     case 'relu':
@@ -80,12 +80,12 @@ export function paperGrid(activation: TeacherActivation, method: TeacherStudentM
 }
 
 /** The paper's learning rate: 0.1 for ReLU (SAM and regularizer), 0.01 for abs, 0.005 for tanh. */
-export function paperLearningRate(activation: TeacherActivation): number {
+export function paperLearningRate(activation: TwoLayerActivation): number {
   return activation === 'relu' ? 0.1 : activation === 'abs' ? 0.01 : 0.005;
 }
 
 /** The paper's init std: 0.3, raised to 1.0 for tanh to leave its linear regime. */
-export function paperInitStd(activation: TeacherActivation): number {
+export function paperInitStd(activation: TwoLayerActivation): number {
   return activation === 'tanh' ? 1.0 : 0.3;
 }
 

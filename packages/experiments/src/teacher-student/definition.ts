@@ -3,7 +3,7 @@
  * sweep train as ONE batched student (one job), so batch-1 SGD costs a handful of kernel launches per step for
  * the whole grid.
  */
-import type { TeacherActivation } from '@samrank/data';
+import type { TwoLayerActivation } from '@samrank/core';
 import { z } from 'zod';
 import type { ExperimentDefinition, Metric, RunKey, TrainingJob } from '../runner/definition.js';
 import { choice, flag, numberList } from '../runner/flags.js';
@@ -23,7 +23,8 @@ import { type StudentEvaluation, studentActiveUnits, studentEvaluation, studentF
 import { createBatchedStudent, disposeStudent, initStudentParams, readStudentParams, studentLayout, writeStudentParams } from './model.js';
 import { paperNumbers } from './report.js';
 import { createStudentTrainer, exampleOrder, sweepData } from './train.js';
-import type { TeacherStudentData, TwoLayerParams } from '@samrank/data';
+import type { TeacherStudentData } from '@samrank/data';
+import type { TwoLayerParams } from '@samrank/core';
 
 const flags = {
   activation: flag('--activation <name>', `hidden activation: ${ACTIVATIONS.join(' | ')} (default relu)`, choice(ACTIVATIONS)),
@@ -134,7 +135,7 @@ export const teacherStudentDefinition: ExperimentDefinition<TeacherStudentConfig
   resolveConfig: (common, values) =>
     resolveTeacherStudentConfig({
       preset: common.preset as TeacherStudentConfig['preset'] | undefined,
-      activation: values.activation as TeacherActivation | undefined,
+      activation: values.activation as TwoLayerActivation | undefined,
       method: values.method as TeacherStudentMethod | undefined,
       rhos: values.rho,
       seeds: common.seeds,

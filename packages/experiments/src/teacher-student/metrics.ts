@@ -4,7 +4,7 @@
  * units, and the ℓ2 norm of all parameters. The rank and active-unit definitions come from @samrank/rank.
  */
 import { ACTIVE_UNIT_PRESETS, activeUnits, featureRank } from '@samrank/rank';
-import { twoLayerForward, type TeacherActivation, type TwoLayerParams } from '@samrank/data';
+import { twoLayerForward, type TwoLayerActivation, type TwoLayerParams } from '@samrank/core';
 import { hiddenFeatures } from './model.js';
 
 /** One evaluation of one run. Losses are NaN once a run has diverged. */
@@ -27,7 +27,7 @@ export interface EvaluationData {
 
 /** Settings of the metric definitions. */
 export interface MetricOptions {
-  activation: TeacherActivation;
+  activation: TwoLayerActivation;
   /** Fraction of Σσ² the rank must explain (0.9999 in the paper's two-layer runs). */
   rankThreshold: number;
   /** |act| ≥ this makes a tanh / abs unit active; ReLU units are active when act > 0 on some point. */

@@ -1,7 +1,7 @@
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import type { TeacherActivation } from '@samrank/data';
+import type { TwoLayerActivation as TeacherActivation } from '@samrank/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   batchedSquaredLoss,

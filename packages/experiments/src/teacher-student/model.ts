@@ -4,8 +4,7 @@
  * That is what makes batch-1 SGD in tfjs affordable: the per-op overhead, not the arithmetic, dominates.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { createRng } from '@samrank/core';
-import { scalarActivation, type TeacherActivation, type TwoLayerParams } from '@samrank/data';
+import { createRng, activationValue, type TwoLayerActivation as TeacherActivation, type TwoLayerParams } from '@samrank/core';
 
 /** Shape of the batched student. */
 export interface StudentShape {
@@ -235,7 +234,7 @@ export function hiddenFeatures(params: TwoLayerParams, activation: TeacherActiva
     for (let j = 0; j < width; j++) {
       let h = params.b[j]!;
       for (let k = 0; k < inputDim; k++) h += params.W[j * inputDim + k]! * x[i * inputDim + k]!;
-      phi[i * width + j] = scalarActivation(activation, h);
+      phi[i * width + j] = activationValue(activation, h);
     }
   }
   return phi;

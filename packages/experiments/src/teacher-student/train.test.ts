@@ -2,7 +2,7 @@ import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { registerDoubleBackpropGradients } from '@samrank/backend';
-import type { TwoLayerParams } from '@samrank/data';
+import type { TwoLayerParams } from '@samrank/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { flat, loadFixture, worstViolation } from '../../../../test-utils/fixtures.js';
 import { resolveTeacherStudentConfig } from './config.js';
@@ -11,7 +11,7 @@ import { createBatchedStudent, disposeStudent, hiddenFeatures, initStudentParams
 import { runSweep } from '../runner/sweep.js';
 import { teacherStudentDefinition } from './definition.js';
 import { createStudentTrainer, exampleOrder } from './train.js';
-import { twoLayerForward } from '@samrank/data';
+import { twoLayerForward } from '@samrank/core';
 
 interface Trajectory {
   hyperparameters: { rho: number; lr: number; n_steps: number; regularized_steps: number; method: string };
