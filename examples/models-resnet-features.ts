@@ -1,5 +1,5 @@
 /**
- * PreAct ResNet-18 with explicit parameters and BatchNorm state: a few SAM steps with BatchNorm in training mode in
+ * PreAct ResNet-18 from the model registry, with explicit parameters and BatchNorm state: a few SAM steps with BatchNorm in training mode in
  * both passes (as the paper's code), then block-3 features in eval mode (what the paper's feature rank uses), and
  * a checkpoint round trip.
  *
@@ -13,7 +13,7 @@ import {
   checkpointFromJSON,
   checkpointToJSON,
   classificationLoss,
-  preActResNet18,
+  createModel,
   restoreCheckpoint,
   saveCheckpoint,
 } from '@samrank/models';
@@ -21,12 +21,12 @@ import {
 const setup = await setupBackend({ quiet: true });
 console.log(setup.message);
 
-const model = preActResNet18({ width: 16, numClasses: 10, imageSize: 32 });
-console.log(`PreAct ResNet-18, width 16: ${model.numParams.toLocaleString('en-US')} parameters, ${model.bnSpecs.length} BatchNorm layers`);
-for (const block of [1, 2, 3, 4, 5] as const) console.log(`  block ${block}: [${model.tapShape(block).join(', ')}] → ${model.tapDim(block)} features`);
+const model = createModel('preact-resnet18', { width: 16, numClasses: 10, imageSize: 32 });
+console.log(`${model.name}, width 16: ${model.numParams.toLocaleString('en-US')} parameters, ${model.stateSpecs.length} BatchNorm layers`);
+for (const tap of model.tapNames) console.log(`  ${tap}: [${model.tapShape(tap).join(', ')}] → ${model.tapDim(tap)} features`);
 
-const { params, bnState } = model.init(0);
-const store = new BatchNormStateStore(bnState);
+const { params, state } = model.init(0);
+const store = new BatchNormStateStore(state);
 const x = tf.randomNormal([32, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
 const y = tf.randomUniform([32], 0, 10, 'int32', 2) as tf.Tensor1D;
 
@@ -39,14 +39,14 @@ for (let step = 0; step < 3; step++) {
   loss.dispose();
 }
 
-// Eval-mode features of block 3 (running statistics); features() stops after layer3.
-const { taps } = model.features(params, store.state, x, [3]);
-const phi = taps[3]!;
+// Eval-mode features of block 3 (running statistics); output: false stops after layer3.
+const { taps } = model.apply(params, store.state, x, { training: false, output: false, taps: ['block3'] });
+const phi = taps['block3']!;
 console.log(`block 3 features: [${phi.shape.join(', ')}], mean ${tf.mean(phi).dataSync()[0]!.toFixed(4)}`);
 
 // Checkpoint: typed arrays → JSON-safe → back, checked against the model's names and shapes.
 const json = JSON.stringify(checkpointToJSON(await saveCheckpoint(params, store.state)));
 const restored = restoreCheckpoint(checkpointFromJSON(JSON.parse(json)), model);
-const again = model.features(restored.params, restored.bnState, x, [3]).taps[3]!;
+const again = model.apply(restored.params, restored.state, x, { training: false, output: false, taps: ['block3'] }).taps['block3']!;
 console.log(`checkpoint: ${(json.length / 1e6).toFixed(2)} MB of JSON; restored block 3 max |Δ| = ${tf.max(tf.abs(tf.sub(again, phi))).dataSync()[0]}`);
 process.exit(0);

@@ -5,8 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { setupBackend } from '@samrank/backend';
-import { BatchNormStateStore, classificationGrads, classificationLoss, preActResNet18 } from '@samrank/models';
+import { BatchNormStateStore, classificationLoss, createModel } from '@samrank/models';
 import { SAM } from '@samrank/optim';
+import { accumulatedGrads } from './accumulate.js';
 
 const width = Number(process.argv[2] ?? 16);
 const batch = Number(process.argv[3] ?? 128);
@@ -15,9 +16,9 @@ const mode = process.argv[5] ?? 'grads';
 
 const setup = await setupBackend({ quiet: true, threads: Number(process.env['SAMRANK_WASM_THREADS'] ?? 1) });
 console.log(setup.message);
-const model = preActResNet18({ width });
-const { params, bnState } = model.init(0);
-const store = new BatchNormStateStore(bnState);
+const model = createModel('preact-resnet18', { width });
+const { params, state } = model.init(0);
+const store = new BatchNormStateStore(state);
 const x = tf.randomNormal([batch, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
 const y = tf.randomUniform([batch], 0, 10, 'int32', 2) as tf.Tensor1D;
 const sam = new SAM(tf.train.momentum(0.05, 0.9), { rho: 0.1, weightDecay: 5e-4 });
@@ -27,7 +28,7 @@ const step =
         sam.minimize(classificationLoss(model, params, store, x, y, 'train'), false, Object.values(params));
       }
     : () => {
-        const { value, grads } = classificationGrads(model, params, store, x, y, 'train', micro);
+        const { value, grads } = accumulatedGrads(model, params, store, x, y, 'train', Math.ceil(batch / micro));
         tf.dispose([value, ...Object.values(grads)]);
       };
 step();

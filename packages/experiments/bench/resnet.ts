@@ -6,7 +6,7 @@
  * (part of `npm run bench` of this package; the kernel benchmarks are @samrank/backend's).
  *
  * Width 64 at batch 128 does not fit the 4 GiB wasm32 heap, so it runs as 2 × 64: SGD by gradient
- * accumulation (`classificationGrads`), SAM with @samrank/optim's `microBatches: 2` (gradients accumulated in each
+ * accumulation over @samrank/optim's `chunkRange` slices (./accumulate.ts), SAM with @samrank/optim's `microBatches: 2` (gradients accumulated in each
  * pass, one perturbation over the whole batch, as the paper). The steps run with 1 wasm thread and again with 2
  * (a child process), and ./roofline.ts adds the wasm multiply-add ceiling of this machine and the SAM step it
  * bounds. Environment: SAMRANK_THREADS (wasm threads of the main run, default 1; other than 1 skips the 2-thread
@@ -17,17 +17,10 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { setupBackend } from '@samrank/backend';
-import {
-  BatchNormStateStore,
-  classificationGrads,
-  classificationLoss,
-  disposeState,
-  microBatches,
-  preActResNet18,
-  sliceBatch,
-} from '@samrank/models';
-import { SAM } from '@samrank/optim';
+import { BatchNormStateStore, classificationLoss, createModel, disposeState } from '@samrank/models';
+import { SAM, sliceChunk } from '@samrank/optim';
 import { type BenchEntry, type TorchTiming, rssMB, timeInterleaved, torchReference, writeResults } from '../../../bench/lib.js';
+import { accumulatedGrads } from './accumulate.js';
 import { rooflineEntries } from './roofline.js';
 
 const quick = process.env['SAMRANK_BENCH_QUICK'] === '1';
@@ -54,17 +47,17 @@ async function resnetEntries(backendLabel: string, torch: Record<number, TorchRe
   const entries: BenchEntry[] = [];
   for (const width of widths) {
     const micro = width >= 64 ? 64 : BATCH;
-    const chunks = microBatches(BATCH, micro).length;
-    const model = preActResNet18({ width });
-    const { params, bnState } = model.init(0);
-    const store = new BatchNormStateStore(bnState);
+    const chunks = Math.ceil(BATCH / micro);
+    const model = createModel('preact-resnet18', { width });
+    const { params, state } = model.init(0);
+    const store = new BatchNormStateStore(state);
     const vars = Object.values(params);
     const x = tf.randomNormal([BATCH, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
     const y = tf.randomUniform([BATCH], 0, 10, 'int32', 2) as tf.Tensor1D;
 
     const sgd = tf.train.momentum(0.05, 0.9);
     const sgdStep = () => {
-      const { value, grads } = classificationGrads(model, params, store, x, y, 'train', micro);
+      const { value, grads } = accumulatedGrads(model, params, store, x, y, 'train', chunks);
       // Coupled weight decay as torch.optim.SGD(weight_decay=5e-4): added to the gradient before momentum.
       const named = tf.tidy(() =>
         Object.entries(params).map(([n, v]) => ({ name: v.name, tensor: tf.add(grads[n]!, tf.mul(v, 5e-4)) })),
@@ -74,10 +67,7 @@ async function resnetEntries(backendLabel: string, torch: Record<number, TorchRe
     };
     const sam = new SAM(tf.train.momentum(0.05, 0.9), { rho: 0.1, weightDecay: 5e-4, microBatches: chunks });
     const samStep = () => {
-      sam.minimize(({ chunk }) => {
-        const { start, size } = microBatches(BATCH, micro)[chunk]!;
-        return classificationLoss(model, params, store, sliceBatch(x, start, size), sliceBatch(y, start, size), 'train')();
-      }, false, vars);
+      sam.minimize((c) => classificationLoss(model, params, store, sliceChunk(x, c), sliceChunk(y, c), 'train')(), false, vars);
     };
     const repeats = quick ? 2 : width >= 64 ? 3 : 7;
     const tag = `preact-resnet18 w${width} b${BATCH}${chunks > 1 ? ` (${chunks}×${micro})` : ''}, ${backendLabel}`;

@@ -18,11 +18,11 @@ import type { BenchEntry } from '../../../bench/lib.js';
  */
 export async function stepConvMacs(width: number, batch: number): Promise<{ direct: number; computed: number }> {
   const model = preActResNet18({ width });
-  const { params, bnState } = model.init(0);
-  const store = new BatchNormStateStore(bnState);
+  const { params, state } = model.init(0);
+  const store = new BatchNormStateStore(state);
   const x = tf.zeros([batch, 32, 32, 3]) as tf.Tensor4D;
   const info = await tf.profile(() => {
-    tf.dispose(model.apply(params, store.state, x, { training: false }).logits);
+    tf.dispose(model.apply(params, store.state, x, { training: false }).output);
   });
   let direct = 0;
   let computed = 0;

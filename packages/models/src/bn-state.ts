@@ -3,8 +3,8 @@ import { ParamsMismatchError } from './errors.js';
 import type { BnState } from './types.js';
 
 /**
- * A mutable holder of BatchNorm running statistics for training loops. A forward pass in training mode returns
- * updated statistics as new tensors; `update` keeps them (also inside `tf.tidy` or a gradient closure, where
+ * A mutable holder of a model's state (BatchNorm running statistics) for training loops. A forward pass in
+ * training mode returns the updated state as new tensors (`model.apply(...).state`); `update` keeps them (also inside `tf.tidy` or a gradient closure, where
  * they would otherwise be disposed) and disposes the tensors they replace. This is what lets a SAM loss
  * closure decide, pass by pass, whether BatchNorm statistics move.
  */

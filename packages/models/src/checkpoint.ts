@@ -4,7 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointFormatError, ParamsMismatchError } from './errors.js';
-import type { BatchNormSpec, BnState, ParamSpec, ParamValues, Params } from './types.js';
+import type { ModelState } from './model.js';
+import type { BatchNormSpec, ParamSpec, ParamValues, Params } from './types.js';
 
 /** One tensor's shape and float32 values. */
 export interface TensorData {
@@ -12,7 +13,10 @@ export interface TensorData {
   values: Float32Array;
 }
 
-/** Parameters and BatchNorm statistics as typed arrays. */
+/**
+ * Parameters and BatchNorm statistics (a model's state) as typed arrays. `bnState` keeps the name of the JSON
+ * format's field, so checkpoints written before the `Model` contract still load.
+ */
 export interface ModelCheckpoint {
   params: Record<string, TensorData>;
   bnState: Record<string, { mean: TensorData; variance: TensorData }>;
@@ -26,21 +30,21 @@ export interface CheckpointJSON {
   bnState: Record<string, { mean: { shape: number[]; base64: string }; variance: { shape: number[]; base64: string } }>;
 }
 
-/** What a checkpoint must match: a model's parameter and BatchNorm specs. */
+/** What a checkpoint must match: a model's parameter and state specs (any `Model` is one). */
 export interface CheckpointLayout {
   paramSpecs: readonly ParamSpec[];
-  bnSpecs: readonly BatchNormSpec[];
+  stateSpecs: readonly BatchNormSpec[];
 }
 
 async function read(t: tf.Tensor): Promise<TensorData> {
   return { shape: [...t.shape], values: Float32Array.from(await t.data()) };
 }
 
-/** Copies parameters and (optionally) BatchNorm statistics out of tfjs. */
-export async function saveCheckpoint(params: ParamValues, bnState: BnState | null = null): Promise<ModelCheckpoint> {
+/** Copies parameters and (optionally) the model's state (BatchNorm statistics) out of tfjs. */
+export async function saveCheckpoint(params: ParamValues, state: ModelState | null = null): Promise<ModelCheckpoint> {
   const out: ModelCheckpoint = { params: {}, bnState: {} };
   for (const [name, t] of Object.entries(params)) out.params[name] = await read(t);
-  for (const [name, s] of Object.entries(bnState ?? {})) {
+  for (const [name, s] of Object.entries(state ?? {})) {
     out.bnState[name] = { mean: await read(s.mean), variance: await read(s.variance) };
   }
   return out;
@@ -63,7 +67,7 @@ function checkLayout(ckpt: ModelCheckpoint, layout: CheckpointLayout): void {
   const want = new Set(layout.paramSpecs.map((s) => s.name));
   const extra = Object.keys(ckpt.params).filter((n) => !want.has(n));
   const missing = [...want].filter((n) => !(n in ckpt.params));
-  const wantBn = new Set(layout.bnSpecs.map((s) => s.name));
+  const wantBn = new Set(layout.stateSpecs.map((s) => s.name));
   extra.push(...Object.keys(ckpt.bnState).filter((n) => !wantBn.has(n)).map((n) => `bn:${n}`));
   missing.push(...[...wantBn].filter((n) => !(n in ckpt.bnState)).map((n) => `bn:${n}`));
   if (missing.length || extra.length) {
@@ -75,12 +79,12 @@ function checkLayout(ckpt: ModelCheckpoint, layout: CheckpointLayout): void {
 }
 
 /**
- * Creates variables and BatchNorm tensors from a checkpoint. With a `layout` (a model), names and shapes are
- * checked first and parameters come out in the model's order.
+ * Creates variables and state tensors from a checkpoint (the shape of `model.init`'s result). With a `layout`
+ * (a model), names and shapes are checked first and parameters come out in the model's order.
  */
-export function restoreCheckpoint(ckpt: ModelCheckpoint, layout?: CheckpointLayout): { params: Params; bnState: BnState } {
+export function restoreCheckpoint(ckpt: ModelCheckpoint, layout?: CheckpointLayout): { params: Params; state: ModelState } {
   const shapes = new Map(layout?.paramSpecs.map((s) => [s.name, s.shape]));
-  const channels = new Map(layout?.bnSpecs.map((s) => [s.name, s.channels]));
+  const channels = new Map(layout?.stateSpecs.map((s) => [s.name, s.channels]));
   if (layout) checkLayout(ckpt, layout);
   const names = layout ? layout.paramSpecs.map((s) => s.name) : Object.keys(ckpt.params);
   for (const name of names) checkTensorData(`parameter '${name}'`, ckpt.params[name]!, shapes.get(name));
@@ -96,11 +100,11 @@ export function restoreCheckpoint(ckpt: ModelCheckpoint, layout?: CheckpointLayo
     params[name] = tf.variable(t, true);
     t.dispose();
   }
-  const bnState: BnState = {};
+  const state: ModelState = {};
   for (const [name, s] of Object.entries(ckpt.bnState)) {
-    bnState[name] = { mean: tf.tensor1d(s.mean.values), variance: tf.tensor1d(s.variance.values) };
+    state[name] = { mean: tf.tensor1d(s.mean.values), variance: tf.tensor1d(s.variance.values) };
   }
-  return { params, bnState };
+  return { params, state };
 }
 
 /** Writes checkpoint values into existing variables (e.g. to roll a run back), after checking names and shapes. */

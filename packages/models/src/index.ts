@@ -1,46 +1,63 @@
-export { ModelsError, ModelConfigError, InputShapeError, ParamsMismatchError, CheckpointFormatError, SecondOrderGradientError } from './errors.js';
-export type { Params, ParamValues, BatchNormStats, BnState, InitSpec, ParamSpec, BatchNormSpec } from './types.js';
-export { initialValues, createParams, createBnState, countParams, disposeState } from './init.js';
+// The model contract and the registry.
+export { type ApplyOptions, type Model, type ModelOutput, type ModelState, resolveTaps } from './model.js';
+export { type BuiltinModels, type ModelFactory, createModel, modelNames, registerModel } from './registry.js';
+
+// The models.
+export { type ResNet18Config, type ResNet18Options, type ResNetTap, type ResNetVariant, ResNet18, preActResNet18, resNet18 } from './resnet.js';
 export {
+  type TwoLayerConfig,
+  type TwoLayerLayout,
+  type TwoLayerOptions,
+  TwoLayerModel,
+  batchedSquaredLoss,
+  fusedSquaredLoss,
+  packTwoLayerParams,
+  plainSgdStep,
+  readTwoLayerParams,
+  squaredLossAndGradient,
+  twoLayer,
+  twoLayerInit,
+  twoLayerLayout,
+  writeTwoLayerParams,
+} from './two-layer.js';
+export { type MlpConfig, type MlpOptions, Mlp, mlp } from './mlp.js';
+
+// Parameters, state and their initialisation.
+export type { BatchNormSpec, BatchNormStats, BnState, InitSpec, ParamSpec, ParamValues, Params } from './types.js';
+export { countParams, createBnState, createParams, disposeState, initialValues } from './init.js';
+export { BatchNormStateStore, cloneBnState } from './bn-state.js';
+
+// Layers, losses and training helpers.
+export {
+  type Activation,
   type BatchNormOptions,
   type BatchNormTrainResult,
-  type Activation,
+  ACTIVATION_NAMES,
   PYTORCH_BN,
+  activate,
+  avgPool,
+  batchNormEval,
+  batchNormTrain,
   conv2d,
   dense,
-  batchNormTrain,
-  batchNormEval,
-  avgPool,
-  globalAvgPool,
   flatten,
-  activate,
+  globalAvgPool,
 } from './layers.js';
-export { softmaxCrossEntropy, squaredLoss, accuracy } from './losses.js';
+export { accuracy, softmaxCrossEntropy, squaredLoss } from './losses.js';
+export { type BatchNormMode, type ValueAndGrads, classificationLoss, valueAndGrads } from './training.js';
+
+// Checkpoints.
 export {
-  type ResNetVariant,
-  type ResNet18Options,
-  type ResNet18Config,
-  type TapBlock,
-  type ForwardOptions,
-  type ForwardResult,
-  type FeaturesResult,
-  ResNet18,
-  preActResNet18,
-  resNet18,
-} from './resnet.js';
-export { type TwoLayerActivation, type TwoLayerNetOptions, TwoLayerNet, twoLayerNet } from './two-layer.js';
-export { type MlpOptions, Mlp, mlp } from './mlp.js';
-export { BatchNormStateStore, cloneBnState } from './bn-state.js';
-export { type ValueAndGrads, type MicroBatch, microBatches, valueAndGrads, microBatchGrads, sliceBatch } from './microbatch.js';
-export { type BatchNormMode, classificationLoss, classificationGrads } from './training.js';
-export {
-  type TensorData,
-  type ModelCheckpoint,
   type CheckpointJSON,
   type CheckpointLayout,
-  saveCheckpoint,
-  restoreCheckpoint,
+  type ModelCheckpoint,
+  type TensorData,
   assignCheckpoint,
-  checkpointToJSON,
   checkpointFromJSON,
+  checkpointToJSON,
+  restoreCheckpoint,
+  saveCheckpoint,
 } from './checkpoint.js';
+
+// Errors.
+export { CheckpointFormatError, InputShapeError, ModelConfigError, ModelsError, ParamsMismatchError, SecondOrderGradientError } from './errors.js';

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng } from '@samrank/core';
+import { ModelConfigError } from './errors.js';
 import type { BatchNormSpec, BnState, ParamSpec, Params } from './types.js';
 
 function sizeOf(shape: readonly number[]): number {
@@ -38,6 +39,8 @@ export function initialValues(spec: ParamSpec, seed: number): Float32Array {
       for (let i = 0; i < n; i++) out[i] = std * rng.normal();
       return out;
     }
+    case 'custom':
+      throw new ModelConfigError(`parameter '${spec.name}' is initialised by its model's init(): ${init.description}`);
   }
 }
 
@@ -67,10 +70,10 @@ export function countParams(specs: readonly ParamSpec[]): number {
   return specs.reduce((acc, s) => acc + sizeOf(s.shape), 0);
 }
 
-/** Disposes every tensor of a parameter record and/or BatchNorm state. */
-export function disposeState(params?: Record<string, tf.Tensor> | null, bnState?: BnState | null): void {
+/** Disposes every tensor of a parameter record and/or a model state (BatchNorm statistics). */
+export function disposeState(params?: Record<string, tf.Tensor> | null, state?: BnState | null): void {
   if (params) for (const t of Object.values(params)) t.dispose();
-  if (bnState) for (const s of Object.values(bnState)) {
+  if (state) for (const s of Object.values(state)) {
     s.mean.dispose();
     s.variance.dispose();
   }

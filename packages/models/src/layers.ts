@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BATCH_NORM_GRAD_KERNEL, CHANNEL_MOMENTS_KERNEL, SCALE_SHIFT_KERNEL } from '@samrank/backend';
-import { InputShapeError, SecondOrderGradientError } from './errors.js';
+import { InputShapeError, ModelConfigError, SecondOrderGradientError } from './errors.js';
 import type { BatchNormStats } from './types.js';
 
 /** BatchNorm hyper-parameters (PyTorch defaults: momentum 0.1 means running ← 0.9·running + 0.1·batch). */
@@ -280,7 +280,13 @@ export function flatten(x: tf.Tensor): tf.Tensor2D {
 /** Activations supported by the fully connected models. */
 export type Activation = 'relu' | 'tanh' | 'abs' | 'linear';
 
-/** Applies a named activation. */
+/** The activations `activate` knows, in a stable order (option validation, messages). */
+export const ACTIVATION_NAMES: readonly Activation[] = Object.freeze(['relu', 'tanh', 'abs', 'linear']);
+
+/**
+ * Applies a named activation: the one tensor-side switch of the package (the two-layer net, the MLP); the scalar
+ * one, with the same conventions, is @samrank/core's `activationValue`.
+ */
 export function activate<T extends tf.Tensor>(x: T, activation: Activation): T {
   switch (activation) {
     case 'relu':
@@ -292,4 +298,5 @@ export function activate<T extends tf.Tensor>(x: T, activation: Activation): T {
     case 'linear':
       return x;
   }
+  throw new ModelConfigError(`activation must be one of ${ACTIVATION_NAMES.join(', ')}, got ${String(activation)}`);
 }

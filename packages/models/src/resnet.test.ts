@@ -6,8 +6,9 @@ import { registerDoubleBackpropGradients } from '@samrank/backend';
 import { InputShapeError, ModelConfigError, ParamsMismatchError, SecondOrderGradientError } from './errors.js';
 import { disposeState } from './init.js';
 import { softmaxCrossEntropy } from './losses.js';
-import { type ResNet18, preActResNet18, resNet18 } from './resnet.js';
-import type { TapBlock } from './resnet.js';
+import { type ResNet18, type ResNetTap, preActResNet18, resNet18 } from './resnet.js';
+
+const BLOCKS: ResNetTap[] = ['block1', 'block2', 'block3', 'block4', 'block5'];
 
 beforeAll(async () => {
   tf.enableProdMode();
@@ -75,9 +76,9 @@ describe('parameter counts equal PyTorch', () => {
 describe('feature block shapes (paper-spec §1.3)', () => {
   it('width 64: 32 px and 64 px', () => {
     const m = preActResNet18({ width: 64 });
-    expect([1, 2, 3, 4, 5].map((b) => m.tapDim(b as TapBlock))).toEqual([65536, 32768, 16384, 8192, 512]);
+    expect(BLOCKS.map((b) => m.tapDim(b))).toEqual([65536, 32768, 16384, 8192, 512]);
     const t = preActResNet18({ width: 64, imageSize: 64, numClasses: 200 });
-    expect([1, 2, 3, 4, 5].map((b) => t.tapShape(b as TapBlock))).toEqual([
+    expect(BLOCKS.map((b) => t.tapShape(b))).toEqual([
       [64, 64, 64],
       [32, 32, 128],
       [16, 16, 256],
@@ -85,7 +86,7 @@ describe('feature block shapes (paper-spec §1.3)', () => {
       [2, 2, 512],
     ]);
     // A 64-px model fed CIFAR-size images (the paper's k-NN transfer): block 3 is 8×8×256.
-    expect(t.tapDim(3, 32)).toBe(16384);
+    expect(t.tapDim('block3', 32)).toBe(16384);
   });
 
   for (const variant of ['preact', 'postact'] as const) {
@@ -93,72 +94,80 @@ describe('feature block shapes (paper-spec §1.3)', () => {
       it(`${variant}, width 4, ${size} px, ${classes} classes: forward shapes in both modes`, () => {
         const make = variant === 'preact' ? preActResNet18 : resNet18;
         const m = make({ width: 4, numClasses: classes, imageSize: size });
-        const { params, bnState } = m.init(1);
+        const { params, state } = m.init(1);
         const before = tf.memory().numTensors;
         const x = tf.randomNormal([2, size, size, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
         for (const training of [true, false]) {
-          const out = m.apply(params, bnState, x, { training, taps: [1, 2, 3, 4, 5] });
-          expect(out.logits.shape).toEqual([2, classes]);
-          for (const b of [1, 2, 3, 4, 5] as TapBlock[]) expect(out.taps[b]!.shape).toEqual([2, m.tapDim(b)]);
+          const out = m.apply(params, state, x, { training, taps: BLOCKS });
+          expect(out.output!.shape).toEqual([2, classes]);
+          expect(Object.keys(out.taps)).toEqual(BLOCKS);
+          for (const b of BLOCKS) expect(out.taps[b]!.shape).toEqual([2, m.tapDim(b)]);
           if (training) {
-            expect(Object.keys(out.bnState!).sort()).toEqual(m.bnSpecs.map((s) => s.name).sort());
-            disposeState(null, out.bnState);
-          } else expect(out.bnState).toBeUndefined();
-          if (classes === 2) expect(Array.from(out.logits.dataSync()).filter((_, i) => i % 2 === 0)).toEqual([0, 0]);
-          tf.dispose([out.logits, ...Object.values(out.taps)]);
+            expect(Object.keys(out.state!).sort()).toEqual(m.stateSpecs.map((s) => s.name).sort());
+            disposeState(null, out.state);
+          } else expect(out.state).toBeUndefined();
+          if (classes === 2) expect(Array.from(out.output!.dataSync()).filter((_, i) => i % 2 === 0)).toEqual([0, 0]);
+          tf.dispose([out.output!, ...Object.values(out.taps)]);
         }
         x.dispose();
         expect(tf.memory().numTensors).toBe(before);
-        disposeState(params, bnState);
+        disposeState(params, state);
       });
     }
   }
 
-  it('features() stops at the deepest requested block and accepts other input sizes', () => {
+  it('output: false stops at the deepest requested tap and accepts other input sizes', () => {
     const m = preActResNet18({ width: 4, imageSize: 64 });
-    const { params, bnState } = m.init(3);
+    const { params, state } = m.init(3);
     const x = tf.randomNormal([2, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
-    const f = m.features(params, bnState, x, [3]);
-    expect(Object.keys(f.taps)).toEqual(['3']);
-    expect(f.taps[3]!.shape).toEqual([2, m.tapDim(3, 32)]);
-    expect(() => m.apply(params, bnState, x, { training: false })).toThrow(InputShapeError);
+    const f = m.apply(params, state, x, { training: false, output: false, taps: ['block3'] });
+    expect(Object.keys(f.taps)).toEqual(['block3']);
+    expect(f.output).toBeUndefined();
+    expect(f.taps['block3']!.shape).toEqual([2, m.tapDim('block3', 32)]);
+    expect(() => m.apply(params, state, x, { training: false })).toThrow(InputShapeError);
+    expect(() => m.apply(params, state, x, { training: false, output: false })).toThrow(ModelConfigError);
     // Identical to the same block of a full pass.
     const x64 = tf.randomNormal([2, 64, 64, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
-    const full = m.apply(params, bnState, x64, { training: false, taps: [3, 5] });
-    const part = m.features(params, bnState, x64, [3, 5]);
-    expect(Array.from(part.taps[3]!.dataSync())).toEqual(Array.from(full.taps[3]!.dataSync()));
-    expect(Array.from(part.taps[5]!.dataSync())).toEqual(Array.from(full.taps[5]!.dataSync()));
+    const full = m.apply(params, state, x64, { training: false, taps: ['block3', 'block5'] });
+    const part = m.apply(params, state, x64, { training: false, output: false, taps: ['block5', 'block3'] });
+    expect(Array.from(part.taps['block3']!.dataSync())).toEqual(Array.from(full.taps['block3']!.dataSync()));
+    expect(Array.from(part.taps['block5']!.dataSync())).toEqual(Array.from(full.taps['block5']!.dataSync()));
+    // In training mode with a state it returns the statistics of the layers that ran (block 3: no layer4, no final BN).
+    const tr = m.apply(params, state, x64, { training: true, output: false, taps: ['block3'] });
+    expect(Object.keys(tr.state!)).toContain('layer3.1.bn2');
+    expect(Object.keys(tr.state!)).not.toContain('layer4.0.bn1');
+    expect(Object.keys(tr.state!)).not.toContain('bn');
   });
 });
 
 describe('blocks are the right tensors', () => {
   it('preact block 4 is relu(bn(layer4)) (non-negative), block 5 its 4×4 mean, logits = block5·W + b', () => {
     const m = preActResNet18({ width: 4 });
-    const { params, bnState } = m.init(5);
+    const { params, state } = m.init(5);
     const x = tf.randomNormal([3, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
-    const out = m.apply(params, bnState, x, { training: true, taps: [3, 4, 5] });
-    expect(Math.min(...out.taps[4]!.dataSync())).toBeGreaterThanOrEqual(0);
+    const out = m.apply(params, state, x, { training: true, taps: ['block3', 'block4', 'block5'] });
+    expect(Math.min(...out.taps['block4']!.dataSync())).toBeGreaterThanOrEqual(0);
     // Block 3 of PreAct is the raw residual stream: it has negative entries.
-    expect(Math.min(...out.taps[3]!.dataSync())).toBeLessThan(0);
-    const pooled = tf.mean(tf.reshape(out.taps[4]!, [3, 16, 32]), 1);
-    Array.from(pooled.dataSync()).forEach((v, i) => expect(out.taps[5]!.dataSync()[i]).toBeCloseTo(v, 5));
-    const logits = tf.add(tf.matMul(out.taps[5]!, params['linear.weight']!), params['linear.bias']!);
-    Array.from(logits.dataSync()).forEach((v, i) => expect(out.logits.dataSync()[i]).toBeCloseTo(v, 5));
+    expect(Math.min(...out.taps['block3']!.dataSync())).toBeLessThan(0);
+    const pooled = tf.mean(tf.reshape(out.taps['block4']!, [3, 16, 32]), 1);
+    Array.from(pooled.dataSync()).forEach((v, i) => expect(out.taps['block5']!.dataSync()[i]).toBeCloseTo(v, 5));
+    const logits = tf.add(tf.matMul(out.taps['block5']!, params['linear.weight']!), params['linear.bias']!);
+    Array.from(logits.dataSync()).forEach((v, i) => expect(out.output!.dataSync()[i]).toBeCloseTo(v, 5));
   });
 
   it('postact blocks 1–4 end in ReLU', () => {
     const m = resNet18({ width: 4 });
-    const { params, bnState } = m.init(5);
+    const { params, state } = m.init(5);
     const x = tf.randomNormal([2, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
-    const out = m.apply(params, bnState, x, { training: false, taps: [1, 2, 3, 4] });
-    for (const b of [1, 2, 3, 4] as TapBlock[]) expect(Math.min(...out.taps[b]!.dataSync())).toBeGreaterThanOrEqual(0);
+    const out = m.apply(params, state, x, { training: false, taps: ['block1', 'block2', 'block3', 'block4'] });
+    for (const b of BLOCKS.slice(0, 4)) expect(Math.min(...out.taps[b]!.dataSync())).toBeGreaterThanOrEqual(0);
   });
 
   it('eval mode with fresh statistics is BN = x/√(1+ε); training mode differs', () => {
     const m = preActResNet18({ width: 4 });
-    const { params, bnState } = m.init(9);
+    const { params, state } = m.init(9);
     const x = tf.randomNormal([4, 32, 32, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
-    const ev = m.apply(params, bnState, x, { training: false, taps: [1] });
+    const ev = m.apply(params, state, x, { training: false, taps: ['block1'] });
     // Block 1 = stem conv + two preact blocks; recompute the first block by hand with the eval BN.
     const s = 1 / Math.sqrt(1 + 1e-5);
     const stem = tf.conv2d(x, params['conv1.weight'] as tf.Tensor4D, 1, 'same');
@@ -168,12 +177,12 @@ describe('blocks are the right tensors', () => {
       return tf.add(tf.conv2d(tf.relu(tf.mul(v, s)) as tf.Tensor4D, params[`${p}.conv2.weight`] as tf.Tensor4D, 1, 'same'), h) as tf.Tensor4D;
     };
     const want = blk(blk(stem, 'layer1.0'), 'layer1.1').dataSync();
-    const got = ev.taps[1]!.dataSync();
+    const got = ev.taps['block1']!.dataSync();
     let worst = 0;
     for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
     expect(worst).toBeLessThan(1e-4);
-    const tr = m.apply(params, bnState, x, { training: true, taps: [1] });
-    const d = tf.max(tf.abs(tf.sub(tr.taps[1]!, ev.taps[1]!))).dataSync()[0]!;
+    const tr = m.apply(params, state, x, { training: true, taps: ['block1'] });
+    const d = tf.max(tf.abs(tf.sub(tr.taps['block1']!, ev.taps['block1']!))).dataSync()[0]!;
     expect(d).toBeGreaterThan(1e-2);
   });
 });
@@ -220,14 +229,18 @@ describe('errors', () => {
     expect(() => preActResNet18({ width: 0 })).toThrow(ModelConfigError);
     expect(() => preActResNet18({ numClasses: 1 })).toThrow(ModelConfigError);
     const m = preActResNet18({ width: 4 });
-    const { params, bnState } = m.init(0);
-    expect(() => m.apply(params, bnState, tf.zeros([2, 32, 32, 1]) as tf.Tensor4D, { training: true })).toThrow(InputShapeError);
+    const { params, state } = m.init(0);
+    expect(() => m.apply(params, state, tf.zeros([2, 32, 32, 1]) as tf.Tensor4D, { training: true })).toThrow(InputShapeError);
+    expect(() => m.apply(params, state, tf.zeros([2, 32, 32]), { training: true })).toThrow(InputShapeError);
     expect(() => m.apply(params, null, tf.zeros([2, 32, 32, 3]) as tf.Tensor4D, { training: false })).toThrow(ParamsMismatchError);
     const { ['layer3.1.conv2.weight']: _dropped, ...rest } = params;
-    expect(() => m.apply(rest, bnState, tf.zeros([2, 32, 32, 3]) as tf.Tensor4D, { training: true })).toThrow(/layer3.1.conv2.weight/);
+    expect(() => m.apply(rest, state, tf.zeros([2, 32, 32, 3]) as tf.Tensor4D, { training: true })).toThrow(/layer3.1.conv2.weight/);
     const other = preActResNet18({ width: 8 }).initParams(0);
-    expect(() => m.apply(other, bnState, tf.zeros([2, 32, 32, 3]) as tf.Tensor4D, { training: true })).toThrow(ParamsMismatchError);
-    expect(() => m.apply(params, bnState, tf.zeros([2, 32, 32, 3]) as tf.Tensor4D, { training: true, taps: [6] })).toThrow(ModelConfigError);
+    expect(() => m.apply(other, state, tf.zeros([2, 32, 32, 3]) as tf.Tensor4D, { training: true })).toThrow(ParamsMismatchError);
+    expect(() => m.apply(params, state, tf.zeros([2, 32, 32, 3]) as tf.Tensor4D, { training: true, taps: ['block6'] })).toThrow(
+      /preact-resnet18 has no tap 'block6' \(its taps: block1, block2, block3, block4, block5\)/,
+    );
+    expect(() => m.tapDim('block0' as ResNetTap)).toThrow(ModelConfigError);
   });
 });
 
@@ -235,11 +248,11 @@ describe('gradients agree with central finite differences (cpu, float32)', () =>
   for (const variant of ['preact', 'postact'] as const) {
     it(`${variant}: a few coordinates, BatchNorm in training mode`, () => {
       const m = (variant === 'preact' ? preActResNet18 : resNet18)({ width: 2, numClasses: 3 });
-      const { params, bnState } = m.init(11);
+      const { params, state } = m.init(11);
       const x = tf.randomNormal([3, 32, 32, 3], 0, 1, 'float32', 12) as tf.Tensor4D;
       const labels = tf.tensor1d([0, 2, 1], 'int32');
       const loss = (p: Record<string, tf.Tensor>) =>
-        tf.tidy(() => softmaxCrossEntropy(m.apply(p, null, x, { training: true }).logits, labels));
+        tf.tidy(() => softmaxCrossEntropy(m.apply(p, null, x, { training: true }).output!, labels));
       const names = Object.keys(params);
       const grads = tf.grads((...ts: tf.Tensor[]) => loss(Object.fromEntries(names.map((n, i) => [n, ts[i]!]))))(
         names.map((n) => params[n]!),
@@ -286,7 +299,7 @@ describe('gradients agree with central finite differences (cpu, float32)', () =>
       }
       expect(agree / total, report.join('\n')).toBeGreaterThanOrEqual(0.85);
       tf.dispose([...grads, x, labels]);
-      disposeState(params, bnState);
+      disposeState(params, state);
     });
   }
 });
@@ -301,7 +314,7 @@ describe('double backprop (doubleBackprop: true)', () => {
     const names = Object.keys(params);
     const gradNormSq = (ts: tf.Tensor[]) => {
       const g = tf.grads((...us: tf.Tensor[]) =>
-        softmaxCrossEntropy(m.apply(Object.fromEntries(names.map((n, i) => [n, us[i]!])), null, x, { training: true }).logits, labels),
+        softmaxCrossEntropy(m.apply(Object.fromEntries(names.map((n, i) => [n, us[i]!])), null, x, { training: true }).output!, labels),
       )(ts);
       return tf.addN(g.map((t) => tf.sum(tf.square(t)))) as tf.Scalar;
     };
@@ -320,7 +333,7 @@ describe('double backprop (doubleBackprop: true)', () => {
     expect(() =>
       tf.grad((t: tf.Tensor) =>
         tf.sum(tf.square(tf.grad((u: tf.Tensor) =>
-          softmaxCrossEntropy(fused.apply({ ...params, 'conv1.weight': u }, null, x, { training: true }).logits, labels),
+          softmaxCrossEntropy(fused.apply({ ...params, 'conv1.weight': u }, null, x, { training: true }).output!, labels),
         )(t))),
       )(params['conv1.weight']!),
     ).toThrow(SecondOrderGradientError);

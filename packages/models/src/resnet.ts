@@ -16,6 +16,7 @@ import {
   dense,
   flatten,
 } from './layers.js';
+import { type ApplyOptions, type Model, type ModelOutput, type ModelState, resolveTaps } from './model.js';
 import type { BatchNormSpec, BnState, ParamSpec, ParamValues, Params } from './types.js';
 
 /** Which residual block: pre-activation (BN-ReLU before each conv) or post-activation (conv-BN-ReLU). */
@@ -52,42 +53,19 @@ export interface ResNet18Config {
   doubleBackprop: boolean;
 }
 
-/** Feature blocks of paper-spec §1.3: 1–4 = stage outputs (block 4 of PreAct after the final BN-ReLU), 5 = pooled. */
-export type TapBlock = 1 | 2 | 3 | 4 | 5;
+/**
+ * Feature taps of paper-spec §1.3: `block1`–`block4` = stage outputs (block 4 of PreAct after the final
+ * BN-ReLU), `block5` = the pooled classifier input.
+ */
+export type ResNetTap = 'block1' | 'block2' | 'block3' | 'block4' | 'block5';
 
-/** Options of a forward pass. */
-export interface ForwardOptions {
-  /**
-   * true: BatchNorm uses batch statistics and the result carries updated running statistics; false: BatchNorm
-   * uses the running statistics (eval mode).
-   */
-  training: boolean;
-  /** Feature blocks (1–5) to return, flattened to [N, D]. */
-  taps?: readonly number[];
-}
-
-/** Output of `apply`. */
-export interface ForwardResult {
-  logits: tf.Tensor2D;
-  /** Requested feature blocks, each flattened to [N, D] (NHWC order). */
-  taps: Partial<Record<TapBlock, tf.Tensor2D>>;
-  /**
-   * Training mode only, when running statistics were passed in: the updated running statistics of every
-   * BatchNorm layer that ran (new tensors; the inputs are left untouched).
-   */
-  bnState?: BnState;
-}
-
-/** Output of `features`. */
-export interface FeaturesResult {
-  taps: Partial<Record<TapBlock, tf.Tensor2D>>;
-  bnState?: BnState;
-}
+/** The taps in depth order; tap i is block i + 1. */
+const RESNET_TAPS: readonly ResNetTap[] = Object.freeze(['block1', 'block2', 'block3', 'block4', 'block5']);
 
 interface RunOutput {
   logits?: tf.Tensor2D;
-  taps: Partial<Record<TapBlock, tf.Tensor2D>>;
-  bnState?: BnState;
+  taps: Record<string, tf.Tensor2D>;
+  state?: BnState;
 }
 
 /** tf.tidy for the forward pass: keeps what it returns, frees every intermediate. */
@@ -150,15 +128,19 @@ function bnParams(name: string, channels: number): ParamSpec[] {
 const down = (size: number, stride: number) => Math.floor((size - 1) / stride) + 1;
 
 /**
- * A ResNet-18 with explicit parameters and BatchNorm state. Create it with `preActResNet18` or `resNet18`.
- * The object holds only the configuration; parameters and statistics live in the records you pass around.
+ * A ResNet-18 with explicit parameters and BatchNorm state. Create it with `preActResNet18` / `resNet18` or
+ * `createModel('preact-resnet18' | 'resnet18', options)`. The object holds only the configuration; parameters
+ * and statistics live in the records you pass around.
  */
-export class ResNet18 {
+export class ResNet18 implements Model {
+  /** `'preact-resnet18'` or `'resnet18'` (the registry names). */
+  readonly name: string;
   readonly config: Readonly<ResNet18Config>;
   /** Every parameter in PyTorch registration order (what `params` holds, by name). */
   readonly paramSpecs: readonly ParamSpec[];
-  /** Every BatchNorm layer (what `bnState` holds, by name). */
-  readonly bnSpecs: readonly BatchNormSpec[];
+  /** Every BatchNorm layer (what the state holds, by name). */
+  readonly stateSpecs: readonly BatchNormSpec[];
+  readonly tapNames: readonly ResNetTap[] = RESNET_TAPS;
   /** Number of trainable scalars (equal to PyTorch's `sum(p.numel() for p in model.parameters())`). */
   readonly numParams: number;
   private readonly stages: Stage[];
@@ -167,6 +149,7 @@ export class ResNet18 {
 
   constructor(variant: ResNetVariant, options: ResNet18Options = {}) {
     this.config = Object.freeze(resolveConfig(variant, options));
+    this.name = variant === 'preact' ? 'preact-resnet18' : 'resnet18';
     const { width, numClasses, imageSize, inChannels } = this.config;
     this.stages = stagesOf(width);
     const pooled = imageSize / 32;
@@ -210,7 +193,7 @@ export class ResNet18 {
     specs.push({ name: 'linear.weight', shape: [this.linearIn, this.linearOut], init: { kind: 'uniform', bound } });
     specs.push({ name: 'linear.bias', shape: [this.linearOut], init: { kind: 'zeros' } });
     this.paramSpecs = Object.freeze(specs);
-    this.bnSpecs = Object.freeze(bns);
+    this.stateSpecs = Object.freeze(bns);
     this.numParams = countParams(specs);
   }
 
@@ -218,8 +201,8 @@ export class ResNet18 {
    * Seeded initialisation (paper's `init_weights_he`): conv kernels Kaiming-normal fan-out with ReLU gain,
    * BN γ = 1, β = 0, linear weight U(−1/√fan_in, 1/√fan_in), linear bias 0; running mean 0, variance 1.
    */
-  init(seed: number): { params: Params; bnState: BnState } {
-    return { params: this.initParams(seed), bnState: this.initBnState() };
+  init(seed: number): { params: Params; state: ModelState } {
+    return { params: this.initParams(seed), state: this.initState() };
   }
 
   /** Seeded trainable parameters (see `init`). */
@@ -228,13 +211,14 @@ export class ResNet18 {
   }
 
   /** Fresh running statistics (mean 0, variance 1) for every BatchNorm layer. */
-  initBnState(): BnState {
-    return createBnState(this.bnSpecs);
+  initState(): ModelState {
+    return createBnState(this.stateSpecs);
   }
 
-  /** [H, W, C] of a feature block for square inputs of `inputSize` pixels (default: the training size). */
-  tapShape(block: TapBlock, inputSize = this.config.imageSize): [number, number, number] {
-    if (!(block >= 1 && block <= 5 && Number.isInteger(block))) throw new ModelConfigError(`feature block must be 1–5, got ${block}`);
+  /** [H, W, C] of a feature tap for square inputs of `inputSize` pixels (default: the training size). */
+  tapShape(tap: ResNetTap, inputSize = this.config.imageSize): [number, number, number] {
+    const block = RESNET_TAPS.indexOf(tap) + 1;
+    if (block === 0) throw new ModelConfigError(`${this.name} has no tap '${tap}' (its taps: ${RESNET_TAPS.join(', ')})`);
     let size = inputSize;
     for (let s = 0; s < block && s < 4; s++) size = down(size, this.stages[s]!.stride);
     const c = this.stages[Math.min(block, 4) - 1]!.planes;
@@ -245,52 +229,32 @@ export class ResNet18 {
     return [size, size, c];
   }
 
-  /** Flattened size D of a feature block for square inputs of `inputSize` pixels. */
-  tapDim(block: TapBlock, inputSize = this.config.imageSize): number {
-    const [h, w, c] = this.tapShape(block, inputSize);
+  /** Flattened size D of a feature tap for square inputs of `inputSize` pixels. */
+  tapDim(tap: ResNetTap, inputSize = this.config.imageSize): number {
+    const [h, w, c] = this.tapShape(tap, inputSize);
     return h * w * c;
   }
 
   /**
-   * Forward pass to the logits. In training mode BatchNorm normalises with batch statistics and, when
-   * `bnState` is given, returns updated running statistics in `bnState` (new tensors: keep them with
-   * `tf.keep` inside a tidy / gradient closure, or use `BatchNormStateStore`). In eval mode BatchNorm uses
-   * `bnState`, which is then required.
+   * Forward pass of an NHWC batch: the logits in `output` and the requested taps. In training mode BatchNorm
+   * normalises with batch statistics and, when `state` is given, returns updated running statistics in `state`
+   * (new tensors: keep them with `tf.keep` inside a tidy / gradient closure, or use `BatchNormStateStore`). In
+   * eval mode BatchNorm uses `state`, which is then required.
+   *
+   * `output: false` returns taps only: the pass stops after the deepest requested tap (`block3` skips layer4
+   * and the head), and inputs may have another size than the training size (the paper feeds 32×32 CIFAR-10 to
+   * 64×64-trained models for k-NN); `block5` then needs a layer4 size divisible by 4.
    */
-  apply(params: ParamValues, bnState: BnState | null, x: tf.Tensor4D, options: ForwardOptions): ForwardResult {
-    const taps = this.checkTaps(options.taps ?? []);
-    this.checkInput(x, true);
-    const out = tidyRun(() => this.run(params, bnState, x, options.training, taps, 6));
-    return { logits: out.logits!, taps: out.taps, ...(out.bnState ? { bnState: out.bnState } : {}) };
+  apply(params: ParamValues, state: ModelState | null, x: tf.Tensor, options: ApplyOptions): ModelOutput<tf.Tensor2D> {
+    const taps = resolveTaps(this, options);
+    const logits = options.output !== false;
+    this.checkInput(x, logits);
+    const stopAfter = logits ? 6 : Math.max(...taps) + 1;
+    const out = tidyRun(() => this.run(params, state, x as tf.Tensor4D, options.training, taps, stopAfter));
+    return { ...(out.logits ? { output: out.logits } : {}), taps: out.taps, ...(out.state ? { state: out.state } : {}) };
   }
 
-  /**
-   * Feature blocks only: the forward pass stops after the deepest requested block (block 3 skips layer4 and
-   * the head). Inputs may have another size than the training size (the paper feeds 32×32 CIFAR-10 to
-   * 64×64-trained models for k-NN); block 5 then needs a layer4 size divisible by 4.
-   */
-  features(
-    params: ParamValues,
-    bnState: BnState | null,
-    x: tf.Tensor4D,
-    blocks: readonly number[],
-    options: { training?: boolean } = {},
-  ): FeaturesResult {
-    const taps = this.checkTaps(blocks);
-    if (taps.size === 0) throw new ModelConfigError('features() needs at least one block (1–5)');
-    this.checkInput(x, false);
-    const out = tidyRun(() => this.run(params, bnState, x, options.training ?? false, taps, Math.max(...taps)));
-    return { taps: out.taps, ...(out.bnState ? { bnState: out.bnState } : {}) };
-  }
-
-  private checkTaps(blocks: readonly number[]): Set<TapBlock> {
-    for (const b of blocks) {
-      if (!(Number.isInteger(b) && b >= 1 && b <= 5)) throw new ModelConfigError(`feature block must be 1–5, got ${b}`);
-    }
-    return new Set(blocks as TapBlock[]);
-  }
-
-  private checkInput(x: tf.Tensor4D, needLogits: boolean): void {
+  private checkInput(x: tf.Tensor, needLogits: boolean): void {
     if (x.rank !== 4) throw new InputShapeError(`expected NHWC input of rank 4, got shape [${x.shape}]`);
     const [, h, w, c] = x.shape;
     if (c !== this.config.inChannels) {
@@ -298,7 +262,7 @@ export class ResNet18 {
     }
     if (needLogits && (h !== this.config.imageSize || w !== this.config.imageSize)) {
       throw new InputShapeError(
-        `logits need ${this.config.imageSize}×${this.config.imageSize} inputs (the linear layer's size), got ${h}×${w}; use features() for other sizes`,
+        `logits need ${this.config.imageSize}×${this.config.imageSize} inputs (the linear layer's size), got ${h}×${w}; apply with output: false for other sizes`,
       );
     }
   }
@@ -317,10 +281,10 @@ export class ResNet18 {
     bnState: BnState | null,
     x: tf.Tensor4D,
     training: boolean,
-    taps: Set<TapBlock>,
+    taps: Set<number>,
     stopAfter: number,
   ): RunOutput {
-    if (!training && !bnState) throw new ParamsMismatchError('eval mode needs BatchNorm running statistics (bnState)');
+    if (!training && !bnState) throw new ParamsMismatchError('eval mode needs BatchNorm running statistics (state)');
     const specByName = new Map(this.paramSpecs.map((s) => [s.name, s.shape]));
     const p = <T extends tf.Tensor>(name: string) => this.param<T>(params, name, specByName.get(name)!);
     const updates: BnState = {};
@@ -338,7 +302,8 @@ export class ResNet18 {
       if (r.stats) updates[name] = r.stats;
       return r.y;
     };
-    const out: Partial<Record<TapBlock, tf.Tensor2D>> = {};
+    // Tap i is the output of block i + 1.
+    const out: Record<string, tf.Tensor2D> = {};
     const preact = this.config.variant === 'preact';
 
     let h = conv2d(x, p('conv1.weight'), 1, 1);
@@ -366,26 +331,21 @@ export class ResNet18 {
         }
         cin = stage.planes;
       }
-      const block = (s + 1) as TapBlock;
+      const block = s + 1;
       if (block === 4 && preact) h = bn(h, 'bn', true);
-      if (taps.has(block)) out[block] = flatten(h);
+      if (taps.has(s)) out[RESNET_TAPS[s]!] = flatten(h);
       if (stopAfter <= block) return this.finish(out, bnState, updates, training);
     }
     const pooled = flatten(avgPool(h, 4));
-    if (taps.has(5)) out[5] = pooled;
+    if (taps.has(4)) out['block5'] = pooled;
     if (stopAfter <= 5) return this.finish(out, bnState, updates, training);
     let logits = dense(pooled, p<tf.Tensor2D>('linear.weight'), p<tf.Tensor1D>('linear.bias'));
     if (this.linearOut === 1) logits = tf.concat([tf.zerosLike(logits), logits], 1);
     return { ...this.finish(out, bnState, updates, training), logits };
   }
 
-  private finish(
-    taps: Partial<Record<TapBlock, tf.Tensor2D>>,
-    bnState: BnState | null,
-    updates: BnState,
-    training: boolean,
-  ): { taps: Partial<Record<TapBlock, tf.Tensor2D>>; bnState?: BnState } {
-    return training && bnState ? { taps, bnState: updates } : { taps };
+  private finish(taps: Record<string, tf.Tensor2D>, bnState: BnState | null, updates: BnState, training: boolean): RunOutput {
+    return training && bnState ? { taps, state: updates } : { taps };
   }
 }
 

@@ -3,9 +3,9 @@ import { setupBackend } from '@samrank/backend';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BatchNormStateStore } from './bn-state.js';
 import { disposeState } from './init.js';
-import { preActResNet18, resNet18 } from './resnet.js';
-import { classificationGrads, classificationLoss } from './training.js';
-import { sliceBatch } from './microbatch.js';
+import { preActResNet18 } from './resnet.js';
+import { mlp } from './mlp.js';
+import { classificationLoss, valueAndGrads } from './training.js';
 
 beforeAll(async () => {
   tf.enableProdMode();
@@ -17,8 +17,8 @@ const read = (store: BatchNormStateStore, name: string) => Array.from(store.stat
 describe('BatchNorm modes in loss closures', () => {
   it("'train' moves running statistics on every call, 'train-frozen' and 'eval' do not", () => {
     const m = preActResNet18({ width: 2 });
-    const { params, bnState } = m.init(0);
-    const store = new BatchNormStateStore(bnState);
+    const { params, state } = m.init(0);
+    const store = new BatchNormStateStore(state);
     const x = tf.randomNormal([4, 32, 32, 3], 1, 2, 'float32', 1) as tf.Tensor4D;
     const y = tf.tensor1d([0, 1, 2, 3], 'int32');
     const start = read(store, 'layer1.0.bn1');
@@ -40,49 +40,40 @@ describe('BatchNorm modes in loss closures', () => {
     tf.dispose([x, y]);
   });
 
-});
-
-describe('micro-batching', () => {
-  it('in eval mode (no batch statistics) micro-batched gradients equal the full batch', () => {
-    const m = preActResNet18({ width: 2 });
-    const { params, bnState } = m.init(4);
-    const store = new BatchNormStateStore(bnState);
-    const x = tf.randomNormal([5, 32, 32, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
-    const y = tf.tensor1d([0, 1, 2, 3, 4], 'int32');
-    const full = classificationGrads(m, params, store, x, y, 'eval');
-    const micro = classificationGrads(m, params, store, x, y, 'eval', 2);
-    expect(micro.value.dataSync()[0]).toBeCloseTo(full.value.dataSync()[0]!, 5);
-    for (const name of Object.keys(params)) {
-      const a = full.grads[name]!.dataSync(), b = micro.grads[name]!.dataSync();
-      let worst = 0, scale = 0;
-      for (let i = 0; i < a.length; i++) {
-        worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-        scale = Math.max(scale, Math.abs(a[i]!));
-      }
-      expect(worst, name).toBeLessThanOrEqual(1e-5 * scale + 1e-7);
-    }
+  it('takes any Model: a stateless MLP classifier (empty state, modes differ only in the training flag)', () => {
+    const net = mlp({ inputDim: 4, hiddenDims: [6], outputDim: 3 });
+    const { params, state } = net.init(2);
+    const store = new BatchNormStateStore(state);
+    const x = tf.randomNormal([5, 4], 0, 1, 'float32', 3);
+    const y = tf.tensor1d([0, 1, 2, 1, 0], 'int32');
+    const before = tf.memory().numTensors;
+    const losses = (['train', 'train-frozen', 'eval'] as const).map((mode) => tf.tidy(() => classificationLoss(net, params, store, x, y, mode)().dataSync()[0]!));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(new Set(losses).size).toBe(1);
+    expect(store.state).toEqual({});
     store.dispose();
     disposeState(params);
+    tf.dispose([x, y]);
+  });
+});
+
+describe('valueAndGrads', () => {
+  it('gives unreached parameters a zero gradient, keyed by record name', () => {
+    const a = tf.variable(tf.scalar(2));
+    const b = tf.variable(tf.tensor1d([1, 2]));
+    const r = valueAndGrads({ a, b }, () => tf.square(a));
+    expect(r.value.dataSync()[0]).toBe(4);
+    expect(r.grads['a']!.dataSync()[0]).toBe(4);
+    expect(Array.from(r.grads['b']!.dataSync())).toEqual([0, 0]);
+    tf.dispose([a, b, r.value, ...Object.values(r.grads)]);
   });
 
-  it("in 'train' mode each micro-batch uses its own statistics and updates the running ones once per micro-batch", () => {
-    const m = preActResNet18({ width: 2 });
-    const { params, bnState } = m.init(4);
-    const x = tf.randomNormal([4, 32, 32, 3], 0, 1, 'float32', 6) as tf.Tensor4D;
-    const y = tf.tensor1d([0, 1, 2, 3], 'int32');
-    const a = new BatchNormStateStore(m.initBnState());
-    const b = new BatchNormStateStore(bnState);
-    const full = classificationGrads(m, params, a, x, y, 'train');
-    const micro = classificationGrads(m, params, b, x, y, 'train', 2);
-    // Per-micro-batch normalisation changes the loss.
-    expect(Math.abs(micro.value.dataSync()[0]! - full.value.dataSync()[0]!)).toBeGreaterThan(1e-4);
-    // Two updates: running = 0.9·(0.1·μ₁) + 0.1·μ₂ with μ₁, μ₂ the halves' stem means.
-    const half = (s: number) =>
-      tf.tidy(() => tf.mean(tf.conv2d(tf.slice(x, [s, 0, 0, 0], [2, 32, 32, 3]), params['conv1.weight'] as tf.Tensor4D, 1, 'same'), [0, 1, 2]).dataSync());
-    const m1 = half(0), m2 = half(2);
-    read(b, 'layer1.0.bn1').forEach((v, i) => expect(v).toBeCloseTo(0.09 * m1[i]! + 0.1 * m2[i]!, 5));
-    a.dispose();
-    b.dispose();
-    disposeState(params);
+  it('skips non-trainable variables', () => {
+    const a = tf.variable(tf.scalar(3));
+    const frozen = tf.variable(tf.scalar(5), false);
+    const r = valueAndGrads({ a, frozen }, () => tf.mul(a, frozen) as tf.Scalar);
+    expect(Object.keys(r.grads)).toEqual(['a']);
+    expect(r.grads['a']!.dataSync()[0]).toBe(5);
+    tf.dispose([a, frozen, r.value, ...Object.values(r.grads)]);
   });
 });

@@ -1,13 +1,37 @@
 /**
- * Loss closures for training a ResNet with explicit BatchNorm state: the piece a SAM step calls twice, once at
- * w and once at w + ε, each time choosing what BatchNorm does.
+ * Training helpers: gradients keyed by parameter name, and the classification loss closure a SAM step calls
+ * twice, once at w and once at w + ε, each time choosing what BatchNorm does. Micro-batching (gradient
+ * accumulation) is @samrank/optim's `microBatches` option with its `chunkRange` / `sliceChunk`.
  */
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import type { BatchNormStateStore } from './bn-state.js';
+import { InputShapeError } from './errors.js';
 import { softmaxCrossEntropy } from './losses.js';
-import { type ValueAndGrads, microBatchGrads, sliceBatch } from './microbatch.js';
-import type { ResNet18 } from './resnet.js';
-import type { Params, ParamValues } from './types.js';
+import type { Model } from './model.js';
+import type { ParamValues, Params } from './types.js';
+
+/** A loss value and its gradients keyed like the parameter record. */
+export interface ValueAndGrads {
+  value: tf.Scalar;
+  grads: Record<string, tf.Tensor>;
+}
+
+/**
+ * Value and gradients of `lossFn` with respect to every trainable variable of `params`, keyed by the record's
+ * names (tfjs' own `variableGrads` keys by the global variable names).
+ */
+export function valueAndGrads(params: Params, lossFn: () => tf.Scalar): ValueAndGrads {
+  const names = Object.keys(params).filter((n) => params[n]!.trainable);
+  const vars = names.map((n) => params[n]!);
+  const { value, grads } = tf.variableGrads(lossFn, vars);
+  const out: Record<string, tf.Tensor> = {};
+  names.forEach((name, i) => {
+    const g = grads[vars[i]!.name];
+    // A parameter the loss does not reach gets a zero gradient, so every optimiser sees every name.
+    out[name] = g ?? tf.zerosLike(vars[i]!);
+  });
+  return { value, grads: out };
+}
 
 /**
  * What BatchNorm does in one pass:
@@ -18,40 +42,24 @@ import type { Params, ParamValues } from './types.js';
 export type BatchNormMode = 'train' | 'train-frozen' | 'eval';
 
 /**
- * A closure returning the mean softmax cross-entropy of `model` on (x, labels), with BatchNorm in `mode`. In
- * `'train'` mode each call moves the running statistics in `store`.
+ * A closure returning the mean softmax cross-entropy of `model`'s output (logits [N, K]) on (x, labels), with
+ * BatchNorm in `mode`. In `'train'` mode each call moves the running statistics in `store`. For a stateless
+ * model the modes differ only in the `training` flag.
  */
 export function classificationLoss(
-  model: ResNet18,
+  model: Model,
   params: ParamValues,
   store: BatchNormStateStore,
-  x: tf.Tensor4D,
+  x: tf.Tensor,
   labels: tf.Tensor1D | tf.Tensor2D,
   mode: BatchNormMode,
 ): () => tf.Scalar {
   return () => {
     const training = mode !== 'eval';
     const out = model.apply(params, mode === 'train-frozen' ? null : store.state, x, { training });
-    if (mode === 'train') store.update(out.bnState);
-    return softmaxCrossEntropy(out.logits, labels);
+    if (mode === 'train') store.update(out.state);
+    const logits = out.output;
+    if (!logits || logits.rank !== 2) throw new InputShapeError(`${model.name}'s output is not a logits matrix [N, K]: [${logits?.shape ?? ''}]`);
+    return softmaxCrossEntropy(logits as tf.Tensor2D, labels);
   };
-}
-
-/**
- * Mean cross-entropy and its gradients over a batch run as micro-batches of at most `maxMicroBatch` examples
- * (each normalised with its own BatchNorm statistics in training modes; running statistics are updated once
- * per micro-batch in `'train'` mode).
- */
-export function classificationGrads(
-  model: ResNet18,
-  params: Params,
-  store: BatchNormStateStore,
-  x: tf.Tensor4D,
-  labels: tf.Tensor1D | tf.Tensor2D,
-  mode: BatchNormMode,
-  maxMicroBatch: number = x.shape[0],
-): ValueAndGrads {
-  return microBatchGrads(params, x.shape[0], maxMicroBatch, (start, size) =>
-    classificationLoss(model, params, store, sliceBatch(x, start, size), sliceBatch(labels, start, size), mode)(),
-  );
 }

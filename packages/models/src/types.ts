@@ -27,7 +27,12 @@ export type InitSpec =
   | { kind: 'uniform'; bound: number }
   | { kind: 'normal'; std: number }
   | { kind: 'zeros' }
-  | { kind: 'ones' };
+  | { kind: 'ones' }
+  /**
+   * Drawn by the model's own `init` (e.g. the two-layer net packs every run's W, b, a, c from one stream), which
+   * `description` spells out; `createParams` refuses it, so nothing silently draws other values.
+   */
+  | { kind: 'custom'; description: string };
 
 /** Name, shape and initialiser of one parameter. */
 export interface ParamSpec {

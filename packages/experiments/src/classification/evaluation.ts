@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { batchToTensors, evalBatchArrays, type ClassificationPipeline, type ImageSet } from '@samrank/data';
-import type { BnState, ParamValues, ResNet18 } from '@samrank/models';
+import type { Model, ModelState, ParamValues } from '@samrank/models';
 import { softmaxCrossEntropy } from '@samrank/models';
 import { ACTIVE_UNIT_PRESETS, type DenseMatrix, NonFiniteValueError, activeUnitStats, knnError } from '@samrank/rank';
 import { RunDivergedError } from '../errors.js';
@@ -22,7 +22,7 @@ export interface Features {
 
 /** Everything an evaluation reads. */
 export interface EvalContext {
-  model: ResNet18;
+  model: Model;
   pipeline: ClassificationPipeline;
   test: ImageSet;
   knn: KnnData | null;
@@ -39,7 +39,7 @@ export interface EvalContext {
 export function collectFeatures(
   ctx: Pick<EvalContext, 'model' | 'batchSize'>,
   params: ParamValues,
-  bnState: BnState,
+  state: ModelState,
   set: ImageSet,
   blocks: number[],
   batch: (start: number, count: number) => { x: tf.Tensor4D; y: tf.Tensor1D },
@@ -47,9 +47,9 @@ export function collectFeatures(
   const out = new Map<number, Features>();
   for (let start = 0; start < set.count; start += ctx.batchSize) {
     const { x, y } = batch(start, ctx.batchSize);
-    const res = ctx.model.features(params, bnState, x, blocks, { training: false });
+    const res = ctx.model.apply(params, state, x, { training: false, output: false, taps: blocks.map((b) => `block${b}`) });
     for (const b of blocks) {
-      const t = res.taps[b as 3]!;
+      const t = res.taps[`block${b}`]!;
       const [n, d] = t.shape;
       let m = out.get(b);
       if (!m) {
@@ -64,12 +64,12 @@ export function collectFeatures(
   return out;
 }
 
-function testError(ctx: EvalContext, params: ParamValues, bnState: BnState): number {
+function testError(ctx: EvalContext, params: ParamValues, state: ModelState): number {
   let wrong = 0;
   for (let start = 0; start < ctx.test.count; start += ctx.batchSize) {
     const { x, y } = batchToTensors(ctx.pipeline.evalBatchArrays(ctx.test, start, ctx.batchSize));
     wrong += tf.tidy(() => {
-      const { logits } = ctx.model.apply(params, bnState, x, { training: false });
+      const logits = ctx.model.apply(params, state, x, { training: false }).output!;
       return tf.sum(tf.cast(tf.notEqual(tf.argMax(logits, 1), y), 'int32')).dataSync()[0]!;
     });
     tf.dispose([x, y]);
@@ -81,12 +81,12 @@ function testError(ctx: EvalContext, params: ParamValues, bnState: BnState): num
  * Mean cross-entropy on `trainLossBatches` augmented training batches in eval mode (as the original
  * logs it); the batches come from a pseudo-epoch numbered by the step so the estimate is reproducible.
  */
-function trainLoss(ctx: EvalContext, params: ParamValues, bnState: BnState, step: number): number {
+function trainLoss(ctx: EvalContext, params: ParamValues, state: ModelState, step: number): number {
   let sum = 0;
   const steps = Math.min(ctx.trainLossBatches, ctx.pipeline.stepsPerEpoch(ctx.trainBatchSize));
   for (let i = 0; i < steps; i++) {
     const { x, y } = batchToTensors(ctx.pipeline.trainBatchArrays(-1 - step, i, ctx.trainBatchSize));
-    sum += tf.tidy(() => softmaxCrossEntropy(ctx.model.apply(params, bnState, x, { training: false }).logits, y).dataSync()[0]!);
+    sum += tf.tidy(() => softmaxCrossEntropy(ctx.model.apply(params, state, x, { training: false }).output as tf.Tensor2D, y).dataSync()[0]!);
     tf.dispose([x, y]);
   }
   return sum / steps;
@@ -131,11 +131,11 @@ function once<T>(f: () => T): () => T {
  * The evaluation context of a run at `step`, or null when its training loss is no longer finite (diverged).
  * Features that turn out non-finite raise {@link RunDivergedError} from the metric that reads them.
  */
-export function classificationEvaluation(ctx: EvalContext, params: ParamValues, bnState: BnState, step: number): ClassificationEvaluation | null {
-  const loss = trainLoss(ctx, params, bnState, step);
+export function classificationEvaluation(ctx: EvalContext, params: ParamValues, state: ModelState, step: number): ClassificationEvaluation | null {
+  const loss = trainLoss(ctx, params, state, step);
   if (!Number.isFinite(loss)) return null;
   const rankSet = ctx.pipeline.rankSubset;
-  const features = once(() => collectFeatures(ctx, params, bnState, rankSet, ctx.blocks, (s, c) => batchToTensors(ctx.pipeline.evalBatchArrays(rankSet, s, c))));
+  const features = once(() => collectFeatures(ctx, params, state, rankSet, ctx.blocks, (s, c) => batchToTensors(ctx.pipeline.evalBatchArrays(rankSet, s, c))));
   const rankFeatures = (block: number) => {
     const m = features().get(block);
     if (!m) throw new RangeError(`block ${block} is not among the evaluated blocks ${ctx.blocks.join(', ')}`);
@@ -143,7 +143,7 @@ export function classificationEvaluation(ctx: EvalContext, params: ParamValues, 
   };
   return {
     trainLoss: loss,
-    testError: once(() => testError(ctx, params, bnState)),
+    testError: once(() => testError(ctx, params, state)),
     rankFeatures,
     featureRank: perBlock((block) => {
       const m = rankFeatures(block);
@@ -161,8 +161,8 @@ export function classificationEvaluation(ctx: EvalContext, params: ParamValues, 
       if (!ctx.knn) return null;
       const k = ctx.knn;
       const feed = (set: ImageSet) => (s: number, c: number) => batchToTensors(evalBatchArrays(set, s, c, k.normalization, ctx.channels));
-      const tr = collectFeatures(ctx, params, bnState, k.train, [3], feed(k.train)).get(3)!;
-      const te = collectFeatures(ctx, params, bnState, k.test, [3], feed(k.test)).get(3)!;
+      const tr = collectFeatures(ctx, params, state, k.train, [3], feed(k.train)).get(3)!;
+      const te = collectFeatures(ctx, params, state, k.test, [3], feed(k.test)).get(3)!;
       return knnError(tr, k.train.labels, te, k.test.labels, { k: Math.min(10, tr.rows) });
     }),
   };

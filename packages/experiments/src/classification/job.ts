@@ -1,5 +1,6 @@
 /**
- * One classification run as a runner job (spec §3.1): a ResNet-18 trained with SAM — ε = ρ·g/(‖g‖+1e-7) over
+ * One classification run as a runner job (spec §3.1): the config's model (a ResNet-18 from @samrank/models'
+ * registry) trained with SAM — ε = ρ·g/(‖g‖+1e-7) over
  * all parameters, BatchNorm in train mode in both passes by default, coupled weight decay, SGD or momentum —
  * on batches rebuilt from (seed, epoch, step), so a resumed run continues bit-identically. Its saved state is
  * the weights, BatchNorm statistics and optimizer slots.
@@ -12,13 +13,12 @@ import {
   checkpointFromJSON,
   checkpointToJSON,
   classificationLoss,
-  preActResNet18,
-  resNet18,
+  createModel,
   saveCheckpoint,
   type BatchNormMode,
-  type BnState,
+  type Model,
+  type ModelState,
   type Params,
-  type ResNet18,
 } from '@samrank/models';
 import { NonFiniteGradientError, SAM, piecewise05Epochs, sliceChunk } from '@samrank/optim';
 import { z } from 'zod';
@@ -80,10 +80,9 @@ export function bnPasses(mode: BnMode): { first: BatchNormMode; second: BatchNor
   }
 }
 
-/** Builds the network of `config`. */
-export function buildModel(config: ClassificationConfig, numClasses: number): ResNet18 {
-  const options = { width: config.width, numClasses, imageSize: imageSizeOf(config.dataset), inChannels: config.inChannels };
-  return config.model === 'resnet18' ? resNet18(options) : preActResNet18(options);
+/** The network of `config`, looked up by name in @samrank/models' registry. */
+export function buildModel(config: ClassificationConfig, numClasses: number): Model {
+  return createModel(config.model, { width: config.width, numClasses, imageSize: imageSizeOf(config.dataset), inChannels: config.inChannels });
 }
 
 function toBase64(t: tf.Tensor): SavedTensor['base64'] {
@@ -137,7 +136,7 @@ export function checkRunState(config: ClassificationConfig, numClasses: number, 
       }
     }
     if (Object.keys(ckpt.params).length !== model.paramSpecs.length) return 'the model checkpoint has parameters the config\'s model does not';
-    for (const bn of model.bnSpecs) {
+    for (const bn of model.stateSpecs) {
       const s = ckpt.bnState[bn.name];
       if (!s || s.mean.values.length !== bn.channels || s.variance.values.length !== bn.channels) return `BatchNorm '${bn.name}' statistics are missing or of the wrong size`;
     }
@@ -177,7 +176,7 @@ export async function createRunJob(
   };
   const init = model.init(seed);
   const params: Params = init.params;
-  const store = new BatchNormStateStore(init.bnState);
+  const store = new BatchNormStateStore(init.state);
   const base = config.momentum > 0 ? tf.train.momentum(config.lr, config.momentum) : tf.train.sgd(config.lr);
   const sam = new SAM(base, {
     rho,
@@ -197,7 +196,7 @@ export async function createRunJob(
     if (resume) {
       const ckpt = checkpointFromJSON(resume.model);
       assignCheckpoint(params, ckpt);
-      const bn: BnState = {};
+      const bn: ModelState = {};
       for (const [name, st] of Object.entries(ckpt.bnState)) {
         // Running statistics are per-channel vectors.
         bn[name] = { mean: tf.tensor1d(st.mean.values), variance: tf.tensor1d(st.variance.values) };

@@ -20,11 +20,11 @@ import {
   teacherStudentConfigSchema,
 } from './config.js';
 import { type StudentEvaluation, studentActiveUnits, studentEvaluation, studentFeatureRank, studentTestLoss } from './metrics.js';
-import { createBatchedStudent, disposeStudent, initStudentParams, readStudentParams, studentLayout, writeStudentParams } from './model.js';
 import { paperNumbers } from './report.js';
 import { createStudentTrainer, exampleOrder, sweepData } from './train.js';
 import type { TeacherStudentData } from '@samrank/data';
 import type { TwoLayerParams } from '@samrank/core';
+import { createModel, disposeState, readTwoLayerParams, twoLayerLayout, writeTwoLayerParams } from '@samrank/models';
 
 const flags = {
   activation: flag('--activation <name>', `hidden activation: ${ACTIVATIONS.join(' | ')} (default relu)`, choice(ACTIVATIONS)),
@@ -81,15 +81,22 @@ const toState = (params: TwoLayerParams[]): State => ({
   params: params.map((p) => ({ W: Array.from(p.W), b: Array.from(p.b), a: Array.from(p.a), c: p.c })),
 });
 
-/** The batched student of every run of the sweep. */
+/** One two-layer student holding every run of the sweep (run r starts from its seed's init). */
 function createJob(config: TeacherStudentConfig, prepared: Prepared, runs: RunKey[], resume?: State): TrainingJob<StudentEvaluation, State> {
   const seedIndex = runs.map((r) => config.seeds.indexOf(r.seed));
   const { inputDim, width } = config;
-  const initial: TwoLayerParams[] = resume
-    ? resume.params.map((p) => ({ W: Float64Array.from(p.W), b: Float64Array.from(p.b), a: Float64Array.from(p.a), c: p.c }))
-    : runs.map((r) => initStudentParams(r.seed, width, inputDim, config.initStd, true));
-  const student = createBatchedStudent({ width, inputDim, biases: true, activation: config.activation }, initial);
-  const trainer = createStudentTrainer(student, { method: config.method, rhos: runs.map((r) => r.rho), learningRate: config.learningRate, epsilon: 0 });
+  const model = createModel('two-layer', {
+    inputDim,
+    hiddenUnits: width,
+    activation: config.activation,
+    biases: true,
+    initStd: config.initStd,
+    runs: runs.length,
+  });
+  const params = resume
+    ? model.createParams(resume.params.map((p) => ({ W: Float64Array.from(p.W), b: Float64Array.from(p.b), a: Float64Array.from(p.a), c: p.c })))
+    : model.initRuns(runs.map((r) => r.seed)).params;
+  const trainer = createStudentTrainer(model, params, { method: config.method, rhos: runs.map((r) => r.rho), learningRate: config.learningRate, epsilon: 0 });
   const lastReg = lastRegularizedIteration(config);
   const options = { activation: config.activation, rankThreshold: config.rankThreshold, activeThreshold: config.activeThreshold };
   const R = runs.length;
@@ -109,19 +116,19 @@ function createJob(config: TeacherStudentConfig, prepared: Prepared, runs: RunKe
       return [];
     },
     evaluate(_step, live) {
-      const params = readStudentParams(student);
-      return runs.map((_, r) => (live[r] ? studentEvaluation(params[r]!, prepared.data[seedIndex[r]!]!, options) : null));
+      const values = readTwoLayerParams(model, params);
+      return runs.map((_, r) => (live[r] ? studentEvaluation(values[r]!, prepared.data[seedIndex[r]!]!, options) : null));
     },
     retire(indices) {
       // Parked at zero weights, a diverged run's NaNs cannot reach the others through shared reductions.
-      const params = readStudentParams(student);
-      for (const r of indices) params[r] = { W: new Float64Array(width * inputDim), b: new Float64Array(width), a: new Float64Array(width), c: 0 };
-      writeStudentParams(student, params);
+      const values = readTwoLayerParams(model, params);
+      for (const r of indices) values[r] = { W: new Float64Array(width * inputDim), b: new Float64Array(width), a: new Float64Array(width), c: 0 };
+      writeTwoLayerParams(model, params, values);
     },
-    save: () => toState(readStudentParams(student)),
+    save: () => toState(readTwoLayerParams(model, params)),
     dispose() {
       trainer.dispose();
-      disposeStudent(student);
+      disposeState(params);
     },
   };
 }
@@ -145,7 +152,7 @@ export const teacherStudentDefinition: ExperimentDefinition<TeacherStudentConfig
     }),
   estimateMemory(config) {
     const runs = config.rhos.length * config.seeds.length;
-    const perRun = studentLayout(config.width, config.inputDim, true).size;
+    const perRun = twoLayerLayout(config.width, config.inputDim, true).size;
     // Example orders, per-run parameters (float64 copies and tfjs' float32 ones, a few of each) and the history.
     return 4 * config.iterations * config.seeds.length + 64 * perRun * runs + 400 * runs * config.evaluations + 2 ** 26;
   },

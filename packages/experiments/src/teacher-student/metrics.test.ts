@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { meanSquaredError, studentActiveUnits, studentEvaluation, studentFeatureRank, studentTestLoss, weightNorm } from './metrics.js';
-import { hiddenFeatures, initStudentParams } from './model.js';
+import { twoLayerHidden } from '@samrank/core';
+import { twoLayerInit } from '@samrank/models';
 
 const opts = { activation: 'relu' as const, rankThreshold: 0.9999, activeThreshold: 0.05 };
 
@@ -29,13 +30,13 @@ describe('teacher-student metrics', () => {
   });
 
   it('evaluates a run from its parameters and flags non-finite ones', () => {
-    const p = initStudentParams(3, 100, 3, 0.3, true);
+    const p = twoLayerInit(3, { hiddenUnits: 100, inputDim: 3, initStd: 0.3, biases: true });
     const x = Float64Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1);
     const data = { inputDim: 3, xTrain: x, yTrain: Float64Array.of(0, 0, 0), xTest: x, yTest: Float64Array.of(0, 0, 0) };
     const e = studentEvaluation(p, data, opts)!;
     expect(e.trainLoss).toBe(studentTestLoss(e));
     expect(e.weightNorm).toBe(weightNorm(p));
-    const phi = hiddenFeatures(p, 'relu', x, 3);
+    const phi = twoLayerHidden(p, 'relu', x, 3);
     expect(Array.from(e.features())).toEqual(Array.from(phi));
     // The features are computed once per evaluation, however many metrics read them.
     expect(e.features()).toBe(e.features());

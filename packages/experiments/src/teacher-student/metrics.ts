@@ -4,8 +4,7 @@
  * units, and the ℓ2 norm of all parameters. The rank and active-unit definitions come from @samrank/rank.
  */
 import { ACTIVE_UNIT_PRESETS, activeUnits, featureRank } from '@samrank/rank';
-import { twoLayerForward, type TwoLayerActivation, type TwoLayerParams } from '@samrank/core';
-import { hiddenFeatures } from './model.js';
+import { twoLayerForward, twoLayerHidden, type TwoLayerActivation, type TwoLayerParams } from '@samrank/core';
 
 /** One evaluation of one run. Losses are NaN once a run has diverged. */
 export interface StudentMetrics {
@@ -93,7 +92,7 @@ export function studentEvaluation(params: TwoLayerParams, data: EvaluationData, 
     trainLoss,
     weightNorm: norm,
     features: () => {
-      phi ??= hiddenFeatures(params, options.activation, data.xTrain, data.inputDim);
+      phi ??= twoLayerHidden(params, options.activation, data.xTrain, data.inputDim);
       return phi;
     },
   };

@@ -2,16 +2,15 @@ import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { registerDoubleBackpropGradients } from '@samrank/backend';
-import type { TwoLayerParams } from '@samrank/core';
+import { type TwoLayerParams, twoLayerForward, twoLayerHidden } from '@samrank/core';
+import { disposeState, readTwoLayerParams, twoLayer, twoLayerInit } from '@samrank/models';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { flat, loadFixture, worstViolation } from '../../../../test-utils/fixtures.js';
 import { resolveTeacherStudentConfig } from './config.js';
 import { meanSquaredError, studentActiveUnits, studentFeatureRank, weightNorm } from './metrics.js';
-import { createBatchedStudent, disposeStudent, hiddenFeatures, initStudentParams, readStudentParams } from './model.js';
 import { runSweep } from '../runner/sweep.js';
 import { teacherStudentDefinition } from './definition.js';
 import { createStudentTrainer, exampleOrder } from './train.js';
-import { twoLayerForward } from '@samrank/core';
 
 interface Trajectory {
   hyperparameters: { rho: number; lr: number; n_steps: number; regularized_steps: number; method: string };
@@ -44,9 +43,10 @@ function fixtureParams(p: { W: number[][]; a: number[] }): TwoLayerParams {
 function replay(fx: Trajectory, rhos: number[]) {
   const init = fixtureParams(fx.params_before);
   const m = init.a.length;
-  const student = createBatchedStudent({ width: m, inputDim: 3, biases: false, activation: 'relu' }, rhos.map(() => init));
+  const model = twoLayer({ inputDim: 3, hiddenUnits: m, biases: false, activation: 'relu', runs: rhos.length });
+  const student = model.createParams(rhos.map(() => init));
   const method = fx.hyperparameters.method === 'sam_normalized' ? 'sam' : 'gradnorm';
-  const trainer = createStudentTrainer(student, { method, rhos, learningRate: fx.hyperparameters.lr, epsilon: 1e-12 });
+  const trainer = createStudentTrainer(model, student, { method, rhos, learningRate: fx.hyperparameters.lr, epsilon: 1e-12 });
   const X = fx.inputs.X.map(f32);
   const y = f32(fx.inputs.y);
   const xAll = Float64Array.from(fx.inputs.X.flat());
@@ -58,13 +58,13 @@ function replay(fx: Trajectory, rhos: number[]) {
     const xb = new Float32Array(rhos.length * 3);
     rhos.forEach((_, r) => xb.set(X[i]!, 3 * r));
     trainer.step(xb, new Float32Array(rhos.length).fill(y[i]!), t < fx.hyperparameters.regularized_steps);
-    const params = readStudentParams(student);
+    const params = readTwoLayerParams(model, student);
     params.forEach((p, r) => trainLoss[r]!.push(meanSquaredError(twoLayerForward(p, 'relu', xAll, 3), yAll)));
     if (t === fx.hyperparameters.regularized_steps - 1) atSwitch = params;
   }
-  const final = readStudentParams(student);
+  const final = readTwoLayerParams(model, student);
   trainer.dispose();
-  disposeStudent(student);
+  disposeState(student);
   return { trainLoss, atSwitch, final, xAll };
 }
 
@@ -89,7 +89,7 @@ describe.each([
     const fin = fx.expected.final;
     const p = final[0]!;
     expect(worstViolation([...p.W, ...p.a], [...flat(fin.params.W), ...fin.params.a], atol, rtol)).toBeLessThanOrEqual(1);
-    const phi = hiddenFeatures(p, 'relu', xAll, 3);
+    const phi = twoLayerHidden(p, 'relu', xAll, 3);
     expect(worstViolation(phi, flat(fin.features), atol, rtol)).toBeLessThanOrEqual(1);
     const opts = { activation: 'relu' as const, rankThreshold: 0.9999, activeThreshold: 0.05 };
     for (const [thr, rank] of Object.entries(fin.feature_rank_uncentered)) {
@@ -134,9 +134,10 @@ describe('teacher-student sweep', () => {
 
   it('does not leak tensors per step', () => {
     const init = fixtureParams(loadFixture<Trajectory>('two_layer_sam_trajectory.json').params_before);
-    const student = createBatchedStudent({ width: 100, inputDim: 3, biases: true, activation: 'relu' }, [init, init]);
+    const model = twoLayer({ inputDim: 3, hiddenUnits: 100, biases: true, activation: 'relu', runs: 2 });
+    const student = model.createParams([init, init]);
     for (const method of ['sam', 'gradnorm'] as const) {
-      const trainer = createStudentTrainer(student, { method, rhos: [0, 0.2], learningRate: 0.1 });
+      const trainer = createStudentTrainer(model, student, { method, rhos: [0, 0.2], learningRate: 0.1 });
       const x = new Float32Array([0.6, 0.8, 0, 0, 0.6, 0.8]);
       const y = new Float32Array([0.5, -0.5]);
       trainer.step(x, y, true);
@@ -147,13 +148,13 @@ describe('teacher-student sweep', () => {
       expect(tf.memory().numTensors).toBe(before);
       trainer.dispose();
     }
-    disposeStudent(student);
+    disposeState(student);
   });
 
   it('marks a run whose loss turns NaN as diverged and finishes the others', async () => {
     const config = resolveTeacherStudentConfig({ preset: 'smoke', rhos: [0, 0.2], seeds: 1, iterations: 60 });
     // Start run 1 from NaN weights (what an exploding run ends with); run 0 must train as if alone.
-    const init = initStudentParams(config.seeds[0]!, 100, 3, config.initStd, true);
+    const init = twoLayerInit(config.seeds[0]!, { hiddenUnits: 100, inputDim: 3, initStd: config.initStd, biases: true });
     const good = { W: Array.from(init.W), b: Array.from(init.b), a: Array.from(init.a), c: init.c };
     const bad = { ...good, W: good.W.map(() => NaN) };
     const current = { job: 0, step: 0, evaluated: [], status: ['ok' as const, 'ok' as const], divergedAt: [null, null], state: { params: [good, bad] } };

@@ -1,14 +1,15 @@
 /**
- * Training pieces of the teacher-student sweep: every (seed, ρ) pair is one run of a batched student trained
- * with @samrank/optim's SAM (or GradientNormRegularizer) — one example per run per step, per-run gradient
- * norms — plus each seed's data and example order.
+ * Training pieces of the teacher-student sweep: every (seed, ρ) pair is one run of @samrank/models' two-layer
+ * net (the student: all runs in one parameter `theta`) trained with @samrank/optim's SAM (or
+ * GradientNormRegularizer) — one example per run per step, per-run gradient norms — plus each seed's data and
+ * example order.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { GradientNormRegularizer, SAM } from '@samrank/optim';
 import { createRng } from '@samrank/core';
 import { makeTeacherStudentData, type TeacherStudentData } from '@samrank/data';
 import type { TeacherStudentConfig, TeacherStudentMethod } from './config.js';
-import { type BatchedStudent, batchedSquaredLoss, fusedSquaredLoss, plainSgdStep } from './model.js';
+import { type Params, type TwoLayerModel, batchedSquaredLoss, fusedSquaredLoss, plainSgdStep } from '@samrank/models';
 
 /** Step options of {@link createStudentTrainer}. */
 export interface TrainerOptions {
@@ -28,12 +29,14 @@ export interface StudentTrainer {
 }
 
 /**
- * Wraps SAM / GradientNormRegularizer around a batched student. SAM steps take the fused one-op loss
- * ({@link fusedSquaredLoss}); the exact regularizer keeps the differentiable tfjs-op loss. After the regularized
- * window (and for an all-zero λ grid) each step is plain SGD, done by {@link plainSgdStep} without kernels.
+ * Wraps SAM / GradientNormRegularizer around the student (`model` with parameters `params`). SAM steps take the
+ * fused one-op loss ({@link fusedSquaredLoss}); the exact regularizer keeps the differentiable tfjs-op loss.
+ * After the regularized window (and for an all-zero λ grid) each step is plain SGD, done by {@link plainSgdStep}
+ * without kernels.
  */
-export function createStudentTrainer(student: BatchedStudent, options: TrainerOptions): StudentTrainer {
-  const { runs, inputDim } = student;
+export function createStudentTrainer(model: TwoLayerModel, params: Params, options: TrainerOptions): StudentTrainer {
+  const { runs, inputDim } = model.config;
+  const variables = Object.values(params);
   if (options.rhos.length !== runs) throw new RangeError(`rhos has ${options.rhos.length} values for ${runs} runs`);
   let phase: 'regularized' | 'plain' = 'regularized';
   const sam =
@@ -60,18 +63,18 @@ export function createStudentTrainer(student: BatchedStudent, options: TrainerOp
       const regularizing = phase === 'regularized' && (sam !== undefined || (reg !== undefined && !allZero));
       if (!regularizing) {
         // Plain SGD needs no optimizer state: one hand-rolled step, rounded like tf.train.sgd.
-        plainSgdStep(student, xData, yData, options.learningRate);
+        plainSgdStep(model, params, xData, yData, options.learningRate);
         return;
       }
       tf.tidy(() => {
         if (sam) {
           // SAM is first-order: the fused one-kernel loss.
-          sam.minimize(() => fusedSquaredLoss(student, xData, yData), false, student.variables);
+          sam.minimize(() => fusedSquaredLoss(model, params, xData, yData), false, variables);
         } else {
           // The exact regularizer differentiates its own gradient: the differentiable tfjs-op loss.
           const x = tf.tensor2d(xData, [runs, inputDim]);
           const y = tf.tensor1d(yData);
-          reg!.minimize(() => batchedSquaredLoss(student, x, y), false, student.variables);
+          reg!.minimize(() => batchedSquaredLoss(model, params, x, y), false, variables);
         }
       });
     },
