@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ExperimentConfigError } from '../errors.js';
 import { KNN_DATASET, PRESETS, RHO_GRIDS, resolveClassificationConfig } from './config.js';
+import { microBatchNote } from './definition.js';
 import { bnPasses, sweepRuns } from './job.js';
 
 describe('classification config', () => {
@@ -48,8 +49,15 @@ describe('classification config', () => {
     expect(resolveClassificationConfig('fashion-mnist', { preset: 'paper', setting: 'sota' }).rhos).toEqual([0, 0.1, 0.4, 0.6, 0.8]);
   });
 
-  it('micro-batches: 4 in the paper preset (wasm heap), 1 elsewhere, and they must divide the batch', () => {
+  it('micro-batches: 4 in the paper preset on wasm and cpu (heap), 1 on backends where the batch fits and elsewhere; they must divide the batch', () => {
     expect(resolveClassificationConfig('cifar100', { preset: 'paper' }).microBatches).toBe(4);
+    expect(resolveClassificationConfig('cifar100', { preset: 'paper', backend: 'cpu' }).microBatches).toBe(4);
+    expect(resolveClassificationConfig('cifar100', { preset: 'paper', backend: 'tensorflow' }).microBatches).toBe(1);
+    expect(resolveClassificationConfig('cifar100', { preset: 'paper', backend: 'webgpu' }).microBatches).toBe(1);
+    // The report says what micro-batching changes: ghost batches of 64 and 8 running-statistics updates per step.
+    const note = microBatchNote(resolveClassificationConfig('cifar100', { preset: 'paper' })).join('\n');
+    expect(note).toMatch(/4 micro-batches of 64 \(ghost batches\).*move 8 times per SAM step.*weigh 0\.570 per step instead of the paper's 0\.190/);
+    expect(microBatchNote(resolveClassificationConfig('cifar100', { preset: 'paper', backend: 'webgpu' }))).toEqual([]);
     expect(resolveClassificationConfig('cifar100', { preset: 'smoke' }).microBatches).toBe(1);
     expect(resolveClassificationConfig('cifar100', { preset: 'smoke', microBatches: 2 }).microBatches).toBe(2);
     expect(() => resolveClassificationConfig('cifar100', { preset: 'smoke', microBatches: 3 })).toThrow(/--micro-batches 3 must divide the batch size 32/);

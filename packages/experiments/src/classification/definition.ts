@@ -17,7 +17,7 @@ import {
   resolveClassificationConfig,
 } from './config.js';
 import { loadExperimentData } from './data.js';
-import { type ClassificationEvaluation, activeReluFraction } from './evaluation.js';
+import { type ClassificationEvaluation, type Split, activeReluFraction, normalisedSpectrumHead } from './evaluation.js';
 import { type PreparedData, type RunState, checkRunState, createRunJob, runStateSchema, sweepRuns } from './job.js';
 import { paperValues } from './paper.js';
 
@@ -32,6 +32,13 @@ const SUMMARIES: Record<ClassificationDataset, string> = {
 
 const percent = (v: number) => (100 * v).toFixed(2);
 
+/** Thresholds of the ranks kept at every evaluation: the paper's 99 % and the 95 / 99.9 % of its Fig. 10. */
+export const RANK_THRESHOLDS = [0.95, 0.99, 0.999] as const;
+const SPLITS: readonly Split[] = ['train', 'test'];
+/** `rank3.test.99.9`: the key of a block's rank on a split at a threshold (the 99 % train rank is `rank3`). */
+const rankKey = (block: number, split: Split, threshold: number) =>
+  split === 'train' && threshold === 0.99 ? `rank${block}` : `rank${block}.${split}.${Number((100 * threshold).toPrecision(3))}`;
+
 function metrics(config: ClassificationConfig): Metric<ClassificationEvaluation>[] {
   const list: Metric<ClassificationEvaluation>[] = [
     { key: 'testError', title: 'test error (%)', column: 'test%', compute: (e) => e.testError(), format: percent, plot: { curve: true, final: true, scale: 100 } },
@@ -39,10 +46,10 @@ function metrics(config: ClassificationConfig): Metric<ClassificationEvaluation>
   ];
   for (const b of config.blocks) {
     list.push({
-      key: `rank${b}`,
+      key: rankKey(b, 'train', 0.99),
       title: `feature rank, block ${b}`,
       column: `rank${b}`,
-      compute: (e) => e.featureRank(b),
+      compute: (e) => e.rank('train', b, 0.99),
       // The paper's figures and claims use block 3.
       ...(b === 3 ? { plot: { curve: true, final: true }, expect: 'falls' as const } : {}),
     });
@@ -50,10 +57,53 @@ function metrics(config: ClassificationConfig): Metric<ClassificationEvaluation>
   list.push({ key: 'knnError', title: 'k-NN error (%)', column: 'knn%', compute: (e) => e.knnError(), format: percent, plot: { curve: true, final: true, scale: 100 } });
   if (config.model === 'resnet18') {
     for (const b of config.blocks) {
-      list.push({ key: `activeRelus${b}`, title: `active ReLUs, block ${b} (%)`, compute: (e) => activeReluFraction(e.rankFeatures(b)), format: percent });
+      list.push({ key: `activeRelus${b}`, title: `active ReLUs, block ${b} (%)`, compute: (e) => activeReluFraction(e.features('train', b)), format: percent });
+    }
+  }
+  // Figs. 9 and 10: every block's rank on both splits at every threshold, from one spectrum per split and block.
+  for (const b of config.blocks) {
+    for (const split of SPLITS) {
+      for (const t of RANK_THRESHOLDS) {
+        if (split === 'train' && t === 0.99) continue;
+        list.push({
+          key: rankKey(b, split, t),
+          title: `rank, block ${b}, ${split}, ${100 * t} %`,
+          compute: (e) => e.rank(split, b, t),
+          table: false,
+          ...(b === 3 && split === 'test' && t === 0.99 ? { expect: 'falls' as const } : {}),
+        });
+      }
     }
   }
   return list;
+}
+
+/** final.ranks: every block's rank by split and threshold, as a list (the flat keys stay beside it). */
+function rankDetails(final: Readonly<Record<string, number | null>>, config: ClassificationConfig): Record<string, unknown> {
+  const ranks = config.blocks.flatMap((block) =>
+    SPLITS.flatMap((split) => RANK_THRESHOLDS.map((threshold) => ({ block, split, threshold, rank: final[rankKey(block, split, threshold)] ?? null }))),
+  );
+  return { ranks };
+}
+
+/**
+ * What micro-batching changes against the paper (empty without it): BatchNorm normalises ghost batches and its
+ * running statistics move once per micro-batch and pass.
+ */
+export function microBatchNote(config: ClassificationConfig): string[] {
+  const k = config.microBatches;
+  if (k === 1) return [];
+  const passes = config.bnMode === 'frozen' ? 0 : config.bnMode === 'first' ? 1 : 2;
+  const perStep = (updates: number) => (1 - 0.9 ** updates).toFixed(3);
+  return [
+    '',
+    `**BatchNorm under micro-batching** (\`--micro-batches ${k}\`): each batch of ${config.batchSize} runs as ${k} micro-batches of ${config.batchSize / k} ` +
+      `(ghost batches), so BatchNorm normalises with the statistics of ${config.batchSize / k} examples instead of ${config.batchSize}` +
+      (passes
+        ? `, and its running statistics move ${passes * k} times per SAM step (momentum 0.1 each): the newest statistics weigh ${perStep(passes * k)} per step instead of the paper's ${perStep(passes)}.`
+        : '.') +
+      ' The SAM perturbation is still one for the whole batch. Backends with room for the whole batch (tfjs-node, WebGPU) run the paper preset without micro-batches.',
+  ];
 }
 
 /** Resident bytes a run needs: the data sets, the model with optimizer and activations, the feature matrices. */
@@ -84,6 +134,7 @@ export function classificationDefinition(
         seeds: common.seeds,
         seed: common.seed,
         iterations: common.iterations,
+        ...(common.backend ? { backend: common.backend } : {}),
         rhos: v.rho,
         ...(v.synthetic ? { data: 'synthetic' as const } : {}),
       }),
@@ -153,6 +204,24 @@ export function classificationDefinition(
     stateSchema: runStateSchema,
     checkState: (config, _runs, state) => checkRunState(config, NUM_CLASSES[config.dataset], state),
     metrics,
+    finalDetails: rankDetails,
+    series: () => SPLITS.map((split) => ({ key: `spectrum3.${split}`, compute: (e: ClassificationEvaluation) => normalisedSpectrumHead(e.spectrum(split, 3)) })),
+    extraFigures: (config) => [
+      {
+        name: 'train-vs-test-rank',
+        title: `${dataset}: block-3 rank on training vs test images (99 %), median over seeds`,
+        kind: 'curves',
+        metrics: [rankKey(3, 'train', 0.99), rankKey(3, 'test', 0.99)],
+        caption: 'block-3 feature rank on the training subset and on test images against the epoch, one line per ρ (like Fig. 9)',
+      },
+      {
+        name: 'rank-thresholds',
+        title: `${dataset}: final block-3 rank at 95 / 99 / 99.9 % of the variance`,
+        kind: 'final',
+        metrics: RANK_THRESHOLDS.map((t) => rankKey(3, 'train', t)),
+        caption: `final block-3 rank (training subset) against ρ at the three thresholds (like Fig. 10), ${config.seeds.length} seed${config.seeds.length === 1 ? '' : 's'}`,
+      },
+    ],
     progress: (_config, prepared) => ({ field: 'step', label: 'epoch', extra: (step) => ({ epoch: step / prepared.stepsPerEpoch }) }),
     report(config) {
       const paper = paperValues(dataset, config.setting);
@@ -168,6 +237,7 @@ export function classificationDefinition(
           `| SAM | ε = ρ·g/(‖g‖ + ${config.samEpsilon}), BatchNorm mode ${config.bnMode}; the paper's grids: minimal ${grids.minimal.join(', ')}, sota ${grids.sota.join(', ')} |`,
           `| evaluation | every ${config.evalEvery} steps; test error on ${config.evalExamples} test images; rank (row-centred, 99 %, original rule) on the first ${config.rankExamples} training images; k-NN (k = 10, cosine, block 3) on ${config.knnDataset} (${config.knnTrain} / ${config.knnTest}) |`,
           `| seeds | ${summarizeList(config.seeds)} |`,
+          ...microBatchNote(config),
         ],
         ...(paper ? { paper } : {}),
         figureCaptions: {

@@ -8,9 +8,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { batchToTensors, evalBatchArrays, type ClassificationPipeline, type ImageSet } from '@samrank/data';
 import type { Model, ModelState, ParamValues } from '@samrank/models';
 import { softmaxCrossEntropy } from '@samrank/models';
-import { ACTIVE_UNIT_PRESETS, type DenseMatrix, NonFiniteValueError, activeUnitStats, knnError } from '@samrank/rank';
+import { ACTIVE_UNIT_PRESETS, type DenseMatrix, NonFiniteValueError, activeUnitStats, knnError, rankFromSpectrum } from '@samrank/rank';
 import { RunDivergedError } from '../errors.js';
-import { featureRankTf } from '@samrank/rank/tfjs';
+import { spectrumTf } from '@samrank/rank/tfjs';
 import type { KnnData } from './data.js';
 
 /** Block outputs of a set of images, one row per image. */
@@ -25,6 +25,8 @@ export interface EvalContext {
   model: Model;
   pipeline: ClassificationPipeline;
   test: ImageSet;
+  /** Test images whose features give the test-split rank (paper Fig. 9). */
+  rankTest: ImageSet;
   knn: KnnData | null;
   blocks: number[];
   /** Batch size for feature extraction. */
@@ -92,25 +94,31 @@ function trainLoss(ctx: EvalContext, params: ParamValues, state: ModelState, ste
   return sum / steps;
 }
 
+/** Which images a block's features come from: the fixed training subset, or the head of the test set. */
+export type Split = 'train' | 'test';
+
 /** What the classification metrics read for one run at one evaluation; every part is computed once, on demand. */
 export interface ClassificationEvaluation {
   /** Mean cross-entropy on augmented training batches (computed first: a non-finite value means the run diverged). */
   trainLoss: number;
   testError(): number;
-  /** Flattened block outputs of the rank subset, [n, D] per block (one forward pass for all blocks). */
-  rankFeatures(block: number): Features;
-  /** 99 % feature rank (row-centred, the original rule) of a block on the rank subset. */
-  featureRank(block: number): number;
+  /** Flattened block outputs of the rank subset (train) or the test images, [n, D] per block (one pass per split). */
+  features(split: Split, block: number): Features;
+  /** Eigenvalues of the row-centred Gram of a block's features, descending (one eigen-solve per split and block). */
+  spectrum(split: Split, block: number): Float64Array;
+  /** Feature rank (row-centred, the original rule) at `threshold`, read off {@link spectrum}. */
+  rank(split: Split, block: number, threshold: number): number;
   /** k-NN error of block 3 on the transfer set, or null without one. */
   knnError(): number | null;
 }
 
-/** Memoizes a function of a number (a block). */
-function perBlock<T>(f: (block: number) => T): (block: number) => T {
-  const cache = new Map<number, T>();
-  return (block) => {
-    if (!cache.has(block)) cache.set(block, f(block));
-    return cache.get(block)!;
+/** Memoizes a function of a split and a block. */
+function perSplitBlock<T>(f: (split: Split, block: number) => T): (split: Split, block: number) => T {
+  const cache = new Map<string, T>();
+  return (split, block) => {
+    const key = `${split}/${block}`;
+    if (!cache.has(key)) cache.set(key, f(split, block));
+    return cache.get(key)!;
   };
 }
 
@@ -134,29 +142,34 @@ function once<T>(f: () => T): () => T {
 export function classificationEvaluation(ctx: EvalContext, params: ParamValues, state: ModelState, step: number): ClassificationEvaluation | null {
   const loss = trainLoss(ctx, params, state, step);
   if (!Number.isFinite(loss)) return null;
-  const rankSet = ctx.pipeline.rankSubset;
-  const features = once(() => collectFeatures(ctx, params, state, rankSet, ctx.blocks, (s, c) => batchToTensors(ctx.pipeline.evalBatchArrays(rankSet, s, c))));
-  const rankFeatures = (block: number) => {
-    const m = features().get(block);
+  const sets: Record<Split, ImageSet> = { train: ctx.pipeline.rankSubset, test: ctx.rankTest };
+  const passes = {
+    train: once(() => collectFeatures(ctx, params, state, sets.train, ctx.blocks, (s, c) => batchToTensors(ctx.pipeline.evalBatchArrays(sets.train, s, c)))),
+    test: once(() => collectFeatures(ctx, params, state, sets.test, ctx.blocks, (s, c) => batchToTensors(ctx.pipeline.evalBatchArrays(sets.test, s, c)))),
+  };
+  const features = (split: Split, block: number) => {
+    const m = passes[split]().get(block);
     if (!m) throw new RangeError(`block ${block} is not among the evaluated blocks ${ctx.blocks.join(', ')}`);
     return m;
   };
+  const spectrum = perSplitBlock((split, block) => {
+    const m = features(split, block);
+    const t = tf.tensor2d(m.data, [m.rows, m.cols]);
+    try {
+      return Float64Array.from(spectrumTf(t, { center: 'sample' }).squared);
+    } catch (error) {
+      if (error instanceof NonFiniteValueError) throw new RunDivergedError(`block ${block} ${split} features are not finite`);
+      throw error;
+    } finally {
+      t.dispose();
+    }
+  });
   return {
     trainLoss: loss,
     testError: once(() => testError(ctx, params, state)),
-    rankFeatures,
-    featureRank: perBlock((block) => {
-      const m = rankFeatures(block);
-      const t = tf.tensor2d(m.data, [m.rows, m.cols]);
-      try {
-        return featureRankTf(t, { center: 'sample', threshold: 0.99, rule: 'original' });
-      } catch (error) {
-        if (error instanceof NonFiniteValueError) throw new RunDivergedError(`block ${block} features are not finite`);
-        throw error;
-      } finally {
-        t.dispose();
-      }
-    }),
+    features,
+    spectrum,
+    rank: (split, block, threshold) => rankFromSpectrum(spectrum(split, block), { threshold, rule: 'original' }),
     knnError: once(() => {
       if (!ctx.knn) return null;
       const k = ctx.knn;
@@ -166,6 +179,25 @@ export function classificationEvaluation(ctx: EvalContext, params: ParamValues, 
       return knnError(tr, k.train.labels, te, k.test.labels, { k: Math.min(10, tr.rows) });
     }),
   };
+}
+
+/**
+ * The leading normalised eigenvalues λᵢ/Σλ of a spectrum, as many as reach `upTo` of the variance (plus one), to
+ * 6 significant digits: enough to recompute the rank at any threshold ≤ `upTo` from history.jsonl (Fig. 10).
+ */
+export function normalisedSpectrumHead(eigenvalues: ArrayLike<number>, upTo = 0.999): number[] {
+  let total = 0;
+  for (let i = 0; i < eigenvalues.length; i++) total += eigenvalues[i]!;
+  if (!(total > 0)) return [];
+  const out: number[] = [];
+  let acc = 0;
+  for (let i = 0; i < eigenvalues.length; i++) {
+    const v = eigenvalues[i]! / total;
+    out.push(Number(v.toPrecision(6)));
+    acc += v;
+    if (acc > upTo) break;
+  }
+  return out;
 }
 
 /** Fraction of active ReLUs (τ = max/20) of a block's features. */

@@ -167,6 +167,7 @@ export async function createRunJob(
     model,
     pipeline,
     test: headImages(pipeline.test, config.evalExamples),
+    rankTest: headImages(pipeline.test, config.rankExamples),
     knn: data.knn,
     blocks: config.blocks,
     batchSize: Math.max(config.batchSize, 128),
@@ -184,7 +185,8 @@ export async function createRunJob(
     weightDecay: config.weightDecay,
     learningRate: config.lr,
     microBatches: config.microBatches,
-    ...(config.schedule === 'piecewise_05epochs' ? { lrSchedule: piecewise05Epochs(total) } : {}),
+    // The original code reads its schedule at the fraction of training done after the step.
+    ...(config.schedule === 'piecewise_05epochs' ? { lrSchedule: piecewise05Epochs(total, { at: 'end' }) } : {}),
   });
   const vars = model.paramSpecs.map((s) => params[s.name]!);
   const dispose = () => {

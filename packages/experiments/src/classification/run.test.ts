@@ -44,7 +44,34 @@ describe('classification smoke run', () => {
     const history = readFileSync(join(outDir, 'history.jsonl'), 'utf8').trim().split('\n');
     expect(history.length).toBe(2 * 3);
     expect(readFileSync(join(outDir, 'report.md'), 'utf8')).toMatch(/Fig\. 1/);
-    expect(existsSync(join(outDir, 'figures', 'curves.svg'))).toBe(true);
+    for (const f of ['curves', 'final-vs-rho', 'train-vs-test-rank', 'rank-thresholds']) expect(existsSync(join(outDir, 'figures', `${f}.svg`)), f).toBe(true);
+    // Figs. 9 and 10: ranks of every block on both splits at three thresholds, from one spectrum each.
+    type Rank = { block: number; split: string; threshold: number; rank: number };
+    for (const run of r.runs as unknown as { final: Record<string, number> & { ranks: Rank[] } }[]) {
+      const { ranks } = run.final;
+      expect(ranks).toHaveLength(3 * 2 * 3);
+      expect(ranks.find((x) => x.block === 3 && x.split === 'train' && x.threshold === 0.99)!.rank).toBe(run.final.rank3);
+      expect(ranks.find((x) => x.block === 4 && x.split === 'test' && x.threshold === 0.999)!.rank).toBe(run.final['rank4.test.99.9']);
+      for (const b of [3, 4, 5]) {
+        for (const split of ['train', 'test']) {
+          const [r95, r99, r999] = [0.95, 0.99, 0.999].map((t) => ranks.find((x) => x.block === b && x.split === split && x.threshold === t)!.rank);
+          expect(r95! <= r99! && r99! <= r999!, `block ${b} ${split}`).toBe(true);
+        }
+      }
+    }
+    // The normalised spectra in the history recompute those ranks at any threshold up to 99.9 %.
+    const last = JSON.parse(history[history.length - 1]!) as Record<string, number> & { series: Record<string, number[]> };
+    for (const split of ['train', 'test']) {
+      const head = last.series[`spectrum3.${split}`]!;
+      // The original rule: the fewest components whose share of the variance exceeds the threshold.
+      const rankAt = (t: number) => {
+        let acc = 0;
+        return head.findIndex((v) => (acc += v) > t) + 1;
+      };
+      expect(rankAt(0.95)).toBe(last[`rank3.${split}.95`]);
+      expect(rankAt(0.99)).toBe(split === 'train' ? last.rank3 : last['rank3.test.99']);
+      expect(head.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(1.001);
+    }
     expect(existsSync(join(outDir, 'checkpoint.json'))).toBe(false);
   });
 

@@ -90,11 +90,17 @@ async function runSubcommand(def: AnyExperiment, parsed: Parsed, args: readonly 
     }
   }
   const values = Object.fromEntries(Object.keys(def.flags).filter((k) => parsed[k] !== undefined).map((k) => [k, parsed[k]]));
-  const commonValues: CommonValues = { preset: parsed.preset as string | undefined, seeds: parsed.seeds as number | undefined, seed: parsed.seed as number | undefined, iterations: parsed.iterations as number | undefined };
-  const config = resume ? undefined : def.resolveConfig(commonValues, values);
   const backendName = (parsed.backend as CliBackend | undefined) ?? DEFAULT_BACKEND;
   const threads = parsed.threads as number | undefined;
   const backend = await selectBackend(backendName, { threads });
+  const commonValues: CommonValues = {
+    preset: parsed.preset as string | undefined,
+    seeds: parsed.seeds as number | undefined,
+    seed: parsed.seed as number | undefined,
+    iterations: parsed.iterations as number | undefined,
+    backend,
+  };
+  const config = resume ? undefined : def.resolveConfig(commonValues, values);
   const out = parsed.out ? resolve(parsed.out as string) : defaultOutDir(def.outName(config));
   const progress = createProgress(def.name, { stream: io.stderr, plain: io.plainProgress, quiet: json });
   let stop = false;

@@ -127,6 +127,8 @@ export interface CommonValues {
   seeds?: number;
   seed?: number;
   iterations?: number;
+  /** The tfjs backend the run will use (active when the config is resolved), for defaults that depend on it. */
+  backend?: string;
 }
 
 /** How the report describes the run. */
@@ -183,6 +185,11 @@ export interface ExperimentDefinition<C extends { preset: string; seeds: number[
   checkState(config: C, runs: RunKey[], state: S): string | null;
   /** The metrics, in table order. */
   metrics(config: C): Metric<E>[];
+  /**
+   * Structured views of a run's final metric values added to its `final` object in results.json (e.g. a list of
+   * ranks by block, split and threshold); the flat metric values stay beside them.
+   */
+  finalDetails?(final: Readonly<Record<string, number | null>>, config: C): Record<string, unknown>;
   /** List-valued probes kept in history.jsonl (optional). */
   series?(config: C): SeriesProbe<E>[];
   /** Figures besides the two every sweep gets (curves and final values of the metrics' `plot` flags). */

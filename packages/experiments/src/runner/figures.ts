@@ -5,7 +5,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { Metric } from './definition.js';
-import { type HistoryRecord, type RunResult, valueOf } from './results.js';
+import { type HistoryRecord, type RunResult, finalValue, valueOf } from './results.js';
 
 /** The swept parameter's name and symbol (ρ for SAM, λ for the regularizer). */
 export interface Parameter {
@@ -73,10 +73,10 @@ export function curvesFigure(
 /** Each of `metrics` against ρ: a dot per seed, the median line, the min–max band; metrics without values are left out. */
 export function finalFigure(title: string, metrics: readonly Metric<unknown>[], runs: readonly RunResult[], parameter: Parameter): TopLevelSpec | null {
   const done = runs.filter((r) => r.final !== null);
-  const panels = metrics.filter((m) => done.some((r) => plotted(m, r.final![m.key]) !== null));
+  const panels = metrics.filter((m) => done.some((r) => plotted(m, finalValue(r, m.key)) !== null));
   if (panels.length === 0) return null;
   const p = parameter.name;
-  const values = done.map((r) => ({ [p]: r.rho, seed: r.seed, ...Object.fromEntries(panels.map((m) => [m.key, plotted(m, r.final![m.key])])) }));
+  const values = done.map((r) => ({ [p]: r.rho, seed: r.seed, ...Object.fromEntries(panels.map((m) => [m.key, plotted(m, finalValue(r, m.key))])) }));
   const x = { field: p, type: 'quantitative' as const, title: parameter.symbol };
   return {
     ...BASE,

@@ -32,6 +32,7 @@ export interface Results {
   notes: string[];
   /** Where each data set was read from. */
   sources: DataSourceRecord[];
+  /** Every run; `final` may carry the definition's structured views beside the metric values. */
   runs: RunResult[];
   /** Per swept value: median, min and max over seeds of each final metric. */
   summary: RhoSummary[];
@@ -61,7 +62,7 @@ export function buildResults(input: {
     config,
     notes: input.notes,
     sources: input.sources,
-    runs: input.runs,
+    runs: input.runs.map((r) => (r.final && definition.finalDetails ? { ...r, final: { ...r.final, ...definition.finalDetails(r.final as Record<string, number | null>, config) } } : r)),
     summary: summarizeByRho(rhos, input.runs, input.metrics),
     comparisons: input.metrics.flatMap((m) => pairedComparisons(m.key, rhos, input.runs)),
   };

@@ -5,7 +5,7 @@
  */
 import type { Metric, PaperValues, ReportText } from './definition.js';
 import type { Parameter } from './figures.js';
-import { type RhoSummary, type RunResult, type Spread, formatMetric } from './results.js';
+import { type RhoSummary, type RunResult, type Spread, finalValue, formatMetric } from './results.js';
 import { CONFIDENCE, type PairedComparison } from './statistics.js';
 
 /** What the report needs besides the definition's text. */
@@ -149,7 +149,7 @@ function everyRun(input: ReportInput): string[] {
     `|---|---|${metrics.map(() => '---').join('|')}|`,
   ];
   for (const r of runs) {
-    const cells = r.final ? metrics.map((m) => formatMetric(m, r.final![m.key])) : [`diverged at step ${r.divergedAt}`, ...metrics.slice(1).map(() => '')];
+    const cells = r.final ? metrics.map((m) => formatMetric(m, finalValue(r, m.key))) : [`diverged at step ${r.divergedAt}`, ...metrics.slice(1).map(() => '')];
     lines.push(`| ${r.seed} | ${r.rho} | ${cells.join(' | ')} |`);
   }
   return [...lines, ''];

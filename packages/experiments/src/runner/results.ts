@@ -23,14 +23,23 @@ export function valueOf(record: HistoryRecord, key: string): number | null {
   return typeof v === 'number' ? v : null;
 }
 
-/** The outcome of one run. `final` is its last evaluation; null when it diverged. */
+/**
+ * The outcome of one run. `final` holds its last evaluation's metric values (and, in results.json, the
+ * definition's structured views of them, e.g. `ranks`); null when it diverged.
+ */
 export interface RunResult {
   rho: number;
   seed: number;
   status: RunStatus;
   /** Steps completed when the run was found non-finite (at an evaluation or a step); null if it did not diverge. */
   divergedAt: number | null;
-  final: MetricValues | null;
+  final: Record<string, unknown> | null;
+}
+
+/** A run's final value of a metric (null when it has none or it is not a number). */
+export function finalValue(run: Pick<RunResult, 'final'>, key: string): number | null {
+  const v = run.final?.[key];
+  return typeof v === 'number' ? v : null;
 }
 
 /** Median, min and max over the finite values (NaN with n = 0 when there are none). */
@@ -63,7 +72,7 @@ export function summarizeByRho(rhos: readonly number[], runs: readonly RunResult
   return rhos.map((rho) => {
     const mine = runs.filter((r) => r.rho === rho);
     const done = mine.filter((r) => r.final !== null);
-    const values = Object.fromEntries(metrics.map((m) => [m.key, spread(done.map((r) => r.final![m.key]))]));
+    const values = Object.fromEntries(metrics.map((m) => [m.key, spread(done.map((r) => finalValue(r, m.key)))]));
     return { rho, finished: done.length, diverged: mine.length - done.length, metrics: values };
   });
 }

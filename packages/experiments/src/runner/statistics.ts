@@ -8,7 +8,7 @@
  * agree in sign).
  */
 import { createRng } from '@samrank/core';
-import type { RunResult } from './results.js';
+import { type RunResult, finalValue } from './results.js';
 
 /** Confidence of the bootstrap interval. */
 export const CONFIDENCE = 0.95;
@@ -72,7 +72,7 @@ export function bootstrapMedianInterval(values: readonly number[], seed = 0, con
 /** Compares `metric` at every ρ > 0 (or every ρ but the smallest) with the smallest ρ, pairing runs by seed. */
 export function pairedComparisons(metric: string, rhos: readonly number[], runs: readonly RunResult[]): PairedComparison[] {
   const base = Math.min(...rhos);
-  const at = (rho: number) => new Map(runs.filter((r) => r.rho === rho && r.final).map((r) => [r.seed, r.final![metric]]));
+  const at = (rho: number) => new Map(runs.filter((r) => r.rho === rho && r.final).map((r) => [r.seed, finalValue(r, metric)]));
   const reference = at(base);
   return rhos
     .filter((rho) => rho !== base)
