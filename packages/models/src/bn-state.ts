@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ParamsMismatchError } from './errors.js';
-import type { BnState } from './types.js';
+import type { BatchStatistics, BnState } from './types.js';
 
 /**
  * A mutable holder of a model's state (BatchNorm running statistics) for training loops. A forward pass in
@@ -10,6 +10,8 @@ import type { BnState } from './types.js';
  */
 export class BatchNormStateStore {
   private current: BnState;
+  /** Batch statistics collected by `accumulate`, per layer, until `commit`. */
+  private readonly pending = new Map<string, BatchStatistics[]>();
 
   /** Takes ownership of `initial` (its tensors are disposed when replaced). */
   constructor(initial: BnState) {
@@ -50,6 +52,52 @@ export class BatchNormStateStore {
     }
   }
 
+  /**
+   * Collects one micro-batch's batch statistics (kept until {@link commit}); the running statistics do not move.
+   * With `commit` after a pass's last micro-batch, BatchNorm's running statistics are updated once per pass with
+   * the statistics of the whole batch, as when the batch runs in one piece.
+   */
+  accumulate(batch: Record<string, BatchStatistics> | undefined): void {
+    if (!batch) return;
+    for (const [name, stats] of Object.entries(batch)) {
+      if (!this.current[name]) throw new ParamsMismatchError(`BatchNorm state '${name}' is not part of this store`);
+      tf.keep(stats.mean);
+      tf.keep(stats.variance);
+      let list = this.pending.get(name);
+      if (!list) {
+        list = [];
+        this.pending.set(name, list);
+      }
+      list.push(stats);
+    }
+  }
+
+  /**
+   * Updates the running statistics once from everything {@link accumulate}d since the last commit: the combined
+   * mean and the unbiased variance of all the values (the within-part variances plus the spread of the parts'
+   * means), with `momentum` as PyTorch's BatchNorm. Does nothing when nothing was accumulated.
+   */
+  commit(momentum: number): void {
+    const updates: BnState = {};
+    for (const [name, parts] of this.pending) {
+      const running = this.current[name]!;
+      updates[name] = tf.tidy(() => {
+        const n = parts.reduce((a, p) => a + p.count, 0);
+        const mean = tf.addN(parts.map((p) => tf.mul(p.mean, p.count / n))) as tf.Tensor1D;
+        const within = tf.addN(parts.map((p) => tf.mul(p.variance, p.count / n)));
+        const between = tf.addN(parts.map((p) => tf.mul(tf.square(tf.sub(p.mean, mean)), p.count / n)));
+        const unbiased = tf.mul(tf.add(within, between), n / (n - 1));
+        return {
+          mean: tf.add(tf.mul(running.mean, 1 - momentum), tf.mul(mean, momentum)) as tf.Tensor1D,
+          variance: tf.add(tf.mul(running.variance, 1 - momentum), tf.mul(unbiased, momentum)) as tf.Tensor1D,
+        };
+      });
+      for (const p of parts) tf.dispose([p.mean, p.variance]);
+    }
+    this.pending.clear();
+    this.update(updates);
+  }
+
   /** Deep copy of the current statistics (new tensors owned by the caller). */
   snapshot(): BnState {
     return cloneBnState(this.current);
@@ -57,6 +105,8 @@ export class BatchNormStateStore {
 
   /** Disposes every tensor held. */
   dispose(): void {
+    for (const parts of this.pending.values()) for (const p of parts) tf.dispose([p.mean, p.variance]);
+    this.pending.clear();
     for (const s of Object.values(this.current)) {
       s.mean.dispose();
       s.variance.dispose();

@@ -23,7 +23,7 @@ export {
 export { type MlpConfig, type MlpOptions, Mlp, mlp } from './mlp.js';
 
 // Parameters, state and their initialisation.
-export type { BatchNormSpec, BatchNormStats, BnState, InitSpec, ParamSpec, ParamValues, Params } from './types.js';
+export type { BatchNormSpec, BatchNormStats, BatchStatistics, BnState, InitSpec, ParamSpec, ParamValues, Params } from './types.js';
 export { countParams, createBnState, createParams, disposeState, initialValues } from './init.js';
 export { BatchNormStateStore, cloneBnState } from './bn-state.js';
 

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BATCH_NORM_GRAD_KERNEL, CHANNEL_MOMENTS_KERNEL, SCALE_SHIFT_KERNEL } from '@samrank/backend';
 import { InputShapeError, ModelConfigError, SecondOrderGradientError } from './errors.js';
-import type { BatchNormStats } from './types.js';
+import type { BatchNormStats, BatchStatistics } from './types.js';
 
 /** BatchNorm hyper-parameters (PyTorch defaults: momentum 0.1 means running ← 0.9·running + 0.1·batch). */
 export interface BatchNormOptions {
@@ -42,6 +42,8 @@ export interface BatchNormTrainResult {
    * when no running statistics were passed in.
    */
   stats?: BatchNormStats;
+  /** With `keepBatch`: the batch's own mean and biased variance (new tensors). */
+  batch?: BatchStatistics;
 }
 
 /**
@@ -72,6 +74,7 @@ export function batchNormTrain(
   opts: BatchNormOptions = PYTORCH_BN,
   secondOrder = false,
   relu = false,
+  keepBatch = false,
 ): BatchNormTrainResult {
   const [n, h, w] = x.shape;
   const count = n * h * w;
@@ -81,18 +84,19 @@ export function batchNormTrain(
   const { y, mean, variance } = secondOrder
     ? batchNormTrainAutodiff(x, gamma, beta, opts.eps, relu)
     : batchNormTrainFused(x, gamma, beta, opts.eps, relu);
+  // The fused op hands its statistics out of its own scope (kept); they are ours to release or hand on.
+  const batch = keepBatch ? { mean: tf.clone(mean), variance: tf.clone(variance), count } : undefined;
   if (!running) {
     if (!secondOrder) tf.dispose([mean, variance]);
-    return { y };
+    return batch ? { y, batch } : { y };
   }
   const m = opts.momentum;
   const stats = tf.tidy(() => ({
     mean: tf.add(tf.mul(running.mean, 1 - m), tf.mul(mean, m)) as tf.Tensor1D,
     variance: tf.add(tf.mul(running.variance, 1 - m), tf.mul(variance, (m * count) / (count - 1))) as tf.Tensor1D,
   }));
-  // The fused op hands its statistics out of its own scope (kept); they are ours to release.
   if (!secondOrder) tf.dispose([mean, variance]);
-  return { y, stats };
+  return batch ? { y, stats, batch } : { y, stats };
 }
 
 const AXES = [0, 1, 2];

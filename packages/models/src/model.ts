@@ -5,7 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { ModelConfigError } from './errors.js';
-import type { BatchNormSpec, BnState, ParamSpec, ParamValues, Params } from './types.js';
+import type { BatchNormSpec, BatchStatistics, BnState, ParamSpec, ParamValues, Params } from './types.js';
 
 /**
  * Non-trainable state of a model: BatchNorm running statistics keyed by layer name, `{}` for models without
@@ -27,6 +27,11 @@ export interface ApplyOptions {
    * needed), and models whose head fixes the input size accept other sizes (a ResNet's convolutional blocks).
    */
   output?: boolean;
+  /**
+   * Training mode only: also return each BatchNorm layer's own batch statistics (`batchStatistics`), for callers
+   * that combine several micro-batches into one running-statistics update.
+   */
+  batchStatistics?: boolean;
 }
 
 /** What a forward pass returns. Every tensor is new and the caller's to dispose or keep. */
@@ -35,6 +40,8 @@ export interface ModelOutput<Output extends tf.Tensor = tf.Tensor> {
   output?: Output;
   /** The requested taps, each [N, D]. */
   taps: Record<string, tf.Tensor2D>;
+  /** With `batchStatistics`: every BatchNorm layer's batch mean, biased variance and count, by layer name. */
+  batchStatistics?: Record<string, BatchStatistics>;
   /** Training mode with a state passed in: the updated state (new tensors; `{}` for stateless models). */
   state?: ModelState;
 }

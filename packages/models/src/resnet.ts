@@ -17,7 +17,7 @@ import {
   flatten,
 } from './layers.js';
 import { type ApplyOptions, type Model, type ModelOutput, type ModelState, resolveTaps } from './model.js';
-import type { BatchNormSpec, BnState, ParamSpec, ParamValues, Params } from './types.js';
+import type { BatchNormSpec, BatchStatistics, BnState, ParamSpec, ParamValues, Params } from './types.js';
 
 /** Which residual block: pre-activation (BN-ReLU before each conv) or post-activation (conv-BN-ReLU). */
 export type ResNetVariant = 'preact' | 'postact';
@@ -66,6 +66,7 @@ interface RunOutput {
   logits?: tf.Tensor2D;
   taps: Record<string, tf.Tensor2D>;
   state?: BnState;
+  batchStatistics?: Record<string, BatchStatistics>;
 }
 
 /** tf.tidy for the forward pass: keeps what it returns, frees every intermediate. */
@@ -250,8 +251,14 @@ export class ResNet18 implements Model {
     const logits = options.output !== false;
     this.checkInput(x, logits);
     const stopAfter = logits ? 6 : Math.max(...taps) + 1;
-    const out = tidyRun(() => this.run(params, state, x as tf.Tensor4D, options.training, taps, stopAfter));
-    return { ...(out.logits ? { output: out.logits } : {}), taps: out.taps, ...(out.state ? { state: out.state } : {}) };
+    const keepBatch = options.training && options.batchStatistics === true;
+    const out = tidyRun(() => this.run(params, state, x as tf.Tensor4D, options.training, taps, stopAfter, keepBatch));
+    return {
+      ...(out.logits ? { output: out.logits } : {}),
+      taps: out.taps,
+      ...(out.state ? { state: out.state } : {}),
+      ...(out.batchStatistics ? { batchStatistics: out.batchStatistics } : {}),
+    };
   }
 
   private checkInput(x: tf.Tensor, needLogits: boolean): void {
@@ -283,11 +290,13 @@ export class ResNet18 implements Model {
     training: boolean,
     taps: Set<number>,
     stopAfter: number,
+    keepBatch = false,
   ): RunOutput {
     if (!training && !bnState) throw new ParamsMismatchError('eval mode needs BatchNorm running statistics (state)');
     const specByName = new Map(this.paramSpecs.map((s) => [s.name, s.shape]));
     const p = <T extends tf.Tensor>(name: string) => this.param<T>(params, name, specByName.get(name)!);
     const updates: BnState = {};
+    const batchStatistics: Record<string, BatchStatistics> = {};
     const bnOpts = this.config.batchNorm;
     const bn = (h: tf.Tensor4D, name: string, relu = false): tf.Tensor4D => {
       const gamma = p<tf.Tensor1D>(`${name}.weight`);
@@ -298,8 +307,9 @@ export class ResNet18 implements Model {
         throw new ParamsMismatchError(`BatchNorm state '${name}' has ${running.mean.shape[0]} channels, expected ${gamma.shape[0]}`);
       }
       if (!training) return batchNormEval(h, gamma, beta, running!, bnOpts, this.config.doubleBackprop, relu);
-      const r = batchNormTrain(h, gamma, beta, running ?? null, bnOpts, this.config.doubleBackprop, relu);
+      const r = batchNormTrain(h, gamma, beta, running ?? null, bnOpts, this.config.doubleBackprop, relu, keepBatch);
       if (r.stats) updates[name] = r.stats;
+      if (r.batch) batchStatistics[name] = r.batch;
       return r.y;
     };
     // Tap i is the output of block i + 1.
@@ -334,18 +344,19 @@ export class ResNet18 implements Model {
       const block = s + 1;
       if (block === 4 && preact) h = bn(h, 'bn', true);
       if (taps.has(s)) out[RESNET_TAPS[s]!] = flatten(h);
-      if (stopAfter <= block) return this.finish(out, bnState, updates, training);
+      if (stopAfter <= block) return this.finish(out, bnState, updates, training, batchStatistics);
     }
     const pooled = flatten(avgPool(h, 4));
     if (taps.has(4)) out['block5'] = pooled;
-    if (stopAfter <= 5) return this.finish(out, bnState, updates, training);
+    if (stopAfter <= 5) return this.finish(out, bnState, updates, training, batchStatistics);
     let logits = dense(pooled, p<tf.Tensor2D>('linear.weight'), p<tf.Tensor1D>('linear.bias'));
     if (this.linearOut === 1) logits = tf.concat([tf.zerosLike(logits), logits], 1);
-    return { ...this.finish(out, bnState, updates, training), logits };
+    return { ...this.finish(out, bnState, updates, training, batchStatistics), logits };
   }
 
-  private finish(taps: Record<string, tf.Tensor2D>, bnState: BnState | null, updates: BnState, training: boolean): RunOutput {
-    return training && bnState ? { taps, state: updates } : { taps };
+  private finish(taps: Record<string, tf.Tensor2D>, bnState: BnState | null, updates: BnState, training: boolean, batch?: Record<string, BatchStatistics>): RunOutput {
+    const out: RunOutput = training && bnState ? { taps, state: updates } : { taps };
+    return batch && Object.keys(batch).length ? { ...out, batchStatistics: batch } : out;
   }
 }
 

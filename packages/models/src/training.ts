@@ -36,10 +36,13 @@ export function valueAndGrads(params: Params, lossFn: () => tf.Scalar): ValueAnd
 /**
  * What BatchNorm does in one pass:
  * - `'train'`: batch statistics, running statistics updated (the paper: both SAM passes, paper-spec §3.1);
+ * - `'train-accumulate'`: batch statistics; the batch statistics are collected in the store
+ *   (`store.accumulate`) and the running statistics move only at `store.commit` — once per pass of a
+ *   micro-batched step, as when the batch runs in one piece;
  * - `'train-frozen'`: batch statistics, running statistics left alone (e.g. only the first SAM pass updates);
  * - `'eval'`: running statistics (the reference code's `--freeze_bn_stats`).
  */
-export type BatchNormMode = 'train' | 'train-frozen' | 'eval';
+export type BatchNormMode = 'train' | 'train-accumulate' | 'train-frozen' | 'eval';
 
 /**
  * A closure returning the mean softmax cross-entropy of `model`'s output (logits [N, K]) on (x, labels), with
@@ -56,8 +59,11 @@ export function classificationLoss(
 ): () => tf.Scalar {
   return () => {
     const training = mode !== 'eval';
-    const out = model.apply(params, mode === 'train-frozen' ? null : store.state, x, { training });
+    const accumulate = mode === 'train-accumulate';
+    const state = mode === 'train-frozen' || accumulate ? null : store.state;
+    const out = model.apply(params, state, x, { training, ...(accumulate ? { batchStatistics: true } : {}) });
     if (mode === 'train') store.update(out.state);
+    if (accumulate) store.accumulate(out.batchStatistics);
     const logits = out.output;
     if (!logits || logits.rank !== 2) throw new InputShapeError(`${model.name}'s output is not a logits matrix [N, K]: [${logits?.shape ?? ''}]`);
     return softmaxCrossEntropy(logits as tf.Tensor2D, labels);

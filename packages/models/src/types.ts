@@ -46,3 +46,14 @@ export interface BatchNormSpec {
   readonly name: string;
   readonly channels: number;
 }
+
+/**
+ * One BatchNorm layer's statistics of a training-mode batch: per-channel mean and biased variance over the
+ * `count` values per channel (N·H·W). What running statistics are made from, for callers that combine
+ * micro-batches before updating them.
+ */
+export interface BatchStatistics {
+  mean: tf.Tensor1D;
+  variance: tf.Tensor1D;
+  count: number;
+}

@@ -57,6 +57,7 @@ describe('classification config', () => {
     // The report says what micro-batching changes: ghost batches of 64 and 8 running-statistics updates per step.
     const note = microBatchNote(resolveClassificationConfig('cifar100', { preset: 'paper' })).join('\n');
     expect(note).toMatch(/4 micro-batches of 64 \(ghost batches\).*move 8 times per SAM step.*weigh 0\.570 per step instead of the paper's 0\.190/);
+    expect(microBatchNote(resolveClassificationConfig('cifar100', { preset: 'paper', bnStats: 'pass' })).join('\n')).toMatch(/move once per pass with the statistics of the whole batch/);
     expect(microBatchNote(resolveClassificationConfig('cifar100', { preset: 'paper', backend: 'webgpu' }))).toEqual([]);
     expect(resolveClassificationConfig('cifar100', { preset: 'smoke' }).microBatches).toBe(1);
     expect(resolveClassificationConfig('cifar100', { preset: 'smoke', microBatches: 2 }).microBatches).toBe(2);

@@ -77,6 +77,11 @@ export const classificationConfigSchema = z
     weightDecay: z.number().nonnegative(),
     schedule: z.enum(['constant', 'piecewise_05epochs']),
     bnMode: z.enum(['both', 'first', 'frozen']),
+    /**
+     * With micro-batches, when BatchNorm's running statistics move: once per micro-batch ('micro-batch', the
+     * default) or once per pass with the statistics of the whole batch ('pass': the paper's update count).
+     */
+    bnStats: z.enum(['micro-batch', 'pass']),
     /** ε = ρ·g/(‖g‖ + samEpsilon): 1e-7 in the paper's classification code. */
     samEpsilon: z.number().nonnegative(),
     /** Feature blocks evaluated (rank / active ReLUs); the plots use block 3. */
@@ -170,6 +175,11 @@ export const CLASSIFICATION_FLAGS = {
   evalExamples: flag('--eval-examples <n>', 'test images for the test error (paper 10,000)', wholeNumber(1)),
   evalEvery: flag('--eval-every <n>', 'evaluate every N optimizer steps (paper 1,000)', wholeNumber(1)),
   bnMode: flag('--bn-mode <mode>', 'BatchNorm in the SAM passes: both (paper) | first | frozen (default both)', choice(BN_MODES)),
+  bnStats: flag(
+    '--bn-stats <when>',
+    'with --micro-batches: running statistics move per micro-batch (default) | per pass, from the whole batch (the paper\'s update count)',
+    choice(['micro-batch', 'pass'] as const),
+  ),
   dataDir: flag('--data-dir <dir>', 'folder holding the data sets (default $SAMRANK_DATA_DIR or ~/.cache/samrank/datasets)', text()),
   download: toggle('--download', 'download missing data sets (official archives, MD5-checked)'),
   synthetic: toggle('--synthetic', "use generated images with the data set's shape instead of the real files"),
@@ -248,6 +258,7 @@ export function resolveClassificationConfig(dataset: ClassificationDataset, o: C
     seeds: Array.from({ length: seedCount }, (_, i) => firstSeed + i),
     ...SETTING_HYPERPARAMETERS[setting],
     bnMode: o.bnMode ?? 'both',
+    bnStats: o.bnStats ?? 'micro-batch',
     samEpsilon: 1e-7,
     blocks: [3, 4, 5],
     knnDataset: KNN_DATASET[dataset],

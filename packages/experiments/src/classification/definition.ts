@@ -99,9 +99,11 @@ export function microBatchNote(config: ClassificationConfig): string[] {
     '',
     `**BatchNorm under micro-batching** (\`--micro-batches ${k}\`): each batch of ${config.batchSize} runs as ${k} micro-batches of ${config.batchSize / k} ` +
       `(ghost batches), so BatchNorm normalises with the statistics of ${config.batchSize / k} examples instead of ${config.batchSize}` +
-      (passes
-        ? `, and its running statistics move ${passes * k} times per SAM step (momentum 0.1 each): the newest statistics weigh ${perStep(passes * k)} per step instead of the paper's ${perStep(passes)}.`
-        : '.') +
+      (!passes
+        ? '.'
+        : config.bnStats === 'pass'
+          ? `; its running statistics still move once per pass with the statistics of the whole batch (\`--bn-stats pass\`), as in the paper.`
+          : `, and its running statistics move ${passes * k} times per SAM step (momentum 0.1 each): the newest statistics weigh ${perStep(passes * k)} per step instead of the paper's ${perStep(passes)} (\`--bn-stats pass\` keeps the paper's count).`) +
       ' The SAM perturbation is still one for the whole batch. Backends with room for the whole batch (tfjs-node, WebGPU) run the paper preset without micro-batches.',
   ];
 }

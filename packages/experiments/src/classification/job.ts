@@ -16,7 +16,7 @@ import {
   createModel,
   saveCheckpoint,
   type BatchNormMode,
-  type Model,
+  type ResNet18,
   type ModelState,
   type Params,
 } from '@samrank/models';
@@ -81,7 +81,7 @@ export function bnPasses(mode: BnMode): { first: BatchNormMode; second: BatchNor
 }
 
 /** The network of `config`, looked up by name in @samrank/models' registry. */
-export function buildModel(config: ClassificationConfig, numClasses: number): Model {
+export function buildModel(config: ClassificationConfig, numClasses: number): ResNet18 {
   return createModel(config.model, { width: config.width, numClasses, imageSize: imageSizeOf(config.dataset), inChannels: config.inChannels });
 }
 
@@ -159,7 +159,14 @@ export async function createRunJob(
 ): Promise<TrainingJob<ClassificationEvaluation, RunState>> {
   const { seed, rho } = run!;
   const passes = bnPasses(config.bnMode);
+  // Per-pass running statistics: micro-batches only collect their batch statistics; the pass's last one commits.
+  const perPass = config.bnStats === 'pass' && config.microBatches > 1;
+  const modeOf = (pass: 'first' | 'second'): BatchNormMode => {
+    const mode = pass === 'first' ? passes.first : passes.second;
+    return perPass && mode === 'train' ? 'train-accumulate' : mode;
+  };
   const model = buildModel(config, data.dataset.numClasses);
+  const momentum = model.config.batchNorm.momentum;
   const pipeline = data.pipeline(seed);
   const total = config.iterations!;
   const stepsPerEpoch = data.stepsPerEpoch;
@@ -216,7 +223,11 @@ export async function createRunJob(
       const { x, y } = batchToTensors(pipeline.trainBatchArrays(epoch, step % stepsPerEpoch, config.batchSize));
       try {
         sam.minimize(
-          (c) => classificationLoss(model, params, store, sliceChunk(x, c), sliceChunk(y, c), c.pass === 'first' ? passes.first : passes.second)(),
+          (c) => {
+            const loss = classificationLoss(model, params, store, sliceChunk(x, c), sliceChunk(y, c), modeOf(c.pass))();
+            if (perPass && c.chunk === c.chunks - 1) store.commit(momentum);
+            return loss;
+          },
           false,
           vars,
         );
