@@ -66,7 +66,7 @@ export function summaryTable(results: Results, metrics: readonly Metric<unknown>
     [
       String(s.rho).padEnd(7),
       ...cols.map((m) => formatMetric(m, s.metrics[m.key]?.n ? s.metrics[m.key]!.median : null).padStart(width(m))),
-      `${s.finished}/${s.finished + s.diverged}`.padStart(6),
+      `${s.finished}/${s.finished + s.diverged + (s.failed ?? 0)}`.padStart(6),
     ].join(' '),
   );
   return [head, ...rows].join('\n');
