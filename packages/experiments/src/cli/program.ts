@@ -11,6 +11,7 @@ import { type FlagSpecs, choice, flag, text, toOption, toggle, wholeNumber } fro
 import { RESULTS_FILE, type Results } from '../runner/outputs.js';
 import { formatMetric, toJson } from '../runner/results.js';
 import { runExperiment } from '../runner/run.js';
+import { addQueueCommands, checkLocalFlags, queueSubmitOptions, submitQueued } from '../queue/cli.js';
 import { CLI_BACKENDS, type CliBackend, DEFAULT_BACKEND, selectBackend } from './backend.js';
 import { type CliIO, EXIT, processIO } from './io.js';
 import { createProgress } from './progress.js';
@@ -92,6 +93,10 @@ async function runSubcommand(def: AnyExperiment, parsed: Parsed, args: readonly 
   const values = Object.fromEntries(Object.keys(def.flags).filter((k) => parsed[k] !== undefined).map((k) => [k, parsed[k]]));
   const commonValues: CommonValues = { preset: parsed.preset as string | undefined, seeds: parsed.seeds as number | undefined, seed: parsed.seed as number | undefined, iterations: parsed.iterations as number | undefined };
   const config = resume ? undefined : def.resolveConfig(commonValues, values);
+  if (parsed.queue !== undefined) {
+    return submitQueued({ definition: def, parsed, config, values, args, io, defaultOutDir: (name) => defaultOutDir(name), reproducingArgs, summaryTable });
+  }
+  checkLocalFlags(parsed);
   const backendName = (parsed.backend as CliBackend | undefined) ?? DEFAULT_BACKEND;
   const threads = parsed.threads as number | undefined;
   const backend = await selectBackend(backendName, { threads });
@@ -182,10 +187,12 @@ export function buildProgram(experiments: readonly AnyExperiment[], io: CliIO, r
     const cmd = program.command(def.name).description(def.summary).exitOverride();
     for (const spec of Object.values(def.flags as FlagSpecs)) cmd.addOption(toOption(spec));
     for (const spec of Object.values(commonFlags(def))) cmd.addOption(toOption(spec));
+    for (const option of queueSubmitOptions()) cmd.addOption(option);
     cmd.action(async (parsed: Parsed) => {
       result.code = await runSubcommand(def, parsed, result.args, io);
     });
   }
+  addQueueCommands(program, experiments, io, result, summaryTable);
   return program;
 }
 
