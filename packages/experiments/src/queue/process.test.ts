@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { HAS_REDIS, NO_REDIS_MESSAGE, type TestRedis, startRedis } from '../../test/redis-server.js';
+import { HAS_OPENSSL, HAS_REDIS, NO_REDIS_MESSAGE, type TestRedis, makeTlsFiles, startRedis } from '../../test/redis-server.js';
 
 if (!HAS_REDIS) console.warn(NO_REDIS_MESSAGE);
 
@@ -30,8 +30,8 @@ interface Child {
 
 const children: Child[] = [];
 
-function start(args: string[]): Child {
-  const proc = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: '1' } });
+function start(args: string[], env: Record<string, string> = {}): Child {
+  const proc = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: '1', ...env } });
   let err = '';
   proc.stderr!.on('data', (d) => (err += d));
   proc.stdout!.on('data', () => {});
@@ -142,5 +142,38 @@ describe.skipIf(!HAS_REDIS)('job queue with worker processes (real Redis)', () =
     expect(outputs(dir)).toEqual(local);
     const done = pool.map((w) => (w.stderr().match(/: done in /g) ?? []).length);
     expect(done[0]! + done[1]!).toBe(4);
+  }, 90_000);
+});
+
+describe.skipIf(!HAS_REDIS || !HAS_OPENSSL)('job queue over TLS (rediss://) with a password', () => {
+  let redis: TestRedis;
+  let ca: string;
+
+  beforeAll(async () => {
+    const files = makeTlsFiles(mkdtempSync(join(tmpdir(), 'samrank-tls-')));
+    ca = files.ca;
+    redis = await startRedis({ password: 'tls-Secret-42', tls: files });
+  }, 60_000);
+  afterEach(async () => {
+    await stopAll(children.splice(0));
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('a worker and a sweep over TLS; an untrusted certificate is one line, exit 2', async () => {
+    const trust = { NODE_EXTRA_CA_CERTS: ca };
+    expect(redis.url).toMatch(/^rediss:/);
+    const worker = start([...WORKER, '--backend', 'cpu', '--queue', redis.url], trust);
+    await waitFor(() => /: serving queue jobs-cpu of rediss:\/\/\*\*\*@127\.0\.0\.1:\d+\/0 on cpu/.test(worker.stderr()), 'the worker to start');
+    const dir = mkdtempSync(join(tmpdir(), 'samrank-qtls-'));
+    const args = ['teacher-student', '--preset', 'smoke', '--seeds', '1', '--rho', '0,0.4', '--iterations', '200', '--backend', 'cpu'];
+    const submit = start([...args, '--queue', redis.url, '--out', dir], trust);
+    expect(await submit.code, submit.stderr()).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')).runs).toHaveLength(2);
+    for (const text of [submit.stderr(), worker.stderr()]) expect(text).not.toContain('tls-Secret-42');
+    const untrusted = start(['status', '--queue', redis.url]);
+    expect(await untrusted.code).toBe(2);
+    expect(untrusted.stderr()).toMatch(/^samrank-repro: cannot use Redis at rediss:\/\/\*\*\*@127\.0\.0\.1:\d+\/0: self-signed certificate in certificate chain\n$/);
   }, 90_000);
 });
