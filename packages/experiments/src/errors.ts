@@ -32,6 +32,12 @@ export class RunFolderLockedError extends UsageError {}
 /** The sweep would need more memory than this machine has. */
 export class ResourceLimitError extends UsageError {}
 
+/** A job-queue command cannot go on: an unknown sweep, a folder of another sweep, a backend a queue cannot serve. */
+export class QueueError extends UsageError {}
+
+/** The job queue is out of reach: a malformed `--queue` URL, Redis unreachable, a missing or refused password. */
+export class QueueConnectionError extends QueueError {}
+
 /**
  * Thrown by a metric whose inputs turned out non-finite (NaN features, an overflowing loss): the runner then
  * marks the run diverged instead of failing the sweep.

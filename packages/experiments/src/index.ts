@@ -14,6 +14,8 @@ export {
   OutputFolderError,
   RunFolderLockedError,
   ResourceLimitError,
+  QueueError,
+  QueueConnectionError,
   RunDivergedError,
 } from './errors.js';
 export type {

@@ -11,6 +11,7 @@ import { type FlagSpecs, choice, flag, text, toOption, toggle, wholeNumber } fro
 import { RESULTS_FILE, type Results } from '../runner/outputs.js';
 import { formatMetric, toJson, valueOf } from '../runner/results.js';
 import { runExperiment } from '../runner/run.js';
+import { addQueueCommands, checkLocalFlags, queueSubmitOptions, submitQueued } from '../queue/cli.js';
 import { CLI_BACKENDS, type CliBackend, DEFAULT_BACKEND, selectBackend } from './backend.js';
 import { type CliIO, EXIT, processIO } from './io.js';
 import { createProgress } from './progress.js';
@@ -66,7 +67,7 @@ export function summaryTable(results: Results, metrics: readonly Metric<unknown>
     [
       String(s.rho).padEnd(7),
       ...cols.map((m) => formatMetric(m, s.metrics[m.key]?.n ? s.metrics[m.key]!.median : null).padStart(width(m))),
-      `${s.finished}/${s.finished + s.diverged}`.padStart(6),
+      `${s.finished}/${s.finished + s.diverged + (s.failed ?? 0)}`.padStart(6),
     ].join(' '),
   );
   return [head, ...rows].join('\n');
@@ -90,17 +91,26 @@ async function runSubcommand(def: AnyExperiment, parsed: Parsed, args: readonly 
     }
   }
   const values = Object.fromEntries(Object.keys(def.flags).filter((k) => parsed[k] !== undefined).map((k) => [k, parsed[k]]));
+  // Defaults may depend on the backend the runs will use (the workers', for a queued sweep).
+  const resolveFor = (backend: string) => {
+    const common: CommonValues = {
+      preset: parsed.preset as string | undefined,
+      seeds: parsed.seeds as number | undefined,
+      seed: parsed.seed as number | undefined,
+      iterations: parsed.iterations as number | undefined,
+      backend,
+    };
+    return resume ? undefined : def.resolveConfig(common, values);
+  };
   const backendName = (parsed.backend as CliBackend | undefined) ?? DEFAULT_BACKEND;
+  if (parsed.queue !== undefined) {
+    const config = resolveFor(backendName);
+    return submitQueued({ definition: def, parsed, config, values, args, io, defaultOutDir: (name) => defaultOutDir(name), reproducingArgs, summaryTable });
+  }
+  checkLocalFlags(parsed);
   const threads = parsed.threads as number | undefined;
   const backend = await selectBackend(backendName, { threads });
-  const commonValues: CommonValues = {
-    preset: parsed.preset as string | undefined,
-    seeds: parsed.seeds as number | undefined,
-    seed: parsed.seed as number | undefined,
-    iterations: parsed.iterations as number | undefined,
-    backend,
-  };
-  const config = resume ? undefined : def.resolveConfig(commonValues, values);
+  const config = resolveFor(backend);
   const out = parsed.out ? resolve(parsed.out as string) : defaultOutDir(def.outName(config));
   const progress = createProgress(def.name, { stream: io.stderr, plain: io.plainProgress, quiet: json });
   let stop = false;
@@ -188,10 +198,12 @@ export function buildProgram(experiments: readonly AnyExperiment[], io: CliIO, r
     const cmd = program.command(def.name).description(def.summary).exitOverride();
     for (const spec of Object.values(def.flags as FlagSpecs)) cmd.addOption(toOption(spec));
     for (const spec of Object.values(commonFlags(def))) cmd.addOption(toOption(spec));
+    for (const option of queueSubmitOptions()) cmd.addOption(option);
     cmd.action(async (parsed: Parsed) => {
       result.code = await runSubcommand(def, parsed, result.args, io);
     });
   }
+  addQueueCommands(program, experiments, io, result, summaryTable);
   return program;
 }
 

@@ -30,15 +30,30 @@ export interface CheckpointPayload<C = unknown> extends SweepProgress {
 }
 
 const finiteOrNull = z.number().nullable();
-const runResult = z.object({
+/** A finished run as a checkpoint (or a queue job's result) holds it. */
+export const runResultSchema = z.object({
   rho: z.number().nonnegative(),
   seed: z.number().int().nonnegative(),
   status: z.enum(['ok', 'diverged']),
   divergedAt: z.number().int().nonnegative().nullable(),
   final: z.record(z.string(), finiteOrNull).nullable(),
 });
-const historyRecord = z.record(z.string(), z.union([z.number(), z.null(), z.record(z.string(), z.array(z.number()).nullable())]));
-const dataSource = z.object({ name: z.string(), location: z.string(), sha256: z.string().optional() });
+/** One history record. */
+export const historyRecordSchema = z.record(z.string(), z.union([z.number(), z.null(), z.record(z.string(), z.array(z.number()).nullable())]));
+/** Where a data set was read from. */
+export const dataSourceSchema = z.object({ name: z.string(), location: z.string(), sha256: z.string().optional() });
+
+/** The job in progress ({@link JobProgress}) with `definition`'s saved state. */
+export function jobProgressSchema(definition: AnyExperiment) {
+  return z.object({
+    job: z.number().int().nonnegative(),
+    step: z.number().int().nonnegative(),
+    evaluated: z.array(z.number().int().nonnegative()),
+    status: z.array(z.enum(['ok', 'diverged'])),
+    divergedAt: z.array(z.number().int().nonnegative().nullable()),
+    state: definition.stateSchema,
+  });
+}
 
 function envelope(definition: AnyExperiment) {
   return z.object({
@@ -47,30 +62,30 @@ function envelope(definition: AnyExperiment) {
     command: z.array(z.string()).nullable(),
     config: definition.configSchema,
     notes: z.array(z.string()),
-    sources: z.array(dataSource),
-    completed: z.array(runResult),
-    history: z.array(historyRecord),
-    current: z
-      .object({
-        job: z.number().int().nonnegative(),
-        step: z.number().int().nonnegative(),
-        evaluated: z.array(z.number().int().nonnegative()),
-        status: z.array(z.enum(['ok', 'diverged'])),
-        divergedAt: z.array(z.number().int().nonnegative().nullable()),
-        state: definition.stateSchema,
-      })
-      .nullable(),
+    sources: z.array(dataSourceSchema),
+    completed: z.array(runResultSchema),
+    history: z.array(historyRecordSchema),
+    current: jobProgressSchema(definition).nullable(),
   });
+}
+
+/**
+ * Writes `payload` atomically as a checksummed file: a header line with `format`, `version` and the sha256 of
+ * the second line, the JSON payload. Shared by checkpoint.json and the queue's job checkpoints.
+ */
+export async function writeChecksummed(file: string, format: string, version: number, payload: unknown): Promise<void> {
+  const body = toJson(payload);
+  const sha256 = createHash('sha256').update(body).digest('hex');
+  await writeFileAtomic(file, `${JSON.stringify({ format, version, sha256 })}\n${body}\n`);
 }
 
 /** Writes the checkpoint atomically. */
 export async function writeCheckpoint(dir: string, payload: CheckpointPayload): Promise<void> {
-  const body = toJson(payload);
-  const sha256 = createHash('sha256').update(body).digest('hex');
-  await writeFileAtomic(join(dir, CHECKPOINT_FILE), `${JSON.stringify({ format: FORMAT, version: VERSION, sha256 })}\n${body}\n`);
+  await writeChecksummed(join(dir, CHECKPOINT_FILE), FORMAT, VERSION, payload);
 }
 
-function describe(issue: z.core.$ZodIssue): string {
+/** A zod issue as `path: message`. */
+export function describeIssue(issue: z.core.$ZodIssue): string {
   const path = issue.path.length ? issue.path.map(String).join('.') : 'the file';
   return `${path}: ${issue.message}`;
 }
@@ -86,6 +101,20 @@ function runsBefore(jobs: RunKey[][], index: number): number {
  */
 export async function readCheckpoint(dir: string, definition: AnyExperiment): Promise<CheckpointPayload> {
   const file = join(dir, CHECKPOINT_FILE);
+  const raw = await readChecksummed(file, FORMAT, VERSION);
+  const parsed = envelope(definition).safeParse(raw);
+  if (!parsed.success) throw new ResumeError(`${file} does not fit ${definition.name}: ${describeIssue(parsed.error.issues[0]!)}`);
+  const cp = parsed.data as CheckpointPayload;
+  const problem = consistency(definition, cp);
+  if (problem) throw new ResumeError(`${file} does not fit its config: ${problem}`);
+  return cp;
+}
+
+/**
+ * Reads a file written by {@link writeChecksummed} and returns its payload, unvalidated beyond the header and
+ * the checksum. Throws {@link ResumeError} with one line for a missing, foreign, other-version or damaged file.
+ */
+export async function readChecksummed(file: string, format: string, version: number): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -100,26 +129,19 @@ export async function readCheckpoint(dir: string, definition: AnyExperiment): Pr
   } catch {
     throw new ResumeError(`${file} is not a samrank checkpoint (unreadable header)`);
   }
-  if (header.format !== FORMAT) throw new ResumeError(`${file} is not a samrank checkpoint (format ${String(header.format)})`);
-  if (header.version !== VERSION) {
-    throw new ResumeError(`${file} has checkpoint format version ${String(header.version)}; this release reads version ${VERSION}`);
+  if (header.format !== format) throw new ResumeError(`${file} is not a samrank checkpoint (format ${String(header.format)})`);
+  if (header.version !== version) {
+    throw new ResumeError(`${file} has checkpoint format version ${String(header.version)}; this release reads version ${version}`);
   }
   const body = newline < 0 ? '' : text.slice(newline + 1).replace(/\n$/, '');
   if (createHash('sha256').update(body).digest('hex') !== header.sha256) {
     throw new ResumeError(`${file} is damaged: its content does not match its checksum`);
   }
-  let raw: unknown;
   try {
-    raw = JSON.parse(body);
+    return JSON.parse(body) as unknown;
   } catch (error) {
     throw new ResumeError(`${file} is damaged: ${(error as Error).message}`);
   }
-  const parsed = envelope(definition).safeParse(raw);
-  if (!parsed.success) throw new ResumeError(`${file} does not fit ${definition.name}: ${describe(parsed.error.issues[0]!)}`);
-  const cp = parsed.data as CheckpointPayload;
-  const problem = consistency(definition, cp);
-  if (problem) throw new ResumeError(`${file} does not fit its config: ${problem}`);
-  return cp;
 }
 
 /** Cross-checks of a parsed checkpoint against its own config; the reason, or null. */

@@ -44,14 +44,16 @@ function finalTable(input: ReportInput): string[] {
   const paper = paperFits(input.text.paper, summary) ? input.text.paper : undefined;
   const paperKeys = new Set(paper ? [...paper.rows.values()].flatMap((r) => Object.keys(r)) : []);
   const anyDiverged = summary.some((s) => s.diverged > 0);
-  const header = [parameter.symbol, ...(anyDiverged ? ['diverged'] : [])];
+  const anyFailed = summary.some((s) => (s.failed ?? 0) > 0);
+  const header = [parameter.symbol, ...(anyDiverged ? ['diverged'] : []), ...(anyFailed ? ['failed'] : [])];
   for (const m of metrics) {
     header.push(m.title);
     if (paperKeys.has(m.key)) header.push('paper');
   }
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
   for (const s of summary) {
-    const row = [String(s.rho), ...(anyDiverged ? [`${s.diverged}/${s.diverged + s.finished}`] : [])];
+    const runs = s.diverged + s.finished + (s.failed ?? 0);
+    const row = [String(s.rho), ...(anyDiverged ? [`${s.diverged}/${runs}`] : []), ...(anyFailed ? [`${s.failed ?? 0}/${runs}`] : [])];
     for (const m of metrics) {
       row.push(cell(m, s.metrics[m.key]));
       if (paperKeys.has(m.key)) {
@@ -149,7 +151,8 @@ function everyRun(input: ReportInput): string[] {
     `|---|---|${metrics.map(() => '---').join('|')}|`,
   ];
   for (const r of runs) {
-    const cells = r.final ? metrics.map((m) => formatMetric(m, finalValue(r, m.key))) : [`diverged at step ${r.divergedAt}`, ...metrics.slice(1).map(() => '')];
+    const lost = r.status === 'failed' ? 'failed (job error)' : `diverged at step ${r.divergedAt}`;
+    const cells = r.final ? metrics.map((m) => formatMetric(m, finalValue(r, m.key))) : [lost, ...metrics.slice(1).map(() => '')];
     lines.push(`| ${r.seed} | ${r.rho} | ${cells.join(' | ')} |`);
   }
   return [...lines, ''];
@@ -176,6 +179,13 @@ export function renderReport(input: ReportInput): string {
   if (diverged.length) {
     lines.push(
       `**Diverged** (non-finite loss, gradient or features; excluded from the medians): ${diverged.map((r) => `${input.parameter.symbol} ${r.rho} seed ${r.seed} at step ${r.divergedAt}`).join('; ')}.`,
+      '',
+    );
+  }
+  const failed = input.runs.filter((r) => r.status === 'failed');
+  if (failed.length) {
+    lines.push(
+      `**Failed** (the job training them failed after its retries; no result, excluded from the medians): ${failed.map((r) => `${input.parameter.symbol} ${r.rho} seed ${r.seed}${r.error ? ` (${r.error})` : ''}`).join('; ')}.`,
       '',
     );
   }

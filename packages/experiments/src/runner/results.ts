@@ -4,8 +4,12 @@
  */
 import type { Metric } from './definition.js';
 
-/** How a run ended: `diverged` once its loss, gradient or evaluation turned NaN or infinite. */
-export type RunStatus = 'ok' | 'diverged';
+/**
+ * How a run ended: `diverged` once its loss, gradient or evaluation turned NaN or infinite (a result of the
+ * run); `failed` when the job that trained it failed for good (an error, not a result; only a queued sweep
+ * records it, with the error in `error`).
+ */
+export type RunStatus = 'ok' | 'diverged' | 'failed';
 
 /** Metric values by metric key; null where a metric does not apply or could not be computed. */
 export type MetricValues = Record<string, number | null>;
@@ -34,6 +38,8 @@ export interface RunResult {
   /** Steps completed when the run was found non-finite (at an evaluation or a step); null if it did not diverge. */
   divergedAt: number | null;
   final: Record<string, unknown> | null;
+  /** Why the run's job failed (status `failed` only). */
+  error?: string;
 }
 
 /** A run's final value of a metric (null when it has none or it is not a number). */
@@ -59,11 +65,13 @@ export function spread(values: readonly (number | null | undefined)[]): Spread {
   return { median, min: v[0]!, max: v[v.length - 1]!, n: v.length };
 }
 
-/** Per swept value: how many runs finished or diverged, and the spread of each final metric over seeds. */
+/** Per swept value: how many runs finished, diverged or failed, and the spread of each final metric over seeds. */
 export interface RhoSummary {
   rho: number;
   finished: number;
   diverged: number;
+  /** Runs whose job failed; present only when there are any (a sweep without failures keeps its old shape). */
+  failed?: number;
   metrics: Record<string, Spread>;
 }
 
@@ -72,8 +80,9 @@ export function summarizeByRho(rhos: readonly number[], runs: readonly RunResult
   return rhos.map((rho) => {
     const mine = runs.filter((r) => r.rho === rho);
     const done = mine.filter((r) => r.final !== null);
+    const failed = mine.filter((r) => r.status === 'failed').length;
     const values = Object.fromEntries(metrics.map((m) => [m.key, spread(done.map((r) => finalValue(r, m.key)))]));
-    return { rho, finished: done.length, diverged: mine.length - done.length, metrics: values };
+    return { rho, finished: done.length, diverged: mine.length - done.length - failed, ...(failed ? { failed } : {}), metrics: values };
   });
 }
 

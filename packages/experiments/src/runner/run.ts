@@ -72,7 +72,7 @@ function checkMemory(def: AnyExperiment, config: unknown): void {
 }
 
 /** Creates the output folder of a fresh run when needed; returns it and whether this run created it. */
-async function createFolder(options: RunOptions): Promise<{ dir: string; created: boolean }> {
+export async function createFolder(options: Pick<RunOptions, 'outDir' | 'uniqueFolder'>): Promise<{ dir: string; created: boolean }> {
   const target = resolve(options.outDir);
   await checkOutputFolder(target);
   if (options.uniqueFolder) return { dir: await createUniqueFolder(dirname(target), basename(target)), created: true };
@@ -82,7 +82,7 @@ async function createFolder(options: RunOptions): Promise<{ dir: string; created
 }
 
 /** Refuses to start a fresh run over a finished or interrupted one (checked while holding the lock). */
-async function checkFreshFolder(dir: string, force: boolean): Promise<void> {
+export async function checkFreshFolder(dir: string, force: boolean): Promise<void> {
   const entries = await listFolder(dir);
   const finished = entries.includes(RESULTS_FILE);
   if ((finished || entries.includes(CHECKPOINT_FILE)) && !force) {
