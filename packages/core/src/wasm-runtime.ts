@@ -38,6 +38,14 @@ export function createSharedMemory(initialPages: number): WasmMemory {
   return new (api().Memory)({ initial: initialPages, maximum: 65536, shared: true });
 }
 
+/**
+ * A plain (unshared) memory that can grow to 4 GiB, for kernels that run on the calling thread only. Browsers
+ * refuse shared memory on pages that are not cross-origin isolated; an unshared memory works everywhere.
+ */
+export function createMemory(initialPages: number): WasmMemory {
+  return new (api().Memory)({ initial: initialPages, maximum: 65536 });
+}
+
 /** Grows `memory` (64 KiB pages) until it holds at least `bytes`. */
 export function ensureMemory(memory: WasmMemory, bytes: number): void {
   const have = memory.buffer.byteLength;
