@@ -36,8 +36,11 @@ export interface SetupBackendOptions {
 
 /** One backend `setupBackend` tried. */
 export interface BackendAttempt {
+  /** The backend tried (a {@link BackendName}). */
   name: string;
+  /** Whether it was chosen. */
   ok: boolean;
+  /** Why it was not (package missing, initialisation failed, failed the arithmetic check, …). */
   reason?: string;
 }
 

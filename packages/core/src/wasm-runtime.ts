@@ -6,7 +6,9 @@
 
 /** The part of `WebAssembly.Memory` the kernels' callers use. */
 export interface WasmMemory {
+  /** The memory's bytes (a SharedArrayBuffer for a shared memory); replaced whenever the memory grows. */
   readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  /** Grows the memory by `pages` 64 KiB pages; returns the previous size in pages. */
   grow(pages: number): number;
 }
 

@@ -19,7 +19,9 @@ import { evaluateSchedule, type Schedule } from './schedules.js';
 
 /** A named tensor, as `tf.Optimizer.getWeights` returns them (tfjs-core does not export the type). */
 export interface NamedTensor {
+  /** The variable's or the slot's name. */
   name: string;
+  /** Its value. */
   tensor: tf.Tensor;
 }
 
