@@ -80,4 +80,23 @@ describe('esbuild --bundle --platform=browser of @samrank/optim + @samrank/rank'
     // Same kernels, same bits: the unshared single-threaded path equals Node's (shared memory, maybe two threads).
     expect(JSON.parse(JSON.stringify(inBrowser))).toEqual(inNode);
   });
+
+  it("keeps optim's serialization registration for a bare import '@samrank/optim' (sideEffects)", async () => {
+    const result = await build({
+      stdin: {
+        contents: "import '@samrank/optim';\nimport { serialization } from '@tensorflow/tfjs-core';\nexport const names = Object.keys(serialization.SerializationMap.getMap().classNameMap);",
+        resolveDir: repoRoot,
+        sourcefile: 'bare-import.js',
+      },
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      logLevel: 'silent',
+    });
+    expect(result.warnings).toEqual([]); // sideEffects: false made esbuild drop the import, with a warning
+    const code = result.outputFiles[0]!.text;
+    expect(code).toMatch(/registerClass\(SAM\)/);
+    expect(code).toMatch(/registerClass\(GradientNormRegularizer\)/);
+  });
 });
