@@ -4,7 +4,10 @@
  * `npm test` builds them) must succeed without Node modules, and the bundle must run where Node's globals are
  * missing, on the single-threaded path with unshared wasm memory (a page that is not cross-origin isolated).
  */
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { build, type Metafile } from 'esbuild';
@@ -17,6 +20,9 @@ const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 let text = '';
 let metafile: Metafile;
+
+/** Debian's chromium, when installed (`apt-get install chromium`); the real-browser run is skipped otherwise. */
+const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 
 beforeAll(async () => {
   for (const name of ['core', 'optim', 'rank']) {
@@ -99,4 +105,32 @@ describe('esbuild --bundle --platform=browser of @samrank/optim + @samrank/rank'
     expect(code).toMatch(/registerClass\(SAM\)/);
     expect(code).toMatch(/registerClass\(GradientNormRegularizer\)/);
   });
+
+  it.skipIf(!chromium)('runs in headless Chromium on a page without cross-origin isolation, with the results of Node', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'samrank-chromium-'));
+    try {
+      writeFileSync(join(dir, 'bundle.js'), text);
+      writeFileSync(
+        join(dir, 'index.html'),
+        `<!doctype html><meta charset="utf-8"><script src="bundle.js"></script><pre id="out">pending</pre><script>
+        const info = { isolated: self.crossOriginIsolated, sab: typeof SharedArrayBuffer, process: typeof process };
+        samrankBundle.run().then(
+          (r) => { document.getElementById('out').textContent = 'RESULT ' + JSON.stringify({ info, r }); },
+          (e) => { document.getElementById('out').textContent = 'ERROR ' + String(e && e.stack || e); });
+        </script>`,
+      );
+      const dom = execFileSync(
+        chromium!,
+        ['--headless', '--no-sandbox', '--disable-gpu', '--allow-file-access-from-files', '--virtual-time-budget=60000', '--dump-dom', `file://${dir}/index.html`],
+        { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'ignore'] },
+      );
+      const line = /(RESULT|ERROR) (.*)<\/pre>/.exec(dom);
+      expect(line?.[1], line?.[2] ?? dom.slice(0, 500)).toBe('RESULT');
+      const { info, r } = JSON.parse(line![2]!.replace(/&quot;/g, '"').replace(/&amp;/g, '&')) as { info: object; r: unknown };
+      expect(info).toEqual({ isolated: false, sab: 'undefined', process: 'undefined' });
+      expect(r).toEqual(await run());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
