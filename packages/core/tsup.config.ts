@@ -2,7 +2,7 @@ import { copyFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/threads.ts'],
+  entry: ['src/index.ts', 'src/threads.ts', 'src/threads-browser.ts'],
   format: ['esm'],
   target: 'node20',
   dts: true,

@@ -19,7 +19,9 @@ import { markOwn } from './kernel-calls.js';
 import { batchNormGradSumsTask, batchNormInputGradTask, channelAffineTask, channelSumsTask } from './kernel-tasks.js';
 import { newOutput, onHeap, runSplit, type WasmMemory } from './wasm-kernels.js';
 
+/** Kernel name of the per-channel mean and biased variance of an NHWC tensor (wasm). */
 export const CHANNEL_MOMENTS_KERNEL = 'SamrankChannelMoments';
+/** Kernel name of the fused BatchNorm backward pass (wasm). */
 export const BATCH_NORM_GRAD_KERNEL = 'SamrankBatchNormGrad';
 
 /** The heap a kernel call works on and the scratch tensors it releases at the end. */

@@ -156,6 +156,9 @@ describe('registerDoubleBackpropGradients', () => {
         'GreaterEqual',
         'Less',
         'LessEqual',
+        'LogicalAnd',
+        'LogicalNot',
+        'LogicalOr',
         'NotEqual',
         'Sigmoid',
         'Softmax',
@@ -218,6 +221,40 @@ describe('registerDoubleBackpropGradients', () => {
     expect(directionalError(viaSoftmax, w, v, 1e-2)).toBeLessThan(2e-2);
     expect(directionalError(viaLse, w, v, 1e-2)).toBeLessThan(2e-2);
     tf.dispose([X, Y]);
+  });
+
+  it("tfjs-layers' categoricalCrossentropy (ClipByValue: LogicalAnd of comparisons in its gradient) matches finite differences", async () => {
+    const { metrics } = await import('@tensorflow/tfjs-layers');
+    const X = tf.tensor2d([
+      [0.5, -1, 0.3, 0.8],
+      [1.2, 0.4, -0.7, 0.1],
+      [-0.3, 0.9, 0.6, -1.1],
+    ]);
+    const Y = tf.tensor2d([
+      [1, 0],
+      [0, 1],
+      [1, 0],
+    ]);
+    const L = (w: tf.Tensor) => tf.mean(metrics.categoricalCrossentropy(Y, tf.softmax(tf.matMul(X, tf.reshape(w, [4, 2]))))) as tf.Scalar;
+    const w = [0.2, -0.4, 0.7, 0.1, -0.3, 0.5, 0.25, -0.6];
+    const v = [0.3, -0.1, 0.5, 0.2, -0.4, 0.1, -0.2, 0.35];
+    // Without the fixes tfjs has no gradient for LogicalAnd (nor for the saved-output Softmax).
+    const missing = (kernelName: string): tf.GradConfig => ({
+      kernelName,
+      gradFunc: () => {
+        throw new Error(`gradient function not found for ${kernelName}`);
+      },
+    });
+    tf.registerGradient(missing('LogicalAnd'));
+    expect(() => gradPhi(L, tf.tensor1d(w))).toThrow(/gradient function not found for LogicalAnd/);
+    registerDoubleBackpropGradients();
+    expect(directionalError(L, w, v, 1e-2)).toBeLessThan(2e-2);
+    // A boolean op's gradient is a float32 zero of its input's shape (what tfjs' tape requires), broadcasting included.
+    const a = tf.tensor2d([[0.1, 0.6]]);
+    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.where(tf.logicalOr(tf.logicalNot(tf.less(x, tf.zeros([3, 2]))), tf.greater(x, 0.5)), x, tf.zerosLike(x))))(a);
+    expect(g.dtype).toBe('float32');
+    expect(Array.from(g.dataSync())).toEqual([3, 3]);
+    tf.dispose([X, Y, a, g]);
   });
 
   it('conv2d (stride 1 and 2, same and explicit padding) + activation + mean pool + logSumExp CE matches finite differences (cpu)', () => {

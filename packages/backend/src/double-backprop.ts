@@ -3,7 +3,8 @@
  * 4.22 (tfjs-backends.md, Appendix C):
  * - Exp, Sigmoid, Tanh and Softmax: the stock gradients use the saved OUTPUT, which an outer tape does not
  *   connect to the inputs, so grad-of-grad throws or is silently wrong. Re-registered from saved inputs.
- * - Comparison kernels (Equal, Greater, …) get zero gradients (they appear e.g. in Max's gradient mask).
+ * - Comparison kernels (Equal, Greater, …) get zero gradients (they appear e.g. in Max's gradient mask), and so do
+ *   LogicalAnd, LogicalOr and LogicalNot (ClipByValue's gradient mask, e.g. in tfjs-layers' cross-entropy).
  * - Conv2DBackpropFilter gets a gradient (w.r.t. x: conv2dTranspose of dy with the upstream filter
  *   gradient; w.r.t. dy: conv2d of x with it), and AvgPoolGrad gets one (it is linear in dy), so conv nets
  *   with average pooling can be differentiated twice.
@@ -89,6 +90,27 @@ const comparisons: GradConfig[] = comparisonKernels.map((kernelName) => ({
   },
 }));
 
+// Boolean ops have no stock gradient. A gradient of a gradient runs into them through masks such as ClipByValue's
+// (logicalAnd of two comparisons): tfjs-layers' categoricalCrossentropy clips its input. Their inputs are booleans
+// (the comparisons' outputs), whose gradients are zero; the tape wants a float32 zero of each input's shape.
+const logicalBinary: GradConfig[] = ['LogicalAnd', 'LogicalOr'].map((kernelName) => ({
+  kernelName,
+  inputsToSave: ['a', 'b'],
+  gradFunc: (_dy, saved) => {
+    const [a, b] = saved as tf.Tensor[];
+    return { a: () => tf.zeros(a!.shape), b: () => tf.zeros(b!.shape) };
+  },
+}));
+
+const logicalNot: GradConfig = {
+  kernelName: 'LogicalNot',
+  inputsToSave: ['x'],
+  gradFunc: (_dy, saved) => {
+    const [x] = saved as tf.Tensor[];
+    return { x: () => tf.zeros(x!.shape) };
+  },
+};
+
 type Padding = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 
 interface BackpropFilterAttrs {
@@ -147,7 +169,7 @@ const avgPoolGrad: GradConfig = {
 };
 
 // Not enumerable: a copy of a config (`{ ...config }`, as a stock re-registration in the tests) is not ours.
-const fixes: GradConfig[] = [cast, ...inputBased, ...comparisons, conv2dBackpropFilter, avgPoolGrad].map((config) =>
+const fixes: GradConfig[] = [cast, ...inputBased, ...comparisons, ...logicalBinary, logicalNot, conv2dBackpropFilter, avgPoolGrad].map((config) =>
   Object.defineProperty(config, DOUBLE_BACKPROP_MARKER, { value: true }),
 );
 

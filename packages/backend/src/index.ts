@@ -13,6 +13,7 @@ export {
   type BackendSetup,
   type ModuleLoader,
   type SetupBackendOptions,
+  wasmInstallCommand,
 } from './setup.js';
 export { registerTrainingKernels, TRAINING_KERNELS } from './register-kernels.js';
 export { registerDoubleBackpropGradients, DOUBLE_BACKPROP_KERNELS, DOUBLE_BACKPROP_MARKER } from './double-backprop.js';

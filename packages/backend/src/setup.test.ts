@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { BackendOptionError, BackendUnavailableError, GradientsUnavailableError } from './errors.js';
-import { ensureGradients, setupBackend, type ModuleLoader } from './setup.js';
+import { ensureGradients, setupBackend, wasmInstallCommand, type ModuleLoader } from './setup.js';
 
 function notFound(specifier: string): Error {
   return Object.assign(new Error(`Cannot find package '${specifier}' imported from /x`), { code: 'ERR_MODULE_NOT_FOUND' });
@@ -111,6 +111,31 @@ describe('setupBackend', () => {
     const again = await setupBackend({ backend: 'wasm', quiet: true });
     const twice = await setupBackend({ backend: 'wasm', quiet: true });
     expect([again.backend, twice.backend, tf.getBackend()]).toEqual(['wasm', 'wasm', 'wasm']);
+  });
+
+  it('auto without the wasm package lands on cpu and says what to install for the faster backend', async () => {
+    const lines: string[] = [];
+    const original = console.info;
+    console.info = (line: string) => lines.push(line);
+    let result;
+    try {
+      result = await setupBackend({ loader: loader([...NODE_PACKAGES, '@tensorflow/tfjs-backend-wasm']) });
+    } finally {
+      console.info = original;
+    }
+    expect(result.backend).toBe('cpu');
+    expect(result.tried.at(-2)).toEqual({ name: 'wasm', ok: false, reason: '@tensorflow/tfjs-backend-wasm is not installed' });
+    expect(result.hint).toBe(
+      'Training on cpu is about 10× slower than on wasm; @tensorflow/tfjs-backend-wasm is not installed: npm install @tensorflow/tfjs-backend-wasm@4.22.0',
+    );
+    expect(result.message.endsWith(`. ${result.hint}`)).toBe(true);
+    expect(lines).toEqual([result.message]);
+    // A core of another version gets the matching core in the same command (tfjs backends pin their core).
+    expect(wasmInstallCommand('4.21.0')).toBe('npm install @tensorflow/tfjs-backend-wasm@4.22.0 @tensorflow/tfjs-core@4.22.0');
+    // An explicit cpu, or any other outcome, carries no hint.
+    expect((await setupBackend({ backend: 'cpu', quiet: true })).hint).toBeUndefined();
+    expect((await setupBackend({ quiet: true, loader: loader(NODE_PACKAGES) })).hint).toBeUndefined();
+    expect(tf.getBackend()).toBe('wasm');
   });
 
   it('validates its options with BackendOptionError', async () => {

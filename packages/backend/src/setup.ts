@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { registerDoubleBackpropGradients } from './double-backprop.js';
 import { BackendOptionError, BackendUnavailableError, GradientsUnavailableError } from './errors.js';
 import { registerTrainingKernels, TRAINING_KERNELS } from './register-kernels.js';
-import { initThreadedWasm, type ThreadedWasmResult } from './threaded-wasm.js';
+import { initThreadedWasm, THREADED_WASM_VERSION, type ThreadedWasmResult } from './threaded-wasm.js';
 
 /** Backends `setupBackend` knows, in the order `auto` tries them. */
 export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
@@ -36,8 +36,11 @@ export interface SetupBackendOptions {
 
 /** One backend `setupBackend` tried. */
 export interface BackendAttempt {
+  /** The backend tried (a {@link BackendName}). */
   name: string;
+  /** Whether it was chosen. */
   ok: boolean;
+  /** Why it was not (package missing, initialisation failed, failed the arithmetic check, …). */
   reason?: string;
 }
 
@@ -53,6 +56,11 @@ export interface BackendSetup {
   threads?: number;
   /** Kernels this package installed on the chosen backend. */
   kernels: string[];
+  /**
+   * Set when `auto` had to settle for cpu because wasm was missing or failed: what to install (package and
+   * command) for the wasm backend, on which this package's kernels train about 10× faster. Also in `message`.
+   */
+  hint?: string;
 }
 
 const PACKAGES: Record<BackendName, string> = {
@@ -209,10 +217,27 @@ function resolveThreads(threads: SetupBackendOptions['threads'], cores: number):
   return threads;
 }
 
-function summary(chosen: string, tried: BackendAttempt[], threads: number | undefined): string {
+function summary(chosen: string, tried: BackendAttempt[], threads: number | undefined, hint: string | undefined): string {
   const failed = tried.filter((t) => !t.ok).map((t) => `${t.name}: ${t.reason}`);
   const threadNote = threads !== undefined ? ` (${threads} thread${threads === 1 ? '' : 's'})` : '';
-  return `samrank: using backend '${chosen}'${threadNote}${failed.length ? `; skipped ${failed.join('; ')}` : ''}`;
+  return `samrank: using backend '${chosen}'${threadNote}${failed.length ? `; skipped ${failed.join('; ')}` : ''}${hint ? `. ${hint}` : ''}`;
+}
+
+/**
+ * The install command for the wasm backend this package's kernels are built for (its private names are those of
+ * 4.22.0, and tfjs backends require the tfjs-core of their own version).
+ */
+export function wasmInstallCommand(coreVersion: string = tf.version_core): string {
+  const wasm = `@tensorflow/tfjs-backend-wasm@${THREADED_WASM_VERSION}`;
+  return coreVersion === THREADED_WASM_VERSION ? `npm install ${wasm}` : `npm install ${wasm} @tensorflow/tfjs-core@${THREADED_WASM_VERSION}`;
+}
+
+/** What to do when `auto` ended on cpu: wasm trains conv nets about 10× faster here (a ResNet SAM step 1.5 s, not 14 s). */
+function cpuFallbackHint(tried: BackendAttempt[]): string | undefined {
+  const wasm = tried.find((t) => t.name === 'wasm');
+  if (!wasm || wasm.ok) return undefined;
+  const why = /is not installed/.test(wasm.reason ?? '') ? '@tensorflow/tfjs-backend-wasm is not installed' : 'the wasm backend failed';
+  return `Training on cpu is about 10× slower than on wasm; ${why}: ${wasmInstallCommand()}`;
 }
 
 /**
@@ -261,10 +286,12 @@ export async function setupBackend(options: SetupBackendOptions = {}): Promise<B
       // Keep the cpu backend a usable correctness reference whenever it is loaded, whichever backend won.
       if (tfName !== 'cpu' && registered('cpu')) registerTrainingKernels('cpu');
       const kernels = tfName === 'wasm' || tfName === 'cpu' ? [...TRAINING_KERNELS[tfName]] : [];
-      const message = summary(tfName, tried, threadsUsed);
+      const hint = requested === 'auto' && tfName === 'cpu' ? cpuFallbackHint(tried) : undefined;
+      const message = summary(tfName, tried, threadsUsed, hint);
       if (!options.quiet) console.info(message);
       const setup: BackendSetup = { backend: tfName, tried, message, kernels };
       if (threadsUsed !== undefined) setup.threads = threadsUsed;
+      if (hint !== undefined) setup.hint = hint;
       return setup;
     } catch (err) {
       if (!(err instanceof Unavailable)) throw err;

@@ -5,7 +5,9 @@
 export interface TaskLoop {
   /** Index in `args` of the range's start; its end goes to `at + 1`. */
   readonly at: number;
+  /** First index of the range (inclusive). */
   readonly from: number;
+  /** End of the range (exclusive). */
   readonly to: number;
   /** Range length per call (≥ 1). */
   readonly block: number;
@@ -17,6 +19,7 @@ export interface KernelCall {
   readonly fn: string;
   /** The export's arguments (integers: byte offsets, counts, flags). */
   readonly args: readonly number[];
+  /** Call once per block of this range instead of once. */
   readonly loop?: TaskLoop;
 }
 

@@ -3,7 +3,11 @@
  * memory. The caller posts a task (plain data, see run-task.d.ts), runs its own share of the work, then waits for
  * the helper with Atomics, so kernel APIs built on it stay synchronous. Shares are disjoint (different tiles,
  * rows or partial-sum buffers), so the result does not depend on how many threads ran.
+ *
+ * The package's exports map resolves this subpath to threads-browser.ts outside Node (the `node` condition is
+ * absent in browser bundles), where no helper ever starts and kernels run on the calling thread alone.
  */
+import { availableParallelism } from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { encodedLength, encodeTask, functionExports, type KernelTask } from './run-task.js';
 import type { WasmMemory } from './wasm-runtime.js';
@@ -35,6 +39,19 @@ export interface HelperThreadOptions {
 }
 
 let tasksRun = 0;
+
+/**
+ * Whether {@link HelperThread}s can start here: true in Node (this module), false in the build that bundlers
+ * pick for browsers. Callers that see false use an unshared memory and the single-threaded path.
+ */
+export function helperThreadsAvailable(): boolean {
+  return true;
+}
+
+/** Logical cores this process may use (`os.availableParallelism()`); 1 in the browser build. */
+export function availableCores(): number {
+  return availableParallelism();
+}
 
 /** Tasks the helper threads of this process have completed (for tests and diagnostics). */
 export function helperTasksRun(): number {

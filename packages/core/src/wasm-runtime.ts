@@ -6,7 +6,9 @@
 
 /** The part of `WebAssembly.Memory` the kernels' callers use. */
 export interface WasmMemory {
+  /** The memory's bytes (a SharedArrayBuffer for a shared memory); replaced whenever the memory grows. */
   readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  /** Grows the memory by `pages` 64 KiB pages; returns the previous size in pages. */
   grow(pages: number): number;
 }
 
@@ -36,6 +38,14 @@ export function instantiateWithMemory<T>(module: object, memory: WasmMemory): T 
 /** A shared memory that can grow to 4 GiB (wasm32's limit). */
 export function createSharedMemory(initialPages: number): WasmMemory {
   return new (api().Memory)({ initial: initialPages, maximum: 65536, shared: true });
+}
+
+/**
+ * A plain (unshared) memory that can grow to 4 GiB, for kernels that run on the calling thread only. Browsers
+ * refuse shared memory on pages that are not cross-origin isolated; an unshared memory works everywhere.
+ */
+export function createMemory(initialPages: number): WasmMemory {
+  return new (api().Memory)({ initial: initialPages, maximum: 65536 });
 }
 
 /** Grows `memory` (64 KiB pages) until it holds at least `bytes`. */

@@ -57,6 +57,7 @@ interface Entry extends FileKey {
 
 /** Options of {@link DigestManifest.read}. */
 export interface ReadVerifiedOptions {
+  /** Pinned digests (MD5 of the raw file and/or SHA-256 of its content) the file must match. */
   known?: KnownDigest;
   /** Derives the content from the raw bytes (gunzip); its SHA-256 is recorded and compared with `known.contentSha256`. */
   content?: (raw: Uint8Array) => Uint8Array;
@@ -74,7 +75,18 @@ export interface VerifiedRead {
   record: DatasetFileRecord;
 }
 
-function keyOf(st: BigIntStats): FileKey {
+/**
+ * The part of a bigint `fs.Stats` that identifies a file's version. Declared here rather than as `fs.BigIntStats`
+ * so that this package's types do not need `@types/node`.
+ */
+export interface FileStat {
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  ino: bigint;
+}
+
+function keyOf(st: FileStat): FileKey {
   return { size: Number(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs), ino: String(st.ino) };
 }
 
@@ -154,7 +166,7 @@ export function datasetDigest(files: readonly DatasetFileRecord[]): string {
 }
 
 /** MD5 and SHA-256 of a file, read in 1 MiB chunks, with the stat it was read under. */
-export function hashFileSync(path: string): { md5: string; sha256: string; stat: BigIntStats } {
+export function hashFileSync(path: string): { md5: string; sha256: string; stat: FileStat } {
   const fd = openSync(path, 'r');
   try {
     const stat = fstatSync(fd, { bigint: true });

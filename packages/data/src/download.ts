@@ -45,10 +45,13 @@ export interface DownloadProgress {
 
 /** Options of {@link downloadFile}. */
 export interface DownloadFileOptions {
+  /** The file's expected MD5 (hex); a mismatch removes the download and throws. */
   md5: string;
+  /** Called as bytes arrive and while the finished file is verified. */
   onProgress?: (p: DownloadProgress) => void;
   /** Told, as one line, about a file that was moved aside. */
   onNotice?: (message: string) => void;
+  /** Aborts the download (the partial file stays for a later resume). */
   signal?: AbortSignal;
   /** Size hint for progress before the server answers. */
   expectedBytes?: number;
@@ -206,9 +209,11 @@ export interface DownloadOptions {
   baseUrl?: string;
   /** Replaces MD5s by file name (tests serve generated archives). */
   checksums?: Record<string, string>;
+  /** Called as bytes arrive, while archives are verified and while they are unpacked. */
   onProgress?: (p: DownloadProgress) => void;
   /** Told, as one line, about a file that was moved aside. */
   onNotice?: (message: string) => void;
+  /** Aborts the download (partial files stay for a later resume). */
   signal?: AbortSignal;
   /**
    * Keep the verified archives after unpacking (default false: archives this call downloaded are

@@ -3,7 +3,15 @@
  * byte inside a member inflates "successfully" to different pixels; zlib (node:zlib) verifies both for
  * every member, in the one-shot and the streaming form.
  */
-import { gunzipSync as zlibGunzipSync, type ZlibOptions } from 'node:zlib';
+import { gunzipSync as zlibGunzipSync } from 'node:zlib';
+
+/** Options passed on to zlib's `gunzipSync` (declared here so that this package's types do not need `@types/node`). */
+export interface GunzipOptions {
+  /** Largest output in bytes; larger output is an error (zlib's `maxOutputLength`). */
+  maxOutputLength?: number;
+  /** Chunk size in bytes (zlib's `chunkSize`). */
+  chunkSize?: number;
+}
 import { CorruptFileError } from './errors.js';
 
 /** True for the gzip magic bytes. */
@@ -33,7 +41,7 @@ export function gzipError(file: string, error: unknown): CorruptFileError {
  * Inflates gzip bytes (all members), verifying every member's CRC-32 and ISIZE; throws
  * {@link CorruptFileError} naming `file` and the failed check.
  */
-export function gunzipVerified(bytes: Uint8Array, file: string, options: ZlibOptions = {}): Uint8Array {
+export function gunzipVerified(bytes: Uint8Array, file: string, options: GunzipOptions = {}): Uint8Array {
   try {
     const out = zlibGunzipSync(bytes, options);
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);

@@ -3,7 +3,7 @@ export * from './errors.js';
 export * from './image-set.js';
 export * from './cifar.js';
 export * from './idx.js';
-export { gunzipVerified, gzipError } from './gzip.js';
+export { gunzipVerified, gzipError, type GunzipOptions } from './gzip.js';
 export * from './digests.js';
 export * from './fashion-mnist.js';
 export * from './tiny-imagenet.js';

@@ -27,6 +27,7 @@ export interface LoadOptions {
   checksums?: Record<string, string>;
   /** Replaces the official CIFAR record counts by file name (own subsets; tests with small generated files). */
   recordCounts?: Record<string, number>;
+  /** Download progress, when `download` fetches missing files. */
   onProgress?: (p: DownloadProgress) => void;
   /** Told, as one line, about what the loader decided (a file moved aside, a fallback folder). Also in `notes`. */
   onNotice?: (message: string) => void;

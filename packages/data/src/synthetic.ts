@@ -16,8 +16,11 @@ export const DATASET_SHAPES: Record<ImageDatasetName, { height: number; width: n
 
 /** Options of {@link syntheticImageDataset}. */
 export interface SyntheticOptions {
+  /** Training images to generate. */
   trainCount: number;
+  /** Test images to generate. */
   testCount: number;
+  /** Seed of the generator (default 0): the same seed gives the same images. */
   seed?: number;
   /** Pixel noise standard deviation on the 0..255 scale (default 40). */
   noise?: number;

@@ -58,8 +58,11 @@ function locate(dataDir: string): string {
   );
 }
 
-interface FileList {
+/** Image files and their class indices, in the same order. */
+export interface ImageFileList {
+  /** Paths of the images. */
   files: string[];
+  /** Class index of each image. */
   labels: Int32Array;
 }
 
@@ -71,7 +74,7 @@ export function tinyImageNetClasses(dir: string): string[] {
     .sort();
 }
 
-function trainFiles(dir: string, wnids: string[]): FileList {
+function trainFiles(dir: string, wnids: string[]): ImageFileList {
   const files: string[] = [];
   const labels: number[] = [];
   wnids.forEach((wnid, label) => {
@@ -86,7 +89,7 @@ function trainFiles(dir: string, wnids: string[]): FileList {
 }
 
 /** Parses `val_annotations.txt` (file, wnid, bbox; tab-separated) into file paths and labels. */
-export function parseValAnnotations(text: string, dir: string, wnids: string[], file = 'val_annotations.txt'): FileList {
+export function parseValAnnotations(text: string, dir: string, wnids: string[], file = 'val_annotations.txt'): ImageFileList {
   const index = new Map(wnids.map((w, i) => [w, i]));
   const files: string[] = [];
   const labels: number[] = [];
@@ -102,7 +105,7 @@ export function parseValAnnotations(text: string, dir: string, wnids: string[], 
   return { files, labels: Int32Array.from(labels) };
 }
 
-function decodeAll(list: FileList, order: Int32Array | undefined, onProgress?: (d: number) => void): ImageSet {
+function decodeAll(list: ImageFileList, order: Int32Array | undefined, onProgress?: (d: number) => void): ImageSet {
   const n = list.files.length;
   const size = SIZE * SIZE * 3;
   const images = new Uint8Array(n * size);

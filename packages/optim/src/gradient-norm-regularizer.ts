@@ -61,6 +61,22 @@ function assertDoubleBackpropGradients(): void {
   }
 }
 
+/**
+ * tfjs' "gradient function not found for X" (an op of the loss, or of its gradient, has no registered gradient) as
+ * a {@link DoubleBackpropGradientsError} naming the kernel and the fixes; other errors unchanged.
+ */
+function missingGradientError(err: unknown): unknown {
+  const kernel = err instanceof Error ? /gradient function not found for (\w+)/.exec(err.message)?.[1] : undefined;
+  if (kernel === undefined) return err;
+  return new DoubleBackpropGradientsError(
+    `GradientNormRegularizer mode 'exact' differentiates the loss twice, and ${kernel} (in the loss or in its gradient) has no ` +
+      `registered gradient: register one with tf.registerGradient (a boolean op or comparison gets zeros), or use mode ` +
+      `'finite-difference'. (The double-backprop gradients of @samrank/backend's registerDoubleBackpropGradients() cover ` +
+      `tfjs-layers' losses; tfjs's own first-order gradients come with importing @tensorflow/tfjs or @tensorflow/tfjs-layers.)`,
+    [kernel],
+  );
+}
+
 /** ‖·‖ with a zero-safe derivative: sqrt(s + 1e-30) equals sqrt(s) in float32 unless s < ~1e-23. */
 const TINY = 1e-30;
 
@@ -194,7 +210,7 @@ export class GradientNormRegularizer extends WrappedOptimizer {
       }
     } catch (err) {
       tf.dispose([...(valueSum ? [valueSum] : []), ...(gradSum ?? []).filter((g): g is tf.Tensor => g != null)]);
-      throw err;
+      throw missingGradientError(err);
     }
     return averaged({ value: valueSum!, grads: gradSum! }, chunks);
   }

@@ -12,12 +12,14 @@ export {
 } from './gradient-norm-regularizer.js';
 export { WrappedOptimizer, type NamedTensor, type WrapperOptions } from './wrapped-optimizer.js';
 export type { LossClosure, LossGradients, StepContext } from './loss-gradients.js';
+export type { ChunkLayout } from './perturbed-gradients.js';
 export {
   constantSchedule,
   cosineSchedule,
   piecewise05Epochs,
   windowSchedule,
   type CosineScheduleOptions,
+  type PiecewiseOptions,
   type Schedule,
   type WindowScheduleOptions,
 } from './schedules.js';

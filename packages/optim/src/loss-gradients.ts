@@ -31,7 +31,9 @@ export type LossClosure = (ctx: StepContext) => tf.Scalar;
 
 /** Loss value and gradients, in the order of the variable list (null = variable not connected). */
 export interface LossGradients {
+  /** The loss (with `runs`, summed over runs). */
   value: tf.Scalar;
+  /** One gradient per variable, in the variable list's order; null where the loss does not depend on it. */
   grads: Array<tf.Tensor | null>;
 }
 

@@ -49,7 +49,7 @@ describe('clipped unnormalized SAM (the classification code\'s --sam_no_grad_nor
           offset += v.size;
         }
         const out = flatGrads(tf.variableGrads(n.loss, n.vars).grads, n.vars);
-        n.vars.forEach((v, i) => v.assign(saved[i]!));
+        n.vars.forEach((v, i) => (v as tf.Variable).assign(saved[i]!));
         return Array.from(out.dataSync());
       };
       const expected = gradAt(tf.mul(g, Math.min(rho, rho * gNorm) / gNorm));

@@ -19,7 +19,9 @@ import { evaluateSchedule, type Schedule } from './schedules.js';
 
 /** A named tensor, as `tf.Optimizer.getWeights` returns them (tfjs-core does not export the type). */
 export interface NamedTensor {
+  /** The variable's or the slot's name. */
   name: string;
+  /** Its value. */
   tensor: tf.Tensor;
 }
 
@@ -63,7 +65,23 @@ export interface WrapperOptions {
    * Turn off only for speed in a loop that checks its losses itself.
    */
   checkFinite?: boolean;
+  /**
+   * What happens to tensors the loss closure passes to `tf.keep` on the calls after the first of a step (SAM's
+   * second pass, further micro-batches or m-sharpness sub-batches):
+   * - `'keep'`: nothing; they belong to the closure (e.g. BatchNorm statistics it stores and replaces itself).
+   * - `'dispose'`: disposed when the next step starts, or by `dispose()`. For closures that keep one set of
+   *   outputs per call for a caller that reads only the first set: tfjs-layers' `model.fit` keeps every metric
+   *   of every call and frees those of the first call only, so without this SAM leaks one tensor per metric per
+   *   step. (They stay alive until the next step because `model.trainOnBatch` reads them after the step.)
+   * - `'auto'` (default): `'dispose'` for tfjs-layers' training closure (`fit`, `fitDataset`, `trainOnBatch`),
+   *   recognized by its function name `totalLossFunction`, `'keep'` for every other closure. A minifier renames
+   *   that function: in a minified bundle that trains with `model.fit`, pass `'dispose'`.
+   */
+  keptOnRepeat?: 'auto' | 'keep' | 'dispose';
 }
+
+/** The name of tfjs-layers' loss closure in `LayersModel.makeTrainFunction` (tfjs-layers 1.x to 4.x). */
+const LAYERS_TRAINING_CLOSURE = 'totalLossFunction';
 
 /** Validates a ρ / λ value (number, or per-run array) and returns it as an array (length runs or 1). */
 export function perRunValues(
@@ -167,9 +185,13 @@ export abstract class WrappedOptimizer extends tf.Optimizer {
   readonly learningRate: number | undefined;
   /** Learning-rate schedule driving the base optimizer (may be replaced between steps). */
   lrSchedule: Schedule | undefined;
+  /** What happens to tensors the closure keeps on its repeated calls within a step (see {@link WrapperOptions.keptOnRepeat}). */
+  readonly keptOnRepeat: 'auto' | 'keep' | 'dispose';
 
   private readonly weightDecayTensor: tf.Scalar | null;
   private appliedLearningRate: number | undefined;
+  /** Tensors kept by repeated closure calls of the last step, disposed when the next step starts. */
+  private repeatKeeps: tf.Tensor[] = [];
 
   protected constructor(base: tf.Optimizer, options: WrapperOptions) {
     super();
@@ -188,6 +210,11 @@ export abstract class WrappedOptimizer extends tf.Optimizer {
     if (options.lrSchedule !== undefined && typeof options.lrSchedule !== 'function') {
       throw new InvalidOptionError('lrSchedule', 'must be a function (step, baseLr) => lr');
     }
+    const keptOnRepeat = options.keptOnRepeat ?? 'auto';
+    if (keptOnRepeat !== 'auto' && keptOnRepeat !== 'keep' && keptOnRepeat !== 'dispose') {
+      throw new InvalidOptionError('keptOnRepeat', `must be 'auto', 'keep' or 'dispose', got ${String(keptOnRepeat)}`);
+    }
+    this.keptOnRepeat = keptOnRepeat;
     this.base = base;
     this.weightDecay = options.weightDecay ?? 0;
     this.runs = options.runs;
@@ -265,7 +292,8 @@ export abstract class WrappedOptimizer extends tf.Optimizer {
   }
 
   private gradientsFor(f: LossClosure, vars: tf.Variable[]): LossGradients {
-    const { value, grads } = this.stepGradients(f, vars);
+    this.releaseRepeatKeeps();
+    const { value, grads } = this.stepGradients(this.withRepeatKeeps(f), vars);
     let out = grads;
     if (this.weightDecayTensor != null) {
       const wd = this.weightDecayTensor;
@@ -281,6 +309,41 @@ export abstract class WrappedOptimizer extends tf.Optimizer {
       }
     }
     return { value, grads: out };
+  }
+
+  /**
+   * `f`, or with `keptOnRepeat` resolving to 'dispose' a closure that records what `f` keeps on its calls after
+   * the first. tfjs-layers calls `tf.keep` through the engine, so the engine's `keep` is wrapped for the length of
+   * such a call. Tensors the engine itself keeps meanwhile (saved for backprop) are disposed by the tape after the
+   * pass; disposing them again later is a no-op.
+   */
+  private withRepeatKeeps(f: LossClosure): LossClosure {
+    const mode = this.keptOnRepeat === 'auto' ? (f.name === LAYERS_TRAINING_CLOSURE ? 'dispose' : 'keep') : this.keptOnRepeat;
+    if (mode === 'keep') return f;
+    const kept = this.repeatKeeps;
+    let calls = 0;
+    return (ctx) => {
+      if (calls++ === 0) return f(ctx);
+      const engine = tf.engine() as unknown as { keep: <T extends tf.Tensor>(t: T) => T };
+      const own = Object.prototype.hasOwnProperty.call(engine, 'keep');
+      const keep = engine.keep;
+      engine.keep = function <T extends tf.Tensor>(this: unknown, t: T): T {
+        kept.push(t);
+        return keep.call(this, t) as T;
+      };
+      try {
+        return f(ctx);
+      } finally {
+        if (own) engine.keep = keep;
+        else delete (engine as { keep?: unknown }).keep;
+      }
+    };
+  }
+
+  private releaseRepeatKeeps(): void {
+    if (this.repeatKeeps.length === 0) return;
+    tf.dispose(this.repeatKeeps);
+    this.repeatKeeps = [];
   }
 
   private driveLearningRate(): void {
@@ -356,6 +419,7 @@ export abstract class WrappedOptimizer extends tf.Optimizer {
       microBatches: this.microBatches,
       learningRate: this.learningRate ?? null,
       checkFinite: this.checkFinite,
+      keptOnRepeat: this.keptOnRepeat,
     };
   }
 
@@ -387,12 +451,14 @@ export abstract class WrappedOptimizer extends tf.Optimizer {
         microBatches: num('microBatches'),
         learningRate: num('learningRate'),
         checkFinite: typeof config['checkFinite'] === 'boolean' ? (config['checkFinite'] as boolean) : undefined,
+        keptOnRepeat: typeof config['keptOnRepeat'] === 'string' ? (config['keptOnRepeat'] as WrapperOptions['keptOnRepeat']) : undefined,
       },
     };
   }
 
   /** Frees the base optimizer and every tensor this optimizer keeps. */
   override dispose(): void {
+    this.releaseRepeatKeeps();
     this.base.dispose();
     this.weightDecayTensor?.dispose();
     super.dispose();

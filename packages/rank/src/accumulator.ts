@@ -90,7 +90,9 @@ function columnMeans(x: DenseMatrix, limit = Infinity): Float64Array {
 export class RankAccumulator {
   /** Number of features (columns) every batch must have. */
   readonly cols: number;
+  /** What is subtracted before the spectrum (see {@link featureRank}'s `center`). */
   readonly center: Centering;
+  /** Which Gram matrix the spectrum comes from (`'auto'`: the smaller one). */
   readonly gram: GramSide;
   private buffered: DenseMatrix[] = [];
   private bufferedRows = 0;

@@ -3,11 +3,10 @@
  * implicit QL algorithm with Wilkinson-type shifts on the tridiagonal matrix. No eigenvectors are formed,
  * which is all a rank or spectrum needs and halves the work of a full decomposition.
  */
-import { compileBase64, createSharedMemory, ensureMemory, instantiateWithMemory, runTask, type WasmMemory } from '@samrank/core';
-import { HelperThread } from '@samrank/core/threads';
+import { ensureMemory, runTask } from '@samrank/core';
 import { tridiagStepTask } from './kernel-tasks.js';
-import { helperReady } from './rank-threads.js';
-import { TRIDIAG_WASM_BASE64 } from './tridiag-wasm.generated.js';
+import { helperReady, instantiateKernel, type RankKernel } from './rank-threads.js';
+import { TRIDIAG_SHARED_WASM_BASE64, TRIDIAG_WASM_BASE64 } from './tridiag-wasm.generated.js';
 
 /** The solver did not converge (only possible with non-finite input). */
 export class EigenConvergenceError extends Error {
@@ -21,20 +20,12 @@ interface TridiagExports {
   fused_step: (a: number, n: number, m0: number, i1: number, vp: number, wp: number, v: number, p: number) => void;
 }
 
-interface TridiagKernel {
-  exports: TridiagExports;
-  memory: WasmMemory;
-  helper: HelperThread;
-}
+type TridiagKernel = RankKernel<TridiagExports>;
 
 let kernel: TridiagKernel | null = null;
 
 function getKernel(): TridiagKernel {
-  if (kernel) return kernel;
-  const module = compileBase64(TRIDIAG_WASM_BASE64);
-  const memory = createSharedMemory(1);
-  const exports = instantiateWithMemory<TridiagExports>(module, memory);
-  kernel = { exports, memory, helper: new HelperThread(module, memory, { label: '@samrank/rank tridiagonalization' }) };
+  kernel ??= instantiateKernel<TridiagExports>(TRIDIAG_WASM_BASE64, TRIDIAG_SHARED_WASM_BASE64, '@samrank/rank tridiagonalization');
   return kernel;
 }
 

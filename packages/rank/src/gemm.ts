@@ -7,11 +7,10 @@
  * kernel in float32 and flushed into the float64 output every `flushRows` rows, so the rounding error
  * stays that of a float32 sum over at most `flushRows` terms.
  */
-import { compileBase64, createSharedMemory, ensureMemory, instantiateWithMemory, runTask, type WasmMemory } from '@samrank/core';
-import { HelperThread } from '@samrank/core/threads';
-import { GEMM_WASM_BASE64 } from './gemm-wasm.generated.js';
+import { ensureMemory, runTask } from '@samrank/core';
+import { GEMM_SHARED_WASM_BASE64, GEMM_WASM_BASE64 } from './gemm-wasm.generated.js';
 import { gemmPairs, gemmTilesTask, type GemmBlock } from './kernel-tasks.js';
-import { helperReady } from './rank-threads.js';
+import { helperReady, instantiateKernel, type RankKernel } from './rank-threads.js';
 
 /** One operand: element (k, c) = (data[offset + k·strideK + c·strideC] − kShift[k] − cShift[c]) · cScale[c]. */
 export interface Operand {
@@ -33,22 +32,14 @@ interface KernelExports {
   pack_rows: (raw: number, kb: number, ld: number, cs: number, ks: number, dst: number, colsum: number) => number;
 }
 
-interface Kernel {
-  exports: KernelExports;
-  memory: WasmMemory;
-  helper: HelperThread;
-}
+type Kernel = RankKernel<KernelExports>;
 
 const PANEL = 8;
 
 let kernel: Kernel | null = null;
 
 function getKernel(): Kernel {
-  if (kernel) return kernel;
-  const module = compileBase64(GEMM_WASM_BASE64);
-  const memory = createSharedMemory(1);
-  const exports = instantiateWithMemory<KernelExports>(module, memory);
-  kernel = { exports, memory, helper: new HelperThread(module, memory, { label: '@samrank/rank Gram kernel' }) };
+  kernel ??= instantiateKernel<KernelExports>(GEMM_WASM_BASE64, GEMM_SHARED_WASM_BASE64, '@samrank/rank Gram kernel');
   return kernel;
 }
 
@@ -59,7 +50,7 @@ export function gramHelperReady(): boolean {
 
 /** @internal Starts the helper now (it boots in the background), so that tests and benchmarks can wait for it. */
 export function startGramHelper(): void {
-  getKernel().helper.ready();
+  getKernel().helper?.ready();
 }
 
 /** Tuning knobs; the defaults were chosen by the package benchmark on a 2-core AMD EPYC. */

@@ -1,9 +1,10 @@
-import { compileBase64, createSharedMemory, instantiateWithMemory, runTask } from '@samrank/core';
+import { compileBase64, createMemory, createSharedMemory, instantiateWithMemory, isSharedMemory, runTask } from '@samrank/core';
 import { HelperThread } from '@samrank/core/threads';
 import { describe, expect, it } from 'vitest';
-import { GEMM_WASM_BASE64 } from './gemm-wasm.generated.js';
+import { GEMM_SHARED_WASM_BASE64, GEMM_WASM_BASE64 } from './gemm-wasm.generated.js';
 import { gemmPairs, gemmTilesTask, tridiagStepTask, type GemmBlock } from './kernel-tasks.js';
-import { helperReady, setRankThreads } from './rank-threads.js';
+import { helperReady, instantiateKernel, setRankThreads } from './rank-threads.js';
+import { TRIDIAG_SHARED_WASM_BASE64, TRIDIAG_WASM_BASE64 } from './tridiag-wasm.generated.js';
 
 const block = (panels: number, symmetric: boolean): GemmBlock => ({ a: 16, b: 4096, kb: 8, panelsA: panels, panelsB: panels, out: 65536, ldo: 8 * panels, symmetric });
 
@@ -29,7 +30,7 @@ describe('gemmTilesTask', () => {
   });
 
   it("the helper computes its half of a block's tiles into the shared memory, identical to one thread", async () => {
-    const module = compileBase64(GEMM_WASM_BASE64);
+    const module = compileBase64(GEMM_SHARED_WASM_BASE64);
     const memory = createSharedMemory(8);
     const exports = instantiateWithMemory<object>(module, memory);
     const mem = new Float32Array(memory.buffer);
@@ -50,10 +51,50 @@ describe('gemmTilesTask', () => {
 
 describe('setRankThreads', () => {
   it('with one thread no helper is used (nor started); it accepts only 1 or 2', () => {
-    const helper = new HelperThread(compileBase64(GEMM_WASM_BASE64), createSharedMemory(1));
+    const helper = new HelperThread(compileBase64(GEMM_SHARED_WASM_BASE64), createSharedMemory(1));
     setRankThreads(1);
     expect(helperReady(helper)).toBe(false);
+    expect(helperReady(null)).toBe(false);
     setRankThreads(2);
     expect(() => setRankThreads(3 as never)).toThrow(RangeError);
+  });
+});
+
+describe('the unshared kernel variants (where no helper thread can start, e.g. browsers)', () => {
+  it('compute the same bits as the shared ones: the same code, only the memory import differs', () => {
+    const b: GemmBlock = { a: 0, b: 0, kb: 8, panelsA: 40, panelsB: 40, out: 40 * 8 * 8, ldo: 320, symmetric: true };
+    const outFloats = 320 * 320;
+    const results = [
+      { base64: GEMM_WASM_BASE64, memory: createMemory(8) },
+      { base64: GEMM_SHARED_WASM_BASE64, memory: createSharedMemory(8) },
+    ].map(({ base64, memory }) => {
+      const exports = instantiateWithMemory<object>(compileBase64(base64), memory);
+      const mem = new Float32Array(memory.buffer);
+      for (let i = 0; i < b.out; i++) mem[i] = Math.sin(i);
+      runTask(exports, gemmTilesTask(b, 0, 1));
+      return mem.slice(b.out, b.out + outFloats);
+    });
+    expect(results[0]!.some((v) => v !== 0)).toBe(true);
+    expect(results[0]).toEqual(results[1]);
+    // tridiag: one fused step over a 40 × 40 matrix (upper triangle) with pending vectors.
+    const n = 40;
+    const tri = [
+      { base64: TRIDIAG_WASM_BASE64, memory: createMemory(1) },
+      { base64: TRIDIAG_SHARED_WASM_BASE64, memory: createSharedMemory(1) },
+    ].map(({ base64, memory }) => {
+      const exports = instantiateWithMemory<object>(compileBase64(base64), memory);
+      const mem = new Float64Array(memory.buffer);
+      for (let i = 0; i < n * n + 4 * n; i++) mem[i] = Math.cos(i);
+      const vp = n * n * 8;
+      runTask(exports, tridiagStepTask({ matrix: 0, n, i0: 1, i1: n, vp, wp: vp + n * 8, v: vp + 2 * n * 8, p: vp + 3 * n * 8 }));
+      return mem.slice(0, n * n + 4 * n);
+    });
+    expect(tri[0]).toEqual(tri[1]);
+  });
+
+  it('instantiateKernel takes the shared variant with a helper in Node', () => {
+    const kernel = instantiateKernel<object>(GEMM_WASM_BASE64, GEMM_SHARED_WASM_BASE64, 'test');
+    expect(isSharedMemory(kernel.memory)).toBe(true);
+    expect(kernel.helper).toBeInstanceOf(HelperThread);
   });
 });

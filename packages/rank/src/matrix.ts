@@ -10,8 +10,11 @@ import {
 
 /** A row-major dense matrix: `data[r * cols + c]`; rows are examples, columns are features. */
 export interface DenseMatrix {
+  /** Row-major values, `rows · cols` of them (not copied). */
   readonly data: Float32Array | Float64Array;
+  /** Number of rows (examples). */
   readonly rows: number;
+  /** Number of columns (features). */
   readonly cols: number;
 }
 

@@ -19,8 +19,11 @@ export interface Spectrum {
   readonly cumulative: Float64Array | null;
   /** C = Σσᵢ² = ‖centered matrix‖_F². */
   readonly total: number;
+  /** Rows (examples) of the matrix. */
   readonly rows: number;
+  /** Columns (features) of the matrix. */
   readonly cols: number;
+  /** The centering applied before the spectrum. */
   readonly center: Centering;
   /**
    * `'jacobi'`: one-sided Jacobi SVD, σ accurate to ~ε·σ₁; `'gram-features'` / `'gram-examples'`: eigenvalues

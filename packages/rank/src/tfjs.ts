@@ -112,6 +112,7 @@ export function featureRankTf(x: tf.Tensor2D, options: TfSpectrumOptions & RankR
  * n < d use `spectrumTf` or the core `RankAccumulator`, which buffers). Batches are not disposed.
  */
 export class TfRankAccumulator {
+  /** What is subtracted before the spectrum (see `featureRank`'s `center`). */
   readonly center: Centering;
   private state: ShiftedGram | null = null;
 

@@ -7,9 +7,10 @@
 ;; several blocks before flushing the f32 partial sums into its float64 matrix.
 ;; sym = 1 computes only tiles with B-panel >= A-panel (the upper triangle of a Gram matrix, A = B).
 ;; Baseline WebAssembly SIMD has no fused multiply-add, hence mul then add.
-;; The memory is imported and shared so that a worker thread can run half of the tiles on the same data.
+;; The memory is imported; the build also emits a variant importing a shared memory, on which a worker thread
+;; runs half of the tiles (the unshared one serves where no helper can start, e.g. browsers).
 (module
-  (import "env" "memory" (memory 1 65536 shared))
+  (import "env" "memory" (memory 1))
   (func (export "gemm_tn")
     (param $a i32) (param $b i32) (param $kb i32) (param $npa i32) (param $npb i32)
     (param $out i32) (param $ldo i32) (param $sym i32)

@@ -1,8 +1,8 @@
 ;; f64x2 SIMD kernel for the O(m²) part of Householder tridiagonalization (src/eigen.ts runs the O(m)
 ;; parts). The matrix is row-major n×n float64 at $a; only its upper triangle is read or written.
 (module
-  ;; Imported and shared, so that a helper thread can run part of the rows on the same matrix.
-  (import "env" "memory" (memory 1 65536 shared))
+  ;; Imported; the build's shared variant lets a helper thread run part of the rows on the same matrix.
+  (import "env" "memory" (memory 1))
 ;; One fused pass of the Householder reduction over rows m0..i1-1 of the trailing block (columns up to
 ;; n-1; two threads split the rows and accumulate p in separate buffers): first apply the
 ;; pending rank-2 update of the previous step, T[i][j] -= vp[i]·wp[j] + wp[i]·vp[j], then use the updated
