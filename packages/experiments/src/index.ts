@@ -38,5 +38,5 @@ export type { Results } from './runner/outputs.js';
 export { type RunResult, type RunStatus, type HistoryRecord, type MetricValues, type RhoSummary, type Spread, spread, summarizeByRho } from './runner/results.js';
 export { CLI_BACKENDS, DEFAULT_BACKEND, type CliBackend, selectBackend } from './cli/backend.js';
 export { runCli, type ErrorPolicy } from './cli/program.js';
-export { type CliIO, EXIT, processIO } from './cli/io.js';
+export { type CliIO, type OutputStream, EXIT, processIO } from './cli/io.js';
 export { EXPERIMENTS, CLI_ERRORS } from './experiments.js';

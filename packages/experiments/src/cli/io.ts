@@ -1,9 +1,15 @@
 /** The CLI's streams and Ctrl-C, injectable so tests run the CLI in-process. */
 
+/** Where the CLI writes: anything with `write` (a Node stream, a test's capture); `isTTY` turns on the progress bar. */
+export interface OutputStream {
+  write(text: string): unknown;
+  isTTY?: boolean;
+}
+
 /** Streams and hooks the CLI uses. */
 export interface CliIO {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stdout: OutputStream;
+  stderr: OutputStream;
   /** Plain progress lines even on a TTY. */
   plainProgress?: boolean;
   /** Registers a handler for Ctrl-C; returns a function that removes it. */

@@ -3,6 +3,7 @@
  * quiet mode. Writes to stderr so stdout stays clean for `--json`.
  */
 import cliProgress from 'cli-progress';
+import type { OutputStream } from './io.js';
 
 /** Receives progress updates. */
 export interface Progress {
@@ -14,7 +15,7 @@ export interface Progress {
 
 /** Where progress goes. */
 export interface ProgressTarget {
-  stream: NodeJS.WritableStream & { isTTY?: boolean };
+  stream: OutputStream;
   /** Force plain lines even on a TTY (e.g. CI). */
   plain?: boolean;
   quiet?: boolean;
@@ -29,7 +30,8 @@ export function createProgress(label: string, target: ProgressTarget): Progress 
     const bar = new cliProgress.SingleBar(
       {
         format: `${label} {bar} {percentage}% | {value}/{total} it | {duration_formatted} elapsed | eta {eta_formatted}`,
-        stream: stream as NodeJS.WriteStream,
+        // cli-progress draws only on a TTY, which is a Node stream.
+        stream: stream as unknown as NodeJS.WriteStream,
         hideCursor: true,
         etaBuffer: 200,
       },

@@ -9,7 +9,7 @@ import packageJson from '../../package.json' with { type: 'json' };
 import type { AnyExperiment, DataSourceRecord, FigureSpec, Metric } from './definition.js';
 import { curvesFigure, finalFigure } from './figures.js';
 import { writeFileAtomic } from './files.js';
-import { renderSvg, svgToPng } from './render.js';
+import { renderFigure } from './render.js';
 import { renderReport } from './report.js';
 import { type HistoryRecord, type RhoSummary, type RunResult, summarizeByRho, toJson } from './results.js';
 import { type PairedComparison, pairedComparisons } from './statistics.js';
@@ -116,9 +116,9 @@ export async function writeOutputs(dir: string, input: OutputInput): Promise<voi
           ? curvesFigure(f.title, pick(f.metrics), input.history, input.progress, parameter)
           : finalFigure(f.title, pick(f.metrics), results.runs, parameter);
       if (!spec) continue;
-      const svg = await renderSvg(spec);
+      const { svg, png } = await renderFigure(spec);
       await writeFileAtomic(join(figDir, `${f.name}.svg`), svg);
-      await writeFileAtomic(join(figDir, `${f.name}.png`), svgToPng(svg));
+      await writeFileAtomic(join(figDir, `${f.name}.png`), png);
       figureFiles.push({ name: f.name, ...(f.caption ? { caption: f.caption } : {}) });
     }
   }
