@@ -40,7 +40,7 @@ describe('classification config', () => {
     expect([c.width, c.epochs, c.batchSize, c.trainSubset, c.evalExamples, c.rankExamples, c.knnTrain, c.knnTest, c.evalEvery, c.trainLossBatches])
       .toEqual([8, 25, 64, 512, 500, 512, 512, 500, 50, 8]);
     expect([c.setting, c.lr, c.momentum, c.weightDecay, c.schedule]).toEqual(['sota', 0.1, 0.9, 5e-4, 'piecewise_05epochs']);
-    expect(c.seeds).toEqual([0]);
+    expect(c.seeds).toEqual([0, 1, 2]);
     // CIFAR-10's sota grid scaled by √(width / 64): the same relative perturbation ρ/‖w‖ at width 8.
     const scaled = RHO_GRIDS['fashion-mnist'].sota.map((r) => r * Math.sqrt(8 / 64));
     expect(c.rhos).toEqual([0, 0.035, 0.14, 0.21, 0.28]);
