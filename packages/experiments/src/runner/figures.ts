@@ -21,6 +21,11 @@ const LOG_AXIS = {
 
 const BASE = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config: { font: 'DejaVu Sans', view: { stroke: null } } };
 
+/** A data field name for a metric key: vega-lite reads dots and brackets in field names as nested paths. */
+export function fieldOf(key: string): string {
+  return key.replace(/[^A-Za-z0-9_]/g, '_');
+}
+
 /** A metric's plotted value: scaled, and clamped above 0 on log axes (log(0) is undefined). */
 function plotted(metric: Metric<unknown>, value: number | null | undefined): number | null {
   if (value === null || value === undefined || !Number.isFinite(value)) return null;
@@ -28,7 +33,7 @@ function plotted(metric: Metric<unknown>, value: number | null | undefined): num
   return metric.plot?.log ? Math.max(v, 1e-12) : v;
 }
 
-function yAxis(metric: Metric<unknown>, field = metric.key) {
+function yAxis(metric: Metric<unknown>, field = fieldOf(metric.key)) {
   return {
     field,
     type: 'quantitative' as const,
@@ -51,7 +56,7 @@ export function curvesFigure(
     [x.field]: h[x.field],
     [parameter.name]: h.rho,
     seed: h.seed,
-    ...Object.fromEntries(panels.map((m) => [m.key, plotted(m, valueOf(h, m.key))])),
+    ...Object.fromEntries(panels.map((m) => [fieldOf(m.key), plotted(m, valueOf(h, m.key))])),
   }));
   return {
     ...BASE,
@@ -76,24 +81,27 @@ export function finalFigure(title: string, metrics: readonly Metric<unknown>[], 
   const panels = metrics.filter((m) => done.some((r) => plotted(m, finalValue(r, m.key)) !== null));
   if (panels.length === 0) return null;
   const p = parameter.name;
-  const values = done.map((r) => ({ [p]: r.rho, seed: r.seed, ...Object.fromEntries(panels.map((m) => [m.key, plotted(m, finalValue(r, m.key))])) }));
+  const values = done.map((r) => ({ [p]: r.rho, seed: r.seed, ...Object.fromEntries(panels.map((m) => [fieldOf(m.key), plotted(m, finalValue(r, m.key))])) }));
   const x = { field: p, type: 'quantitative' as const, title: parameter.symbol };
   return {
     ...BASE,
     title,
     data: { values },
-    hconcat: panels.map((m) => ({
+    hconcat: panels.map((m) => {
+      const f = fieldOf(m.key);
+      return {
       width: 200,
       height: 160,
       layer: [
         {
-          transform: [{ aggregate: [{ op: 'min' as const, field: m.key, as: `lo_${m.key}` }, { op: 'max' as const, field: m.key, as: `hi_${m.key}` }], groupby: [p] }],
+          transform: [{ aggregate: [{ op: 'min' as const, field: f, as: `lo_${f}` }, { op: 'max' as const, field: f, as: `hi_${f}` }], groupby: [p] }],
           mark: { type: 'area' as const, opacity: 0.18, color: '#3b6ea8' },
-          encoding: { x, y: yAxis(m, `lo_${m.key}`), y2: { field: `hi_${m.key}` } },
+          encoding: { x, y: yAxis(m, `lo_${f}`), y2: { field: `hi_${f}` } },
         },
         { mark: { type: 'point' as const, filled: true, size: 22, opacity: 0.55, color: '#555' }, encoding: { x, y: yAxis(m) } },
         { mark: { type: 'line' as const, point: true, color: '#3b6ea8', strokeWidth: 2 }, encoding: { x, y: { ...yAxis(m), aggregate: 'median' as const } } },
       ],
-    })),
+      };
+    }),
   } as TopLevelSpec;
 }
