@@ -30,7 +30,7 @@ describe('classification report', () => {
     expect(md).toMatch(/\| 0\.6 \| 20\.00 \| \*\*12\.39\*\* \| 0\.5000 \| 70 \(60–200\) \| \*\*2616\*\* \| 20 \| 5 \| 30\.00 \| \*\*67\.06\*\* \|/);
     // Seeds 0–2 give rank differences −40, −50, +110: no clear effect.
     expect(md).toMatch(/\| feature rank, block 3 \| 0\.6 \| 3 \| -40 \(-50 to 110\) | 6\.67 \| 1\.000 \| unclear \|/);
-    expect(md).toMatch(/- feature rank, block 3: no clear difference from ρ = 0 at any ρ — the paper reports it lower than at ρ = 0: \*\*no clear effect\*\* at this scale\./);
+    expect(md).toMatch(/- feature rank, block 3: no clear difference from ρ = 0 at any ρ — the paper reports it lower than at ρ = 0: \*\*no clear effect\*\* in these runs\./);
     expect(md).toContain('- a note');
   });
 

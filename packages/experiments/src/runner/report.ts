@@ -95,7 +95,7 @@ export function claimSentence(metric: Metric<unknown>, comparisons: readonly Pai
   const unclear = comparisons.filter((c) => c.verdict === 'unclear');
   const claim = `the paper reports it ${expected} than at ${symbol} = 0`;
   if (yes.length === comparisons.length) return `- ${metric.title}: ${expected} than at ${symbol} = 0 at every ${symbol} > 0 — ${claim}: **reproduced**.`;
-  if (yes.length === 0 && no.length === 0) return `- ${metric.title}: no clear difference from ${symbol} = 0 at any ${symbol} — ${claim}: **no clear effect** at this scale.`;
+  if (yes.length === 0 && no.length === 0) return `- ${metric.title}: no clear difference from ${symbol} = 0 at any ${symbol} — ${claim}: **no clear effect** in these runs.`;
   const parts = [
     yes.length ? `${expected} at ${list(yes)}` : '',
     unclear.length ? `no clear difference at ${list(unclear)}` : '',
