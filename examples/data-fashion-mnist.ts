@@ -1,6 +1,6 @@
 /**
  * Load Fashion-MNIST (Debian's dataset-fashion-mnist, or --data-dir / $SAMRANK_DATA_DIR), build the
- * training pipeline of spec §5.4 and look at one augmented batch as a tensor.
+ * training pipeline of docs/paper-notes.md §8.1–8.2 and look at one augmented batch as a tensor.
  *
  *   npx tsx examples/data-fashion-mnist.ts [dataDir]
  */

@@ -4,7 +4,7 @@
  * kernel-time profile of one step followed by the benchmarks, written to bench/results/backend-kernels.json
  * (`npx tsx bench/kernels.ts`; env: SAMRANK_BENCH_QUICK=1 small shapes, SAMRANK_PROFILE_ONLY=1,
  * SAMRANK_THREADS, SAMRANK_WIDTH, SAMRANK_BATCH, SAMRANK_FUSED_BN=1 for the fused BatchNorm+ReLU,
- * SAMRANK_AB_ONLY=1 for just the Appendix-A-only vs all-kernels step comparison).
+ * SAMRANK_AB_ONLY=1 for just the core-repairs-only vs all-kernels step comparison; docs/backend-notes.md §2.5).
  */
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -142,7 +142,7 @@ async function matMulEntries(): Promise<BenchEntry[]> {
   return entries;
 }
 
-/** Minimal PreAct-ResNet-18 (tfjs-backends.md §3c) from tf ops, to see which kernels dominate a step. */
+/** Minimal PreAct-ResNet-18 (docs/backend-notes.md §9.2) from tf ops, to see which kernels dominate a step. */
 export function miniPreActResNet18(width: number, seed: number, fusedBn = false): { params: tf.Variable[]; loss: (x: tf.Tensor4D, y: tf.Tensor2D) => tf.Scalar } {
   let s = seed;
   const params: tf.Variable[] = [];
@@ -234,7 +234,7 @@ export async function profileResNetStep(
   return [...totals.entries()].map(([kernel, ms]) => ({ kernel, ms, share: ms / sum })).sort((a, b) => b.ms - a.ms);
 }
 
-/** Kernels beyond tfjs-backends.md Appendix A (conv gradients + matmul) that this package adds on wasm. */
+/** Kernels beyond the three core repairs of docs/backend-notes.md §2.5 (conv gradients + matmul) that this package adds on wasm. */
 const BEYOND_APPENDIX_A = ['Sum', 'Mean', 'Multiply', 'Add', 'Sub', 'Identity'];
 
 function useStock(names: string[]): void {
@@ -247,7 +247,7 @@ function useStock(names: string[]): void {
 }
 
 /**
- * A/B of one SGD step: only the Appendix A kernels (conv gradients, matmul) against every kernel of this
+ * A/B of one SGD step: only the core repairs of docs/backend-notes.md §2.5 (conv gradients, matmul) against every kernel of this
  * package, alternating runs in one process; CPU-time medians (contention-robust for one thread).
  */
 async function appendixABEntries(): Promise<BenchEntry[]> {
@@ -278,9 +278,9 @@ async function appendixABEntries(): Promise<BenchEntry[]> {
   const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
   return [
     {
-      name: `wasm mini PreAct-ResNet-18 width ${width} batch ${batch} SGD step, all kernels vs Appendix A only (CPU time)`,
+      name: `wasm mini PreAct-ResNet-18 width ${width} batch ${batch} SGD step, all kernels vs the core repairs only (CPU time)`,
       ms: median(cpu.all),
-      reference: { name: 'Appendix A kernels only (conv gradients, matmul)', ms: median(cpu.a) },
+      reference: { name: 'core repairs only (conv gradients, matmul)', ms: median(cpu.a) },
       notes: `wall medians ${median(wall.all).toFixed(0)} vs ${median(wall.a).toFixed(0)} ms; alternating runs, machine shared`,
     },
   ];

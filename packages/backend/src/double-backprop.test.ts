@@ -1,5 +1,5 @@
 /**
- * The Appendix C double-backprop fixes: the gradient of φ(w) = ‖∇L(w)‖² by double backprop against
+ * The double-backprop fixes of docs/backend-notes.md §4: the gradient of φ(w) = ‖∇L(w)‖² by double backprop against
  * closed forms and central finite differences (directional, float32), before and after registration.
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -1,6 +1,6 @@
 /**
  * Gradient fixes that make double backprop (the gradient of a gradient norm) correct in TensorFlow.js
- * 4.22 (tfjs-backends.md, Appendix C):
+ * 4.22 (docs/backend-notes.md §4):
  * - Exp, Sigmoid, Tanh and Softmax: the stock gradients use the saved OUTPUT, which an outer tape does not
  *   connect to the inputs, so grad-of-grad throws or is silently wrong. Re-registered from saved inputs.
  * - Comparison kernels (Equal, Greater, …) get zero gradients (they appear e.g. in Max's gradient mask), and so do

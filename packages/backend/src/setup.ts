@@ -22,8 +22,7 @@ export interface SetupBackendOptions {
   backend?: 'auto' | BackendName;
   /**
    * wasm thread-pool size. Default 1. `2` or more (or `'auto'` = all logical cores) enables the experimental
-   * multi-threaded wasm build (tfjs-backends.md Appendix B): pthread workers keep the event loop alive, so the
-   * program must end with `process.exit()`.
+   * multi-threaded wasm build (docs/backend-notes.md §5.1–5.2); its workers do not keep the process alive.
    */
   threads?: number | 'auto';
   /** Do not print the one-line summary (default false). */

@@ -1,5 +1,5 @@
 /**
- * Multi-threaded wasm in Node (tfjs-backends.md Appendix B). Stock 4.22 hard-codes
+ * Multi-threaded wasm in Node (docs/backend-notes.md §5). Stock 4.22 hard-codes
  * WASM_HAS_MULTITHREAD_SUPPORT=false in Node because emscripten hands `blob:` URLs to worker_threads, and the
  * C++ side caps the pool at half the logical cores. During backend initialisation only, this module:
  * records Blob sources and turns their object URLs into temp files; re-creates the bundle-scope names the

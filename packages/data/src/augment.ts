@@ -2,7 +2,7 @@
  * Augmentation and normalization of one image, in plain typed-array code (fast and exactly
  * reproducible): random crop with zero padding, then horizontal flip, then per-channel
  * normalization via lookup tables — torchvision's RandomCrop(padding) + RandomHorizontalFlip +
- * Normalize on a uint8 image (spec §5.4).
+ * Normalize on a uint8 image (docs/paper-notes.md §8.1).
  */
 import type { Rng } from '@samrank/core';
 

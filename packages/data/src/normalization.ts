@@ -1,4 +1,4 @@
-/** Per-channel normalization constants, `(x / 255 − mean) / std`, as in the paper's code (spec §5.4). */
+/** Per-channel normalization constants, `(x / 255 − mean) / std`, as in the paper's code (docs/paper-notes.md §8.1). */
 
 /** Mean and standard deviation per channel, on the [0, 1] scale. */
 export interface ChannelStats {

@@ -1,5 +1,5 @@
 /**
- * The classification data pipeline of spec §5.4: seeded 0.1 % validation split, optional training
+ * The classification data pipeline of docs/paper-notes.md §8.1–8.2: seeded 0.1 % validation split, optional training
  * subset, per-epoch seeded reshuffling, random crop (zero padding 4, or 8 at 64 px) + horizontal
  * flip per sample, per-channel normalization, drop-last batches; plus the fixed, unaugmented first
  * 10,240 training images for rank and k-NN (`rankSubset`).
@@ -42,7 +42,7 @@ export interface PipelineOptions {
   channels?: 1 | 3;
 }
 
-/** Default normalization per data set (spec §5.4, §9 item 8). */
+/** Default normalization per data set (docs/paper-notes.md §8.1 and §14 item 8). */
 export function defaultNormalization(name: ImageDatasetName): NormalizationName {
   switch (name) {
     case 'cifar10':

@@ -1,5 +1,5 @@
 /**
- * Where the official data set files live and what they must hash to (ecosystem.md §6; Fashion-MNIST
+ * Where the official data set files live and what they must hash to (docs/paper-notes.md §8.5; Fashion-MNIST
  * MD5s from the Zalando repository's README). Debian recompressed its Fashion-MNIST files, so their MD5s
  * differ; the SHA-256 of the gunzipped content is the same for every faithful copy (checked on Debian's
  * copy and against the uncompressed digests other projects publish).

@@ -1,4 +1,4 @@
-/** The seeded validation split of spec §5.4: 0.1 % of the training set is set aside once per run. */
+/** The seeded validation split of docs/paper-notes.md §8.2: 0.1 % of the training set is set aside once per run. */
 import { createRng } from '@samrank/core';
 
 /** Indices of the validation examples and of the remaining training examples (ascending order). */

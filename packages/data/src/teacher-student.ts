@@ -1,5 +1,5 @@
 /**
- * The teacher-student regression data of the paper's Section 4 (spec §6.1): inputs on the unit sphere in
+ * The teacher-student regression data of the paper's Section 4 (docs/paper-notes.md §9.1): inputs on the unit sphere in
  * R^d, labels from a small two-layer "teacher" network with the student's activation. Pure JS, float64,
  * seeded through `createRng`, so one seed gives the same data on every backend.
  */
@@ -22,7 +22,7 @@ export interface TeacherStudentOptions {
   /** Teacher biases (hidden and output), N(0, 1). Default true, as in every run of the paper. */
   biases?: boolean;
   /**
-   * Label-scale rule (spec §6.1: some draws give |y| up to ~8 and SGD with lr 0.1 then diverges). The whole
+   * Label-scale rule (docs/paper-notes.md §9.1, §9.5: some draws give |y| up to ~8 and SGD with lr 0.1 then diverges). The whole
    * draw (inputs and teacher) is repeated from the same stream until max |y| over train and test is at
    * most this value. Default 2; `Infinity` accepts the first draw.
    */
@@ -120,7 +120,7 @@ function maxAbs(values: Float64Array): number {
 }
 
 /**
- * Draws the teacher-student data set of spec §6.1 for one seed: x ~ N(0, I_d) projected to the unit
+ * Draws the teacher-student data set of docs/paper-notes.md §9.1 for one seed: x ~ N(0, I_d) projected to the unit
  * sphere (train, then test), a teacher with unit-norm rows, ±1 output weights and N(0, 1) biases, and
  * noise-free labels. Draws are repeated from the same stream until max |y| ≤ `maxAbsLabel`.
  */

@@ -48,7 +48,7 @@ export interface BatchNormTrainResult {
 
 /**
  * y = x·s + t with per-channel s, t. Two full-size ops instead of the four of (x − μ)/σ·γ + β: faster and it keeps
- * less activation memory for the backward pass (tfjs-backends.md §6).
+ * less activation memory for the backward pass (docs/backend-notes.md §6).
  */
 function scaleShift(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, mean: tf.Tensor, variance: tf.Tensor, eps: number): tf.Tensor4D {
   const s = tf.mul(gamma, tf.rsqrt(tf.add(variance, eps)));

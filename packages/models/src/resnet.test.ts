@@ -73,7 +73,7 @@ describe('parameter counts equal PyTorch', () => {
   }
 });
 
-describe('feature block shapes (paper-spec §1.3)', () => {
+describe('feature block shapes (docs/paper-notes.md §3.1)', () => {
   it('width 64: 32 px and 64 px', () => {
     const m = preActResNet18({ width: 64 });
     expect(BLOCKS.map((b) => m.tapDim(b))).toEqual([65536, 32768, 16384, 8192, 512]);

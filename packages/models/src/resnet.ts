@@ -1,6 +1,6 @@
 /**
  * PreAct ResNet-18 (the paper's main model) and post-activation ResNet-18 (its Section 5), as pure functions of
- * an explicit parameter record and explicit BatchNorm running statistics (paper-spec §4.1–4.2). NHWC inputs,
+ * an explicit parameter record and explicit BatchNorm running statistics (docs/paper-notes.md §6.1–6.2). NHWC inputs,
  * HWIO conv kernels, TF-layout linear kernel [in, out]; names follow the PyTorch modules.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -54,7 +54,7 @@ export interface ResNet18Config {
 }
 
 /**
- * Feature taps of paper-spec §1.3: `block1`–`block4` = stage outputs (block 4 of PreAct after the final
+ * Feature taps of docs/paper-notes.md §3.1: `block1`–`block4` = stage outputs (block 4 of PreAct after the final
  * BN-ReLU), `block5` = the pooled classifier input.
  */
 export type ResNetTap = 'block1' | 'block2' | 'block3' | 'block4' | 'block5';
@@ -360,12 +360,12 @@ export class ResNet18 implements Model {
   }
 }
 
-/** PreAct ResNet-18 (paper-spec §4.1): the model of the paper's classification experiments. */
+/** PreAct ResNet-18 (paper §3, Figs. 1–3; docs/paper-notes.md §6.1): the model of the paper's classification experiments. */
 export function preActResNet18(options: ResNet18Options = {}): ResNet18 {
   return new ResNet18('preact', options);
 }
 
-/** Post-activation ResNet-18 (paper-spec §4.2): the model of the paper's active-ReLU experiment (Section 5). */
+/** Post-activation ResNet-18 (paper §5, Fig. 6; docs/paper-notes.md §6.2): the model of the paper's active-ReLU experiment (Section 5). */
 export function resNet18(options: ResNet18Options = {}): ResNet18 {
   return new ResNet18('postact', options);
 }

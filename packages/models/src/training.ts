@@ -35,7 +35,7 @@ export function valueAndGrads(params: Params, lossFn: () => tf.Scalar): ValueAnd
 
 /**
  * What BatchNorm does in one pass:
- * - `'train'`: batch statistics, running statistics updated (the paper: both SAM passes, paper-spec §3.1);
+ * - `'train'`: batch statistics, running statistics updated (the paper: both SAM passes, docs/paper-notes.md §5.4);
  * - `'train-accumulate'`: batch statistics; the batch statistics are collected in the store
  *   (`store.accumulate`) and the running statistics move only at `store.commit` — once per pass of a
  *   micro-batched step, as when the batch runs in one piece;

@@ -25,7 +25,7 @@ export interface GradientNormRegularizerOptions extends WrapperOptions {
   lambda?: number | number[];
   /**
    * 'exact' (default): double backprop through the gradient (dense nets, or conv nets on the cpu backend);
-   * needs the Appendix C gradient fixes registered by `registerDoubleBackpropGradients()` (or `setupBackend()`)
+   * needs the double-backprop gradient fixes of docs/backend-notes.md §4 registered by `registerDoubleBackpropGradients()` (or `setupBackend()`)
    * of `@samrank/backend` and throws `DoubleBackpropGradientsError` at its step otherwise. 'finite-difference':
    * two gradient passes, works for any model, and is the only mode that supports `microBatches` (exact mode
    * throws `InvalidOptionError`).

@@ -11,7 +11,7 @@ describe('schedules', () => {
     expect([start(49, 0.1), start(50, 0.1)]).toEqual([0.1, 0.1 / 10]);
   });
 
-  it('piecewise05Epochs: spec C10 values exactly (t/E = 0.49, 0.5, 0.89, 0.9 → lr, lr/10, lr/10, lr/100)', () => {
+  it('piecewise05Epochs: docs/paper-notes.md §15.1 target C10 exactly (t/E = 0.49, 0.5, 0.89, 0.9 → lr, lr/10, lr/10, lr/100)', () => {
     const s = piecewise05Epochs(100);
     const lr = 0.1;
     expect([49, 50, 89, 90].map((t) => s(t, lr))).toEqual([lr, lr / 10, lr / 10, lr / 100]);

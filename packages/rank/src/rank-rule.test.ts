@@ -3,7 +3,7 @@ import { InvalidOptionError, ThresholdRangeError } from './errors.js';
 import { rankFromSpectrum } from './rank-rule.js';
 
 describe('rankFromSpectrum rules', () => {
-  // paper-spec §1.1, C1 cases: σ² = (50, 30, 15, 4, 1).
+  // docs/paper-notes.md §2.1 and target C1 of §15.1: σ² = (50, 30, 15, 4, 1).
   const squared = [50, 30, 15, 4, 1];
   it("'original' (count(Cₖ/C ≤ p) + 1) reproduces the C1 cases", () => {
     expect(rankFromSpectrum(squared, { threshold: 0.9, rule: 'original' })).toBe(3);

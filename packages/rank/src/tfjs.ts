@@ -3,7 +3,7 @@
  * blocks whose float32 products are summed in float64, and then handed to the core float64 eigen-solver.
  *
  * The products are written `matMul(transpose(A), A)` / `matMul(A, transpose(A))`: the wasm backend runs
- * those through XNNPACK, while `matMul(A, A, true)` falls back to a loop ~20× slower (docs/tfjs-backends.md).
+ * those through XNNPACK, while `matMul(A, A, true)` falls back to a loop ~20× slower (docs/backend-notes.md §2.3, §7.2).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ShiftedGram, type GramSide } from './accumulator.js';

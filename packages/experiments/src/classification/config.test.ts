@@ -5,7 +5,7 @@ import { microBatchNote } from './definition.js';
 import { bnPasses, sweepRuns } from './job.js';
 
 describe('classification config', () => {
-  it('paper preset = spec §5: width 64, 200 epochs, batch 256, ranks on 10,240 every 1,000 steps', () => {
+  it('paper preset = docs/paper-notes.md §7.1: width 64, 200 epochs, batch 256, ranks on 10,240 every 1,000 steps', () => {
     const c = resolveClassificationConfig('cifar100', { preset: 'paper' });
     expect([c.width, c.epochs, c.batchSize, c.rankExamples, c.evalEvery, c.evalExamples, c.trainLossBatches]).toEqual([64, 200, 256, 10_240, 1000, 10_000, 7]);
     expect([c.lr, c.momentum, c.weightDecay, c.schedule, c.samEpsilon, c.bnMode]).toEqual([0.05, 0, 0, 'constant', 1e-7, 'both']);
@@ -14,7 +14,7 @@ describe('classification config', () => {
     expect(c.trainSubset).toBeNull();
   });
 
-  it('sota setting and the ρ grids of spec §5.3', () => {
+  it('sota setting and the ρ grids of docs/paper-notes.md §7.2–7.3', () => {
     const c = resolveClassificationConfig('cifar100', { setting: 'sota' });
     expect([c.lr, c.momentum, c.weightDecay, c.schedule]).toEqual([0.1, 0.9, 5e-4, 'piecewise_05epochs']);
     expect(c.rhos).toEqual([0, 0.2, 0.6, 0.9, 1.2]);

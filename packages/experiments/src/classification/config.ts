@@ -1,7 +1,7 @@
 /**
  * Settings of the classification experiments (CIFAR-10, CIFAR-100, Tiny ImageNet, Fashion-MNIST): the
- * paper's minimal and state-of-the-art settings (spec §5.2), its ρ grids (§5.3), and three presets —
- * `paper` (the spec exactly), `small` (a CPU-sized run that still shows the rank trend), `smoke` (CI).
+ * paper's minimal and state-of-the-art settings (paper §3, Figs. 1–3; docs/paper-notes.md §7.2), its ρ grids (§7.3), and three presets —
+ * `paper` (the paper's settings exactly, docs/paper-notes.md §7.1), `small` (a CPU-sized run that still shows the rank trend), `smoke` (CI).
  */
 import type { ImageDatasetName } from '@samrank/data';
 import { z } from 'zod';
@@ -10,7 +10,7 @@ import { type FlagValues, choice, flag, numberList, text, toggle, wholeNumber } 
 
 /** The four experiments. */
 export type ClassificationDataset = ImageDatasetName;
-/** Paper §5.2 training settings. */
+/** The paper's minimal and state-of-the-art settings (docs/paper-notes.md §7.2). */
 export type ClassificationSetting = 'minimal' | 'sota';
 /** Presets. */
 export type ClassificationPreset = 'paper' | 'small' | 'smoke';
@@ -86,7 +86,7 @@ export const classificationConfigSchema = z
     samEpsilon: z.number().nonnegative(),
     /** Feature blocks evaluated (rank / active ReLUs); the plots use block 3. */
     blocks: z.array(z.number().int().min(1).max(5)).min(1),
-    /** k-NN data set (spec §2: the *other* CIFAR; Fashion-MNIST has no transfer partner, so its own images). */
+    /** k-NN data set (docs/paper-notes.md §8.3: the *other* CIFAR; Fashion-MNIST has no transfer partner, so its own images). */
     knnDataset: z.enum(['cifar10', 'cifar100', 'tiny-imagenet', 'fashion-mnist']),
     /** Channels fed to the network (Fashion-MNIST: 1). */
     inChannels: z.union([z.literal(1), z.literal(3)]),
@@ -97,7 +97,7 @@ export const classificationConfigSchema = z
 /** A resolved classification config. */
 export type ClassificationConfig = z.infer<typeof classificationConfigSchema>;
 
-/** ρ grids of spec §5.3. Fashion-MNIST is not in the paper: it uses CIFAR-10's grids. */
+/** ρ grids of docs/paper-notes.md §7.3. Fashion-MNIST is not in the paper: it uses CIFAR-10's grids. */
 export const RHO_GRIDS: Record<ClassificationDataset, Record<ClassificationSetting, number[]>> = {
   cifar10: { minimal: [0, 0.1, 0.2, 0.4, 0.6], sota: [0, 0.1, 0.4, 0.6, 0.8] },
   cifar100: { minimal: [0, 0.1, 0.2, 0.4, 0.6], sota: [0, 0.2, 0.6, 0.9, 1.2] },
@@ -105,13 +105,13 @@ export const RHO_GRIDS: Record<ClassificationDataset, Record<ClassificationSetti
   'fashion-mnist': { minimal: [0, 0.1, 0.2, 0.4, 0.6], sota: [0, 0.1, 0.4, 0.6, 0.8] },
 };
 
-/** Spec §5.2. */
+/** Optimizer settings of the minimal and state-of-the-art setups (docs/paper-notes.md §7.2). */
 export const SETTING_HYPERPARAMETERS: Record<ClassificationSetting, Pick<ClassificationConfig, 'lr' | 'momentum' | 'weightDecay' | 'schedule'>> = {
   minimal: { lr: 0.05, momentum: 0, weightDecay: 0, schedule: 'constant' },
   sota: { lr: 0.1, momentum: 0.9, weightDecay: 5e-4, schedule: 'piecewise_05epochs' },
 };
 
-/** Spec §2: CIFAR-10 → CIFAR-100, CIFAR-100 and Tiny ImageNet → CIFAR-10. */
+/** k-NN transfer sets (docs/paper-notes.md §8.3): CIFAR-10 → CIFAR-100, CIFAR-100 and Tiny ImageNet → CIFAR-10. */
 export const KNN_DATASET: Record<ClassificationDataset, ClassificationDataset> = {
   cifar10: 'cifar100',
   cifar100: 'cifar10',

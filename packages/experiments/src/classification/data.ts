@@ -1,5 +1,5 @@
 /**
- * Loads the images an experiment needs: the training data set and the k-NN transfer set of spec §2
+ * Loads the images an experiment needs: the training data set and the k-NN transfer set of docs/paper-notes.md §8.3
  * (first N training images without a validation split, first M test images, CIFAR-10 normalization).
  * Smoke runs fall back to generated stand-ins when the real files are absent, and say so.
  */
@@ -93,7 +93,7 @@ export async function loadExperimentData(config: ClassificationConfig, where: Da
       dataset: config.knnDataset,
       train: pad(headImages(knnSource.train, config.knnTrain)),
       test: pad(headImages(knnSource.test, config.knnTest)),
-      // Spec §2: every CIFAR k-NN set uses CIFAR-10's constants, even for Tiny ImageNet models.
+      // docs/paper-notes.md §8.3: every CIFAR k-NN set uses CIFAR-10's constants, even for Tiny ImageNet models.
       normalization: config.knnDataset === 'fashion-mnist' ? 'fashion-mnist' : 'cifar10',
       ...(knnSource.source ? { source: knnSource.source } : {}),
       ...(knnSource.digest ? { digest: knnSource.digest } : {}),

@@ -1,6 +1,6 @@
 /**
  * What a classification metric can read, all in eval mode (BatchNorm running statistics) on unaugmented images
- * except the train loss (spec §1.3–1.4, §2, §7): test error, train loss on augmented batches, block features of
+ * except the train loss (docs/paper-notes.md §3.1–3.2, §4.3, §11.1): test error, train loss on augmented batches, block features of
  * the fixed rank subset and their rank (row-centred, 99 %, the original rule), k-NN error of block 3 on the
  * transfer set. Lazy, so each metric pays only for what it reads.
  */

@@ -1,5 +1,5 @@
 /**
- * One classification run as a runner job (spec §3.1): the config's model (a ResNet-18 from @samrank/models'
+ * One classification run as a runner job (SAM as the paper's classification code implements it, docs/paper-notes.md §5.1): the config's model (a ResNet-18 from @samrank/models'
  * registry) trained with SAM — ε = ρ·g/(‖g‖+1e-7) over
  * all parameters, BatchNorm in train mode in both passes by default, coupled weight decay, SGD or momentum —
  * on batches rebuilt from (seed, epoch, step), so a resumed run continues bit-identically. Its saved state is

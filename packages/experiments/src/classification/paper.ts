@@ -2,7 +2,7 @@
 import type { PaperValues } from '../runner/definition.js';
 import type { ClassificationDataset, ClassificationSetting } from './config.js';
 
-/** The paper's last-evaluation values (spec §10.2, G1–G6; block-3 rank, 99 %, 10,240 training images). */
+/** The paper's last-evaluation values (docs/paper-notes.md §15.2, G1–G6; block-3 rank, 99 %, 10,240 training images). */
 export interface PaperNumbers {
   rhos: number[];
   testError: number[];

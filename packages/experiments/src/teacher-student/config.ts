@@ -1,5 +1,5 @@
 /**
- * Settings of the teacher-student experiment (spec §6): the paper's values per activation and method,
+ * Settings of the teacher-student experiment (paper §4, App. D; docs/paper-notes.md §9): the paper's values per activation and method,
  * a small smoke preset, and validation of user overrides. Pure data, no tfjs.
  */
 import { TWO_LAYER_ACTIVATIONS, type TwoLayerActivation } from '@samrank/core';
@@ -13,7 +13,7 @@ export type TeacherStudentMethod = 'sam' | 'gradnorm';
 export const ACTIVATIONS: readonly TwoLayerActivation[] = TWO_LAYER_ACTIVATIONS;
 export const METHODS: readonly TeacherStudentMethod[] = ['sam', 'gradnorm'];
 export const PRESETS = ['paper', 'smoke'] as const;
-/** `paper`: spec §6 exactly; `smoke`: the same model on a short schedule, for tests and a quick look. */
+/** `paper`: the settings of docs/paper-notes.md §9.2 exactly; `smoke`: the same model on a short schedule, for tests and a quick look. */
 export type Preset = (typeof PRESETS)[number];
 
 const positiveInt = z.number().int().positive();
@@ -66,7 +66,7 @@ export interface TeacherStudentOverrides {
   iterations?: number;
 }
 
-/** The paper's ρ / λ grid for each activation and method (spec §6.2). */
+/** The paper's ρ / λ grid for each activation and method (docs/paper-notes.md §9.2). */
 export function paperGrid(activation: TwoLayerActivation, method: TeacherStudentMethod): number[] {
   if (method === 'gradnorm') return [0, 0.1, 0.2, 0.3, 0.35, 0.38];
   switch (activation) {

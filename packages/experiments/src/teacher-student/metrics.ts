@@ -1,5 +1,5 @@
 /**
- * The teacher-student metrics of spec §6.3, computed in float64 from a run's parameters: train / test MSE
+ * The teacher-student metrics of docs/paper-notes.md §9.3, computed in float64 from a run's parameters: train / test MSE
  * (no ½), feature rank of act(X Wᵀ + b) on the training points (uncentered, the original rule), active
  * units, and the ℓ2 norm of all parameters. The rank and active-unit definitions come from @samrank/rank.
  */
@@ -57,7 +57,7 @@ export function studentFeatureRank(phi: Float64Array, n: number, options: Metric
   );
 }
 
-/** Active hidden units of a [n, m] feature matrix (spec §1.7). */
+/** Active hidden units of a [n, m] feature matrix (docs/paper-notes.md §4.2). */
 export function studentActiveUnits(phi: Float64Array, n: number, options: MetricOptions): number {
   const matrix = { data: phi, rows: n, cols: phi.length / n };
   return options.activation === 'relu'

@@ -1,5 +1,5 @@
 /**
- * The values the authors' notebook printed for its single seed (spec §6.4), set beside ours in report.md.
+ * The values the authors' notebook printed for its single seed (values in docs/paper-notes.md §9.4), set beside ours in report.md.
  */
 import type { TeacherStudentConfig } from './config.js';
 
@@ -12,7 +12,7 @@ export interface PaperRow {
   trainLoss?: number;
 }
 
-/** The notebook's numbers for the paper's grids (spec §6.4); undefined where the paper has none. */
+/** The notebook's numbers for the paper's grids (values in docs/paper-notes.md §9.4); undefined where the paper has none. */
 export function paperNumbers(
   config: Pick<TeacherStudentConfig, 'activation' | 'method'>,
 ): Map<number, PaperRow> | undefined {

@@ -17,7 +17,7 @@ beforeAll(async () => {
 const read = (store: BatchNormStateStore, name: string) => Array.from(store.state[name]!.mean.dataSync());
 
 describe('BatchNorm modes under SAM', () => {
-  it('SAM with BatchNorm in training mode updates running statistics in both passes (paper-spec §3.1)', () => {
+  it('SAM with BatchNorm in training mode updates running statistics in both passes (docs/paper-notes.md §5.4)', () => {
     const m = resNet18({ width: 2 });
     const x = tf.randomNormal([4, 32, 32, 3], 1, 2, 'float32', 2) as tf.Tensor4D;
     const y = tf.tensor1d([0, 1, 2, 3], 'int32');
