@@ -24,7 +24,7 @@ const outcome = await runExperiment({
   backend,
   hooks: {
     onEvaluation: (records) => {
-      for (const r of records) console.log(`ρ=${r.rho} step ${r.step}: test error ${(100 * (r.testError ?? Number.NaN)).toFixed(1)} %, block-3 rank ${r.rank3}`);
+      for (const r of records) console.log(`ρ=${r.rho} step ${r.step}: test error ${(100 * Number(r.testError)).toFixed(1)} %, block-3 rank ${r.rank3}`);
     },
     log: (line) => console.log(line),
   },

@@ -2,7 +2,7 @@
  * Fashion-MNIST (Zalando): four gzipped IDX files, 60,000 training and 10,000 test 28×28 grey images,
  * 10 classes. Found where Debian's `dataset-fashion-mnist` package installs it when no folder is given.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { datasetDigest, DigestManifest, type DatasetFileRecord, type KnownDigest } from './digests.js';
 import { DatasetFormatError, DatasetNotFoundError } from './errors.js';

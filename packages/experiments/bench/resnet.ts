@@ -13,7 +13,6 @@
  * child), SAMRANK_BENCH_QUICK=1 (width 16 only, fewer repeats), SAMRANK_BENCH_WIDTHS=16,64.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { setupBackend } from '@samrank/backend';

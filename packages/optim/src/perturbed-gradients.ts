@@ -35,7 +35,7 @@ export function perturbedGradients(
   perturb: (grads: ReadonlyArray<tf.Tensor | null>, weights: ReadonlyArray<tf.Tensor>) => Array<tf.Tensor | null>,
   combine?: (first: ReadonlyArray<tf.Tensor | null>, second: ReadonlyArray<tf.Tensor | null>) => Array<tf.Tensor | null>,
 ): LossGradients {
-  const { groups, microBatches } = layout;
+  const { groups } = layout;
   // Clones share the variables' buffers, so restoring assigns the very same data back.
   const saved = vars.map((v) => tf.clone(v));
   let valueSum: tf.Scalar | null = null;

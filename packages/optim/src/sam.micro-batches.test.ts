@@ -76,7 +76,7 @@ function twoLayerFixture(file: string, microBatches: number) {
 }
 
 function convFixture(file: string, microBatches: number) {
-  const { fx, tol, v, vars, base, sam } = convSamFixture(file, { microBatches });
+  const { fx, tol, v, vars, sam } = convSamFixture(file, { microBatches });
   fx.steps.forEach((step: any, s: number) => {
     const ex = step.expected;
     const X = tf.tensor(step.X) as tf.Tensor4D;

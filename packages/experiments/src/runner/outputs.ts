@@ -90,7 +90,6 @@ export async function writeOutputs(dir: string, input: OutputInput): Promise<voi
   const { definition: def, results, metrics } = input;
   const config = results.config as { preset: string; seeds: number[] };
   const parameter = def.parameter(config);
-  const text = def.report(config, results.notes);
   const figureFiles: { name: string; caption?: string }[] = [];
   if (input.figures) {
     const text = def.report(config, results.notes);

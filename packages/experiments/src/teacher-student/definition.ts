@@ -205,7 +205,7 @@ export const teacherStudentDefinition: ExperimentDefinition<TeacherStudentConfig
           `Final values are the last evaluation, before iteration ${Math.max(...evaluationIterations(config.iterations, config.evaluations))}.`,
       ],
       ...(paper
-        ? { paper: { source: "the authors' notebook, one seed (paper §4; docs/paper-notes.md)", rows: new Map([...paper].map(([rho, row]) => [rho, { ...row }])) } }
+        ? { paper: { source: "the authors' notebook, one seed (paper §4; docs/paper-notes.md §9.4)", rows: new Map([...paper].map(([rho, row]) => [rho, { ...row }])) } }
         : {}),
       figureCaptions: {
         curves: `each metric against the iteration, median over seeds, one line per ${config.method === 'sam' ? 'ρ' : 'λ'}`,
