@@ -30,6 +30,7 @@ export type {
   PaperValues,
   ReportText,
   CommonValues,
+  Progress,
 } from './runner/definition.js';
 export { type FlagSpec, type FlagSpecs, type FlagValues, type ValueFlag, type Toggle, flag, toggle, choice, wholeNumber, numberList, integerList, text } from './runner/flags.js';
 export { runExperiment, type RunOptions, type RunOutcome, type RunHooks } from './runner/run.js';

@@ -224,7 +224,12 @@ export function classificationDefinition(
         caption: `final block-3 rank (training subset) against ρ at the three thresholds (like Fig. 10), ${config.seeds.length} seed${config.seeds.length === 1 ? '' : 's'}`,
       },
     ],
-    progress: (_config, prepared) => ({ field: 'step', label: 'epoch', extra: (step) => ({ epoch: step / prepared.stepsPerEpoch }) }),
+    progress: (_config, prepared) => ({
+      field: 'step',
+      label: 'step',
+      extra: (step) => ({ epoch: step / prepared.stepsPerEpoch }),
+      axis: { field: 'epoch', label: 'epoch' },
+    }),
     report(config) {
       const paper = paperValues(dataset, config.setting);
       const grids = RHO_GRIDS[dataset];

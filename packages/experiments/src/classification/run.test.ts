@@ -8,6 +8,7 @@ import { type ClassificationOverrides, resolveClassificationConfig } from './con
 import { selectBackend } from '../cli/backend.js';
 import { type RunOptions, runExperiment } from '../runner/run.js';
 import { classificationDefinition } from './definition.js';
+import { curvesAxis } from '../runner/definition.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'samrank-cls-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -43,6 +44,12 @@ describe('classification smoke run', () => {
     }
     const history = readFileSync(join(outDir, 'history.jsonl'), 'utf8').trim().split('\n');
     expect(history.length).toBe(2 * 3);
+    // The curves are drawn against epochs (as the paper's), a field derived from the step on every line.
+    const axis = curvesAxis(classificationDefinition('cifar10').progress(config, { stepsPerEpoch: 4 } as never));
+    expect(axis).toEqual({ field: 'epoch', label: 'epoch' });
+    const lines = history.map((l) => JSON.parse(l) as { step: number; epoch: number });
+    expect(lines.every((h) => h.epoch < h.step || h.step === 0)).toBe(true);
+    expect(Math.max(...lines.map((h) => h.epoch))).toBe(config.epochs);
     expect(readFileSync(join(outDir, 'report.md'), 'utf8')).toMatch(/Fig\. 1/);
     for (const f of ['curves', 'final-vs-rho', 'train-vs-test-rank', 'rank-thresholds']) expect(existsSync(join(outDir, 'figures', `${f}.svg`)), f).toBe(true);
     // Figs. 9 and 10: ranks of every block on both splits at three thresholds, from one spectrum each.

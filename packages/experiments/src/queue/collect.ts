@@ -6,7 +6,7 @@
  */
 import { QueueEvents } from 'bullmq';
 import { QueueError } from '../errors.js';
-import type { AnyExperiment, DataSourceRecord } from '../runner/definition.js';
+import { type AnyExperiment, curvesAxis, type DataSourceRecord } from '../runner/definition.js';
 import type { HistoryRecord, RunResult } from '../runner/results.js';
 import { type JobView, describeRuns, openQueue, viewJobs } from './submit.js';
 import { KEY_PREFIX, type JobResult, type SweepRecord, canonicalJson, dataDigest, jobResultSchema, queueNameOf } from './sweep.js';
@@ -198,7 +198,7 @@ export function assembleSweep(definition: AnyExperiment, record: SweepRecord, jo
     notes: first?.notes ?? [],
     sources: first?.sources ?? [],
     backend: first?.backend ?? record.backend,
-    progress: first?.progress ?? (({ field, label }) => ({ field, label }))(definition.progress(config, undefined)),
+    progress: first?.progress ?? curvesAxis(definition.progress(config, undefined)),
     runs,
     history,
     failedJobs: jobs.length - completed.length,

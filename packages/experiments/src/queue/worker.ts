@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { type Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ResumeError } from '../errors.js';
-import type { AnyExperiment, Prepared } from '../runner/definition.js';
+import { type AnyExperiment, curvesAxis, type Prepared } from '../runner/definition.js';
 import { type JobProgress, runJob } from '../runner/sweep.js';
 import { openRedis } from './connection.js';
 import { jobCheckpointPath, readJobCheckpoint, removeJobCheckpoint, writeJobCheckpoint } from './store.js';
@@ -194,7 +194,7 @@ export async function startWorker(options: QueueWorkerOptions): Promise<QueueWor
       config: prep.config,
       notes: prep.notes,
       sources: prep.sources,
-      progress: { field: progress.field, label: progress.label },
+      progress: curvesAxis(progress),
       backend: options.activeBackend,
       worker: name,
       resumedFrom: from,

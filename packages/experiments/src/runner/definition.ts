@@ -143,6 +143,19 @@ export interface ReportText {
   figureCaptions?: Record<string, string>;
 }
 
+/** How an experiment counts its progress (see {@link ExperimentDefinition.progress}). */
+export interface Progress {
+  field: string;
+  label: string;
+  extra?: (step: number) => Record<string, number>;
+  axis?: { field: string; label: string };
+}
+
+/** The field and title of the curves' x-axis. */
+export function curvesAxis(progress: Progress): { field: string; label: string } {
+  return progress.axis ?? { field: progress.field, label: progress.label };
+}
+
 /**
  * An experiment. `C` config, `P` prepared data, `E` evaluation context, `S` saved job state, `F` flag specs.
  */
@@ -194,8 +207,11 @@ export interface ExperimentDefinition<C extends { preset: string; seeds: number[
   series?(config: C): SeriesProbe<E>[];
   /** Figures besides the two every sweep gets (curves and final values of the metrics' `plot` flags). */
   extraFigures?(config: C): FigureSpec[];
-  /** What the x-axis of the curves and the history's progress field are. */
-  progress(config: C, prepared: P): { field: string; label: string; extra?: (step: number) => Record<string, number> };
+  /**
+   * The history's progress field and its label; `extra` adds fields derived from the step to each history line,
+   * and `axis` names the curves' x-axis when it is one of those rather than the progress field itself.
+   */
+  progress(config: C, prepared: P): Progress;
   report(config: C, notes: readonly string[]): ReportText;
 }
 

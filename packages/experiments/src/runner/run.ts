@@ -8,7 +8,7 @@ import { totalmem } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ExperimentConfigError, OutputFolderError, ResourceLimitError, ResumeError } from '../errors.js';
 import { CHECKPOINT_FILE, type CheckpointPayload, readCheckpoint, writeCheckpoint } from './checkpoint.js';
-import type { AnyExperiment, Metric } from './definition.js';
+import { type AnyExperiment, curvesAxis, type Metric } from './definition.js';
 import { type RunLock, acquireRunLock, checkOutputFolder, createUniqueFolder, listFolder, removeStaleTemporaries } from './files.js';
 import { FIGURES_DIR, RESULTS_FILE, type Results, buildResults, removeOutputs, writeOutputs } from './outputs.js';
 import { type SweepHooks, runSweep } from './sweep.js';
@@ -171,7 +171,7 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
       results,
       history: outcome.history,
       metrics,
-      progress: def.progress(config, prep.prepared),
+      progress: curvesAxis(def.progress(config, prep.prepared)),
       figures: options.figures !== false,
       ...(options.resume ? {} : { wallSeconds }),
     });
