@@ -5,7 +5,7 @@
  * directly).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 
 const pkgDir = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(pkgDir, 'bin', 'samrank-repro.js');
+const repoRoot = join(pkgDir, '..', '..');
 
 describe('samrank-repro --backend webgpu without a WebGPU adapter', () => {
   it('exits 2 with one line naming the reason', () => {
@@ -31,4 +32,21 @@ describe('samrank-repro --backend webgpu without a WebGPU adapter', () => {
     );
     expect(existsSync(join(out, 'results.json'))).toBe(false);
   }, 150_000);
+});
+
+describe('scripts/gpu-check.mjs (the GPU check) up to the adapter', () => {
+  it('runs its checks on the cpu backend in a dry run, all passing, and writes gpu.json and gpu.md', () => {
+    const out = mkdtempSync(join(tmpdir(), 'samrank-gpu-check-'));
+    const run = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'gpu-check.mjs'), '--backend', 'cpu', '--dry', '--sections', 'checks,rank', '--out', out], {
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
+    expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
+    const results = JSON.parse(readFileSync(join(out, 'gpu.json'), 'utf8'));
+    expect(results.backend).toBe('cpu');
+    expect(results.checks.length).toBeGreaterThanOrEqual(10);
+    expect(results.checks.filter((c: { ok: boolean }) => !c.ok)).toEqual([]);
+    expect(results.rank.rank99).toBeGreaterThan(0);
+    expect(readFileSync(join(out, 'gpu.md'), 'utf8')).toMatch(/^# GPU check \(dry run/);
+  }, 300_000);
 });
