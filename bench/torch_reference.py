@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch CPU step times that the benchmarks report next to ours, measured on the same machine in the same run.
+"""PyTorch step times that the benchmarks report next to ours, measured on the same machine in the same run
+(on the CPU by default; --device cuda times the ResNet steps on the GPU, for scripts/gpu-check.sh).
 
 This is the implementation a user would otherwise reach for, written plainly (eager PyTorch, torch.optim.SGD),
 so a ratio ours / PyTorch says what switching costs or gains. Sections:
@@ -11,8 +12,11 @@ so a ratio ours / PyTorch says what switching costs or gains. Sections:
                               batch B, BatchNorm in training mode: one SGD step (momentum 0.9, weight decay 5e-4)
                               and one SAM step (rho 0.1) on top of it
 
-Prints one JSON line, {"torch", "numpy", "threads", "results": {section: {step: {"median_ms", "min_ms", "reps"}}}};
---out writes the same object to a file. Run it with Debian's interpreter: /usr/bin/python3 (python3-torch).
+Prints one JSON line, {"torch", "numpy", "threads", "device", "results": {section: {step: {"median_ms", "min_ms",
+"reps"}}}} (with --device cuda also "device_name", "cudnn_allow_tf32", "cudnn_benchmark"); --out writes the same
+object to a file. Run it with Debian's interpreter: /usr/bin/python3 (python3-torch). On CUDA each timed step ends
+with torch.cuda.synchronize(); cuDNN runs with PyTorch's defaults (TF32 convolutions allowed), as a user gets them,
+unless --strict-fp32.
 """
 from __future__ import annotations
 
@@ -156,13 +160,21 @@ class PreActResNet18(nn.Module):
         return self.linear(F.adaptive_avg_pool2d(h, 1).flatten(1))
 
 
+DEVICE = torch.device("cpu")
+
+
+def synchronize() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def bench_resnet(width: int, batch: int, quick: bool) -> dict:
     torch.manual_seed(0)
-    model = PreActResNet18(width).train()
+    model = PreActResNet18(width).train().to(DEVICE)
     params = [p for p in model.parameters()]
     opt = torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=5e-4)
-    x = torch.randn(batch, 3, 32, 32)
-    labels = torch.randint(0, 10, (batch,))
+    x = torch.randn(batch, 3, 32, 32).to(DEVICE)
+    labels = torch.randint(0, 10, (batch,)).to(DEVICE)
 
     def sgd_step():
         opt.zero_grad(set_to_none=True)
@@ -178,15 +190,18 @@ def bench_resnet(width: int, batch: int, quick: bool) -> dict:
         sam_restore(params, eps)
         opt.step()
 
-    reps = 2 if quick else (5 if width <= 16 else 3)
+    reps = 2 if quick else (10 if DEVICE.type == "cuda" else 5 if width <= 16 else 3)
     steps = {"sgd": sgd_step, "sam": sam_step}
-    for fn in steps.values():
-        fn()
+    for _ in range(3 if DEVICE.type == "cuda" else 1):  # CUDA: cuDNN picks its algorithms on the first calls
+        for fn in steps.values():
+            fn()
+    synchronize()
     times = {k: [] for k in steps}
     for _ in range(reps):
         for name, fn in steps.items():
             t0 = time.perf_counter()
             fn()
+            synchronize()
             times[name].append((time.perf_counter() - t0) * 1000)
     return {k: summary(v) for k, v in times.items()}
 
@@ -206,10 +221,25 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--out", default=None, help="also write the JSON object to this file")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda: where the ResNet steps run")
+    parser.add_argument("--strict-fp32", action="store_true", help="CUDA: no TF32 in cuDNN convolutions or matmuls")
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: torch.cuda.is_available() is False")
+    if args.strict_fp32:
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     torch.set_num_threads(args.threads)
     results = {name: run_section(name, args.quick) for name in args.only.split(",") if name}
-    out = {"torch": torch.__version__, "numpy": np.__version__, "threads": args.threads, "results": results}
+    out = {"torch": torch.__version__, "numpy": np.__version__, "threads": args.threads, "device": str(DEVICE), "results": results}
+    if DEVICE.type == "cuda":
+        out.update(
+            device_name=torch.cuda.get_device_name(DEVICE),
+            cudnn_allow_tf32=torch.backends.cudnn.allow_tf32,
+            cudnn_benchmark=torch.backends.cudnn.benchmark,
+        )
     line = json.dumps(out)
     if args.out:
         with open(args.out, "w") as f:

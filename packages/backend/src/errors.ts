@@ -11,14 +11,18 @@ export class BackendError extends Error {
   }
 }
 
-/** An explicitly requested backend cannot be used; `packageName` says what to install. */
+/**
+ * An explicitly requested backend cannot be used; `packageName` says what it needs. The message ends with what to
+ * install unless `installed` says the packages are there and something else is missing (e.g. a GPU adapter).
+ */
 export class BackendUnavailableError extends BackendError {
   constructor(
     readonly backend: string,
     readonly packageName: string,
     readonly reason: string,
+    readonly installed = false,
   ) {
-    super(`backend '${backend}' is unavailable: ${reason} (install ${packageName})`);
+    super(`backend '${backend}' is unavailable: ${reason}${installed ? '' : ` (install ${packageName})`}`);
   }
 }
 
@@ -39,3 +43,9 @@ export class ThreadedWasmError extends BackendError {}
  * thread failed.
  */
 export class KernelArgumentError extends BackendError {}
+
+/**
+ * A synchronous read (`dataSync`, `arraySync`) of a tensor that lives on the GPU, on a backend that cannot read
+ * synchronously in Node (webgpu): read with `await tensor.data()` instead.
+ */
+export class SyncReadUnavailableError extends BackendError {}

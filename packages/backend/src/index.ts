@@ -27,4 +27,6 @@ export {
   GradientsUnavailableError,
   ThreadedWasmError,
   KernelArgumentError,
+  SyncReadUnavailableError,
 } from './errors.js';
+export { WEBGPU_INSTALL_COMMAND, type VulkanProbe } from './webgpu.js';

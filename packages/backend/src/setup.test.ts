@@ -35,15 +35,15 @@ describe('setupBackend', () => {
     expect(result.backend).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
     expect(result.tried.map((t) => [t.name, t.ok])).toEqual([
+      ['webgpu', false],
       ['tensorflow-gpu', false],
       ['tensorflow', false],
-      ['webgpu', false],
       ['wasm', true],
     ]);
-    expect(result.tried[0]!.reason).toMatch(/@tensorflow\/tfjs-node-gpu is not installed/);
-    expect(result.tried[1]!.reason).toMatch(/@tensorflow\/tfjs-node is not installed/);
-    expect(result.tried[2]!.reason).toMatch(/webgpu is not installed/);
-    expect(result.message).toMatch(/using backend 'wasm'.*tensorflow-gpu: .*not installed/);
+    expect(result.tried[0]!.reason).toMatch(/webgpu is not installed/);
+    expect(result.tried[1]!.reason).toMatch(/@tensorflow\/tfjs-node-gpu is not installed/);
+    expect(result.tried[2]!.reason).toMatch(/@tensorflow\/tfjs-node is not installed/);
+    expect(result.message).toMatch(/using backend 'wasm'.*webgpu: .*not installed.*tensorflow-gpu: .*not installed/);
     expect(result.kernels).toContain('Conv2DBackpropFilter');
     expect(result.threads).toBe(1);
     // Gradients were registered through tfjs-layers, and the wasm training kernels are in place.
@@ -84,24 +84,27 @@ describe('setupBackend', () => {
   it('a tfjs-node package that registers no backend with this tfjs-core falls through with that reason', async () => {
     const result = await setupBackend({ quiet: true, loader: loader(['webgpu'], { '@tensorflow/tfjs-node-gpu': {}, '@tensorflow/tfjs-node': {} }) });
     expect(result.backend).toBe('wasm');
-    expect(result.tried[0]!.reason).toMatch(/registered no 'tensorflow' backend/);
+    expect(result.tried[1]!.reason).toMatch(/registered no 'tensorflow' backend/);
   });
 
   it('rejects a null WebGPU adapter and the null-backend trap adapter', async () => {
     const webgpu = (adapter: unknown) => ({ create: () => ({ requestAdapter: async () => adapter }), globals: {} });
+    const vulkan = { platform: 'linux', loaderError: () => null, drivers: () => ['/usr/share/vulkan/icd.d/lvp_icd.x86_64.json'] };
     const nullAdapter = await setupBackend({
       quiet: true,
+      vulkan,
       loader: loader(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'], { webgpu: webgpu(null) }),
     });
-    expect(nullAdapter.tried[2]).toEqual({ name: 'webgpu', ok: false, reason: expect.stringMatching(/no WebGPU adapter/) });
+    expect(nullAdapter.tried[0]).toEqual({ name: 'webgpu', ok: false, reason: expect.stringMatching(/^no WebGPU adapter: .*lvp_icd/) });
     const trap = await setupBackend({
       quiet: true,
+      vulkan,
       loader: loader(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'], {
         webgpu: webgpu({ info: { vendor: 'dawn', device: 'null-backend', description: '' } }),
       }),
     });
     expect(trap.backend).toBe('wasm');
-    expect(trap.tried[2]!.reason).toMatch(/null-backend/);
+    expect(trap.tried[0]!.reason).toMatch(/null-backend/);
   });
 
   it('switches to cpu with the fast filter gradient and back to wasm (idempotent)', async () => {

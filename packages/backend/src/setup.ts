@@ -7,9 +7,13 @@ import { registerDoubleBackpropGradients } from './double-backprop.js';
 import { BackendOptionError, BackendUnavailableError, GradientsUnavailableError } from './errors.js';
 import { registerTrainingKernels, TRAINING_KERNELS } from './register-kernels.js';
 import { initThreadedWasm, THREADED_WASM_VERSION, type ThreadedWasmResult } from './threaded-wasm.js';
+import { findAdapter, guardSyncReads, NoAdapter, publishGpu, systemVulkan, type DawnModule, type VulkanProbe } from './webgpu.js';
 
-/** Backends `setupBackend` knows, in the order `auto` tries them. */
-export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+/**
+ * Backends `setupBackend` knows, in the order `auto` tries them: a GPU that WebGPU can reach first (it is only
+ * chosen when Dawn finds a real adapter), then tfjs-node with CUDA, tfjs-node on the CPU, wasm, cpu.
+ */
+export const BACKEND_NAMES = ['webgpu', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 /** A backend `setupBackend` can select. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
@@ -18,7 +22,7 @@ export type ModuleLoader = (specifier: string) => Promise<unknown>;
 
 /** Options of {@link setupBackend}. */
 export interface SetupBackendOptions {
-  /** Which backend to use; `auto` (default) tries tensorflow-gpu, tensorflow, webgpu, wasm, cpu in order. */
+  /** Which backend to use; `auto` (default) tries webgpu, tensorflow-gpu, tensorflow, wasm, cpu in order. */
   backend?: 'auto' | BackendName;
   /**
    * wasm thread-pool size. Default 1. `2` or more (or `'auto'` = all logical cores) enables the experimental
@@ -31,6 +35,8 @@ export interface SetupBackendOptions {
   gradientFixes?: boolean;
   /** Module loader; tests inject one to simulate installed or missing optional packages. */
   loader?: ModuleLoader;
+  /** How the Vulkan loader and drivers are probed before Dawn is asked for an adapter (tests inject one). */
+  vulkan?: VulkanProbe;
 }
 
 /** One backend `setupBackend` tried. */
@@ -53,8 +59,10 @@ export interface BackendSetup {
   message: string;
   /** wasm thread-pool size actually in use (1 unless threads were requested), undefined for other backends. */
   threads?: number;
-  /** Kernels this package installed on the chosen backend. */
+  /** Kernels this package installed on the chosen backend (none on webgpu: it runs tfjs' own WGSL kernels). */
   kernels: string[];
+  /** The GPU adapter (vendor, architecture, device, description) when the backend is webgpu. */
+  adapter?: string;
   /**
    * Set when `auto` had to settle for cpu because wasm was missing or failed: what to install (package and
    * command) for the wasm backend, on which this package's kernels train about 10× faster. Also in `message`.
@@ -72,7 +80,15 @@ const PACKAGES: Record<BackendName, string> = {
 
 const defaultLoader: ModuleLoader = (specifier) => import(specifier);
 
-class Unavailable extends Error {}
+/** A candidate cannot be used; `installed` when its packages are there and something else is missing. */
+class Unavailable extends Error {
+  constructor(
+    message: string,
+    readonly installed = false,
+  ) {
+    super(message);
+  }
+}
 
 function describe(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
@@ -156,34 +172,31 @@ async function tryTensorflow(loader: ModuleLoader, gpu: boolean): Promise<void> 
   }
 }
 
-interface WebGpuModule {
-  create: (options: string[]) => { requestAdapter: () => Promise<unknown> };
-  globals?: Record<string, unknown>;
-}
-
-interface AdapterInfoLike {
-  vendor?: string;
-  architecture?: string;
-  device?: string;
-  description?: string;
-}
-
-async function tryWebgpu(loader: ModuleLoader): Promise<void> {
-  const webgpu = (await load(loader, 'webgpu')) as WebGpuModule;
-  if (typeof webgpu?.create !== 'function') throw new Unavailable('the webgpu package has no create()');
-  const gpu = webgpu.create([]);
-  const adapter = (await gpu.requestAdapter()) as { info?: AdapterInfoLike; requestAdapterInfo?: () => Promise<AdapterInfoLike> } | null;
-  if (!adapter) throw new Unavailable('no WebGPU adapter (requestAdapter() returned null; Dawn found no Vulkan/Metal/D3D device)');
-  const info = adapter.info ?? (adapter.requestAdapterInfo ? await adapter.requestAdapterInfo() : {});
-  const label = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ');
-  // Dawn's null backend hands out an adapter whose kernels return garbage; tfjs would happily "work" on it.
-  if (/null|swiftshader-null/i.test(label)) throw new Unavailable(`refusing the WebGPU null-backend adapter (${label})`);
-  const g = globalThis as Record<string, unknown>;
-  if (webgpu.globals) Object.assign(g, webgpu.globals);
-  Object.defineProperty(g, 'navigator', { value: { ...(g['navigator'] as object | undefined), gpu }, configurable: true, writable: true });
+async function tryWebgpu(loader: ModuleLoader, vulkan: VulkanProbe): Promise<string> {
+  const dawn = (await load(loader, 'webgpu')) as DawnModule;
+  if (typeof dawn?.create !== 'function') throw new Unavailable('the webgpu package has no create()');
+  let found;
+  try {
+    found = await findAdapter(dawn, vulkan);
+  } catch (err) {
+    if (err instanceof NoAdapter) throw new Unavailable(err.message, true);
+    throw new Unavailable(`Dawn failed while looking for an adapter: ${describe(err)}`, true);
+  }
+  publishGpu(dawn, found.gpu);
   await load(loader, '@tensorflow/tfjs-backend-webgpu');
-  if (!registered('webgpu')) throw new Unavailable("@tensorflow/tfjs-backend-webgpu registered no 'webgpu' backend with this tfjs-core");
-  await activate('webgpu');
+  if (!registered('webgpu')) {
+    throw new Unavailable(
+      "@tensorflow/tfjs-backend-webgpu registered no 'webgpu' backend with this tfjs-core (imported before navigator.gpu existed, or a second tfjs-core copy)",
+    );
+  }
+  try {
+    await activate('webgpu');
+  } catch (err) {
+    if (err instanceof Unavailable) throw new Unavailable(`${err.message} on ${found.label}`, true);
+    throw err;
+  }
+  guardSyncReads(tf.backend());
+  return found.label;
 }
 
 async function tryWasm(loader: ModuleLoader, threads: number): Promise<ThreadedWasmResult | undefined> {
@@ -216,10 +229,10 @@ function resolveThreads(threads: SetupBackendOptions['threads'], cores: number):
   return threads;
 }
 
-function summary(chosen: string, tried: BackendAttempt[], threads: number | undefined, hint: string | undefined): string {
+function summary(chosen: string, tried: BackendAttempt[], threads: number | undefined, hint: string | undefined, adapter?: string): string {
   const failed = tried.filter((t) => !t.ok).map((t) => `${t.name}: ${t.reason}`);
-  const threadNote = threads !== undefined ? ` (${threads} thread${threads === 1 ? '' : 's'})` : '';
-  return `samrank: using backend '${chosen}'${threadNote}${failed.length ? `; skipped ${failed.join('; ')}` : ''}${hint ? `. ${hint}` : ''}`;
+  const note = threads !== undefined ? ` (${threads} thread${threads === 1 ? '' : 's'})` : adapter !== undefined ? ` (${adapter})` : '';
+  return `samrank: using backend '${chosen}'${note}${failed.length ? `; skipped ${failed.join('; ')}` : ''}${hint ? `. ${hint}` : ''}`;
 }
 
 /**
@@ -242,9 +255,11 @@ function cpuFallbackHint(tried: BackendAttempt[]): string | undefined {
 /**
  * Sets up the best available backend for training and says which it chose.
  *
- * `auto` tries `@tensorflow/tfjs-node-gpu` (only if it is installed and finds a GPU), `@tensorflow/tfjs-node`,
- * WebGPU (only with `@tensorflow/tfjs-backend-webgpu` + `webgpu` installed and a real adapter), wasm, then cpu.
- * An explicit name selects exactly that backend or throws {@link BackendUnavailableError}. It also makes sure
+ * `auto` tries WebGPU (only with `@tensorflow/tfjs-backend-webgpu` + `webgpu` installed and a real adapter),
+ * `@tensorflow/tfjs-node-gpu` (only if it is installed and finds a GPU), `@tensorflow/tfjs-node`, wasm, then cpu.
+ * An explicit name selects exactly that backend or throws {@link BackendUnavailableError}. On webgpu no kernels of
+ * this package are installed, and a synchronous read of a GPU tensor throws `SyncReadUnavailableError`
+ * (Node cannot read WebGPU buffers synchronously). It also makes sure
  * gradients are registered (importing `@tensorflow/tfjs-layers` if needed), registers the double-backprop
  * gradient fixes, and installs the fast training kernels on wasm (and the fast filter gradient on cpu).
  * Idempotent; call again to switch backend. Call it before creating tensors.
@@ -261,6 +276,7 @@ export async function setupBackend(options: SetupBackendOptions = {}): Promise<B
     throw new BackendOptionError(`threads=${threads} applies to the wasm backend only, not '${requested}'`);
   }
   const loader = options.loader ?? defaultLoader;
+  const vulkan = options.vulkan ?? systemVulkan;
   await ensureGradients(loader);
   if (options.gradientFixes !== false) registerDoubleBackpropGradients();
 
@@ -269,12 +285,13 @@ export async function setupBackend(options: SetupBackendOptions = {}): Promise<B
   for (const name of candidates) {
     try {
       let threadsUsed: number | undefined;
+      let adapter: string | undefined;
       let tfName: string = name;
       if (name === 'tensorflow-gpu' || name === 'tensorflow') {
         await tryTensorflow(loader, name === 'tensorflow-gpu');
         tfName = 'tensorflow';
       } else if (name === 'webgpu') {
-        await tryWebgpu(loader);
+        adapter = await tryWebgpu(loader, vulkan);
       } else if (name === 'wasm') {
         const result = await tryWasm(loader, threads);
         threadsUsed = result?.threads ?? 1;
@@ -286,16 +303,17 @@ export async function setupBackend(options: SetupBackendOptions = {}): Promise<B
       if (tfName !== 'cpu' && registered('cpu')) registerTrainingKernels('cpu');
       const kernels = tfName === 'wasm' || tfName === 'cpu' ? [...TRAINING_KERNELS[tfName]] : [];
       const hint = requested === 'auto' && tfName === 'cpu' ? cpuFallbackHint(tried) : undefined;
-      const message = summary(tfName, tried, threadsUsed, hint);
+      const message = summary(tfName, tried, threadsUsed, hint, adapter);
       if (!options.quiet) console.info(message);
       const setup: BackendSetup = { backend: tfName, tried, message, kernels };
       if (threadsUsed !== undefined) setup.threads = threadsUsed;
+      if (adapter !== undefined) setup.adapter = adapter;
       if (hint !== undefined) setup.hint = hint;
       return setup;
     } catch (err) {
       if (!(err instanceof Unavailable)) throw err;
       tried.push({ name, ok: false, reason: err.message });
-      if (requested !== 'auto') throw new BackendUnavailableError(name, PACKAGES[name], err.message);
+      if (requested !== 'auto') throw new BackendUnavailableError(name, PACKAGES[name], err.message, err.installed);
     }
   }
   throw new BackendUnavailableError('auto', PACKAGES.cpu, tried.map((t) => `${t.name}: ${t.reason}`).join('; '));

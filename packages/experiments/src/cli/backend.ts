@@ -32,6 +32,8 @@ export async function selectBackend(name: CliBackend, options: { quiet?: boolean
     const setup = await setupBackend({ backend: name, quiet: options.quiet ?? true, threads });
     return setup.backend;
   } catch (error) {
-    throw new BackendSelectionError(`backend '${name}' is not available: ${(error as Error).message.split('\n')[0]}`);
+    // BackendUnavailableError's message starts by naming the backend again: keep only its reason and hint.
+    const message = (error as Error).message.split('\n')[0]!.replace(/^backend '[^']*' is unavailable: /, '');
+    throw new BackendSelectionError(`backend '${name}' is not available: ${message}`);
   }
 }
