@@ -8,6 +8,7 @@ export {
   setupBackend,
   ensureGradients,
   BACKEND_NAMES,
+  AUTO_ORDER,
   type BackendName,
   type BackendAttempt,
   type BackendSetup,

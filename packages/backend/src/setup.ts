@@ -9,20 +9,24 @@ import { registerTrainingKernels, TRAINING_KERNELS } from './register-kernels.js
 import { initThreadedWasm, THREADED_WASM_VERSION, type ThreadedWasmResult } from './threaded-wasm.js';
 import { findAdapter, guardSyncReads, NoAdapter, publishGpu, systemVulkan, type DawnModule, type VulkanProbe } from './webgpu.js';
 
-/**
- * Backends `setupBackend` knows, in the order `auto` tries them: a GPU that WebGPU can reach first (it is only
- * chosen when Dawn finds a real adapter), then tfjs-node with CUDA, tfjs-node on the CPU, wasm, cpu.
- */
+/** Backends `setupBackend` knows. */
 export const BACKEND_NAMES = ['webgpu', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 /** A backend `setupBackend` can select. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
+/**
+ * The order `auto` tries: tfjs-node with CUDA, tfjs-node on the CPU, wasm, cpu. WebGPU is only used when asked
+ * for: in Node it cannot read a tensor synchronously (SyncReadUnavailableError), and SAM's finiteness check,
+ * the rank's Gram blocks and the experiments' evaluations read synchronously, so picking it by default would
+ * stop default users at their first step.
+ */
+export const AUTO_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
 /** Loads a module by specifier (default: dynamic `import`). Injectable so tests can simulate absent packages. */
 export type ModuleLoader = (specifier: string) => Promise<unknown>;
 
 /** Options of {@link setupBackend}. */
 export interface SetupBackendOptions {
-  /** Which backend to use; `auto` (default) tries webgpu, tensorflow-gpu, tensorflow, wasm, cpu in order. */
+  /** Which backend to use; `auto` (default) tries tensorflow-gpu, tensorflow, wasm, cpu in order ({@link AUTO_ORDER}). */
   backend?: 'auto' | BackendName;
   /**
    * wasm thread-pool size. Default 1. `2` or more (or `'auto'` = all logical cores) enables the experimental
@@ -280,7 +284,7 @@ export async function setupBackend(options: SetupBackendOptions = {}): Promise<B
   await ensureGradients(loader);
   if (options.gradientFixes !== false) registerDoubleBackpropGradients();
 
-  const candidates: BackendName[] = requested === 'auto' ? [...BACKEND_NAMES] : [requested];
+  const candidates: BackendName[] = requested === 'auto' ? [...AUTO_ORDER] : [requested];
   const tried: BackendAttempt[] = [];
   for (const name of candidates) {
     try {

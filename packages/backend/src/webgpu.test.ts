@@ -123,7 +123,7 @@ describe('webgpu where no adapter exists (this machine)', () => {
 });
 
 describe('on a backend named webgpu (the cpu kernels under that name)', () => {
-  it('auto picks webgpu first when an adapter exists, names it, and installs none of the wasm kernels', async () => {
+  it('webgpu when asked for and an adapter exists: names it, installs none of the wasm kernels; auto never tries it', async () => {
     const load: ModuleLoader = async (s) => {
       if (s === 'webgpu') return fakeDawn({ vendor: 'acme', architecture: 'test', device: 'Fake GPU' });
       if (s === '@tensorflow/tfjs-backend-webgpu') {
@@ -134,7 +134,7 @@ describe('on a backend named webgpu (the cpu kernels under that name)', () => {
       if (s.startsWith('@tensorflow/tfjs-node')) throw notFound(s);
       return import(s);
     };
-    const setup = await setupBackend({ quiet: true, loader: load, vulkan: OK_VULKAN });
+    const setup = await setupBackend({ backend: 'webgpu', quiet: true, loader: load, vulkan: OK_VULKAN });
     expect(setup).toMatchObject({ backend: 'webgpu', kernels: [], adapter: 'acme test Fake GPU', tried: [{ name: 'webgpu', ok: true }] });
     expect(setup.message).toBe("samrank: using backend 'webgpu' (acme test Fake GPU)");
     expect(tf.getBackend()).toBe('webgpu');
@@ -145,6 +145,9 @@ describe('on a backend named webgpu (the cpu kernels under that name)', () => {
       expect(kernel === undefined || !isOwn(kernel), `${name} on webgpu`).toBe(true);
     }
     expect(tf.getKernel(SCALE_SHIFT_KERNEL, 'webgpu')).toBeUndefined();
+    const auto = await setupBackend({ quiet: true, loader: load, vulkan: OK_VULKAN });
+    expect(auto.tried.map((t) => t.name)).not.toContain('webgpu');
+    await setupBackend({ backend: 'webgpu', quiet: true, loader: load, vulkan: OK_VULKAN });
   });
 
   it('the fused op falls back to plain ops there, and gradients of gradients still match cpu', async () => {
