@@ -186,7 +186,7 @@ async function start(): Promise<void> {
   applyUrlSettings();
   showRho();
   // cpu: at one example per step the cost is per-op overhead and the fused loss's float64 loops, where wasm gains
-  // little; cpu needs no .wasm files to serve and gives the same bits in every browser.
+  // little; cpu needs no .wasm files served beside the page, and its kernels here are plain IEEE arithmetic.
   await tf.setBackend('cpu');
   await tf.ready();
   hook.backend = tf.getBackend();
