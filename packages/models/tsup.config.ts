@@ -1,11 +1,11 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  entry: ['src/index.ts', 'src/two-layer.ts'],
   format: ['esm'],
   target: 'node20',
   dts: true,
   sourcemap: true,
   clean: true,
-  splitting: false,
+  splitting: true,
 });

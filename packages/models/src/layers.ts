@@ -4,8 +4,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BATCH_NORM_GRAD_KERNEL, CHANNEL_MOMENTS_KERNEL, SCALE_SHIFT_KERNEL } from '@samrank/backend';
-import { InputShapeError, ModelConfigError, SecondOrderGradientError } from './errors.js';
+import { InputShapeError, SecondOrderGradientError } from './errors.js';
 import type { BatchNormStats, BatchStatistics } from './types.js';
+
+// The activation switch lives in its own module so that the two-layer net (the `./two-layer` subpath) does not pull
+// in @samrank/backend, which is Node only.
+export { ACTIVATION_NAMES, type Activation, activate } from './activation.js';
 
 /** BatchNorm hyper-parameters (PyTorch defaults: momentum 0.1 means running ← 0.9·running + 0.1·batch). */
 export interface BatchNormOptions {
@@ -279,28 +283,4 @@ export function globalAvgPool(x: tf.Tensor4D): tf.Tensor2D {
 /** Rows of a batch flattened into one feature vector each (NHWC order: H, then W, then C). */
 export function flatten(x: tf.Tensor): tf.Tensor2D {
   return tf.reshape(x, [x.shape[0]!, -1]);
-}
-
-/** Activations supported by the fully connected models. */
-export type Activation = 'relu' | 'tanh' | 'abs' | 'linear';
-
-/** The activations `activate` knows, in a stable order (option validation, messages). */
-export const ACTIVATION_NAMES: readonly Activation[] = Object.freeze(['relu', 'tanh', 'abs', 'linear']);
-
-/**
- * Applies a named activation: the one tensor-side switch of the package (the two-layer net, the MLP); the scalar
- * one, with the same conventions, is @samrank/core's `activationValue`.
- */
-export function activate<T extends tf.Tensor>(x: T, activation: Activation): T {
-  switch (activation) {
-    case 'relu':
-      return tf.relu(x);
-    case 'tanh':
-      return tf.tanh(x);
-    case 'abs':
-      return tf.abs(x);
-    case 'linear':
-      return x;
-  }
-  throw new ModelConfigError(`activation must be one of ${ACTIVATION_NAMES.join(', ')}, got ${String(activation)}`);
 }

@@ -20,7 +20,7 @@ import {
   createRng,
 } from '@samrank/core';
 import { InputShapeError, ModelConfigError, ParamsMismatchError } from './errors.js';
-import { activate } from './layers.js';
+import { activate } from './activation.js';
 import { type ApplyOptions, type Model, type ModelOutput, type ModelState, resolveTaps } from './model.js';
 import type { BatchNormSpec, ParamSpec, ParamValues, Params } from './types.js';
 
