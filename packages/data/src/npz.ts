@@ -171,6 +171,28 @@ export class NpzFile {
     return bytes;
   }
 
+  /**
+   * The dtype and shape of an array from the first bytes of a stored entry (a deflated one is read whole); no
+   * CRC check, for a quick look at a large archive. `header` checks the whole entry.
+   */
+  peekHeader(name: string): { dtype: NpyDtype; shape: number[] } {
+    const e = this.entries.get(name);
+    if (!e) throw new CorruptFileError(this.path, 'header', `the archive has no array '${name}'`);
+    if (e.method !== 0) return this.header(name);
+    const local = this.read(e.localOffset, 30);
+    const lv = new DataView(local.buffer);
+    if (lv.getUint32(0, true) !== LOCAL) throw new CorruptFileError(this.path, 'header', `bad local header of ${e.name}`);
+    const start = e.localOffset + 30 + lv.getUint16(26, true) + lv.getUint16(28, true);
+    try {
+      const h = parseNpyHeader(this.read(start, Math.min(e.size, 8192)), `${this.path}:${name}`);
+      if (h.dataOffset + h.size * h.itemSize > e.size) throw new NpyFormatError(`${this.path}:${name}`, 'truncated', `shape [${h.shape}] needs more bytes than the entry holds`);
+      return { dtype: h.dtype, shape: h.shape };
+    } catch (error) {
+      if (error instanceof NpyFormatError && error.check === 'truncated' && e.size > 8192) return this.header(name);
+      throw error;
+    }
+  }
+
   /** The dtype and shape of an array (reads and checks the entry). */
   header(name: string): { dtype: NpyDtype; shape: number[] } {
     const h = parseNpyHeader(this.entryBytes(name), `${this.path}:${name}`);

@@ -37,10 +37,12 @@ export class CheckpointKeysError extends CheckpointFormatError {
     readonly missing: readonly string[],
     readonly extra: readonly string[],
     readonly shapeMismatches: readonly ShapeMismatch[],
+    /** Missing keys are named as Flax Linen numbers them; said so when the file uses the pre-Linen numbering. */
+    naming: 'linen' | 'pre-linen' = 'linen',
   ) {
     const list = (keys: readonly string[]) => (keys.length > 6 ? `${keys.slice(0, 6).join(', ')} and ${keys.length - 6} more` : keys.join(', '));
     const parts = [
-      missing.length ? `missing key${missing.length === 1 ? '' : 's'} ${list(missing)}` : '',
+      missing.length ? `missing key${missing.length === 1 ? '' : 's'} ${list(missing)}${naming === 'pre-linen' ? ' (Linen numbering; the file numbers modules the pre-Linen way)' : ''}` : '',
       extra.length ? `unexpected key${extra.length === 1 ? '' : 's'} ${list(extra)}` : '',
       shapeMismatches.length
         ? `wrong shape${shapeMismatches.length === 1 ? '' : 's'}: ${list(shapeMismatches.map((m) => `${m.key} is [${m.actual}], expected [${m.expected}]`))}`
@@ -106,7 +108,7 @@ function squeezeGroupNorm(key: string, shape: readonly number[]): number[] {
 
 const slash = (name: string) => name.replaceAll('.', '/');
 
-function compare(architecture: string, specs: readonly ParamSpec[], shapes: ReadonlyMap<string, number[]>, original: ReadonlyMap<string, string>): void {
+function compare(architecture: string, specs: readonly ParamSpec[], shapes: ReadonlyMap<string, number[]>, original: ReadonlyMap<string, string>, naming: 'linen' | 'pre-linen'): void {
   const expected = new Map(specs.map((s) => [slash(s.name), s.shape]));
   const missing = [...expected.keys()].filter((k) => !shapes.has(k));
   const extra = [...shapes.keys()].filter((k) => !expected.has(k)).map((k) => original.get(k) ?? k);
@@ -117,7 +119,7 @@ function compare(architecture: string, specs: readonly ParamSpec[], shapes: Read
       mismatches.push({ key: original.get(key) ?? key, expected: [...shape], actual });
     }
   }
-  if (missing.length || extra.length || mismatches.length) throw new CheckpointKeysError(architecture, missing, extra, mismatches);
+  if (missing.length || extra.length || mismatches.length) throw new CheckpointKeysError(architecture, missing, extra, mismatches, naming);
 }
 
 function need(shapes: ReadonlyMap<string, number[]>, architecture: string, keys: readonly string[], rank: number[]): number[][] {
@@ -194,7 +196,7 @@ export function inspectVisionCheckpoint(shapesByKey: Readonly<Record<string, rea
     } catch (error) {
       throw new CheckpointFormatError(`the checkpoint's sizes do not make a ViT: ${(error as Error).message}`, { cause: error });
     }
-    compare(arch, model.paramSpecs, shapes, original);
+    compare(arch, model.paramSpecs, shapes, original, naming);
     const description =
       `ViT${root ? ` with a ResNet root (width ${root[3]})` : ''}: ${depth} blocks, width ${options.hiddenSize}, ${options.heads} heads, MLP ${options.mlpDim}, ` +
       `${patch}×${patch} patches, ${options.imageSize}×${options.imageSize} input, ${options.numClasses ? `${options.numClasses} classes` : 'no head'}`;
@@ -223,7 +225,7 @@ export function inspectVisionCheckpoint(shapesByKey: Readonly<Record<string, rea
   } catch (error) {
     throw new CheckpointFormatError(`the checkpoint's sizes do not make an MLP-Mixer: ${(error as Error).message}`, { cause: error });
   }
-  compare(arch, model.paramSpecs, shapes, original);
+  compare(arch, model.paramSpecs, shapes, original, naming);
   const description =
     `MLP-Mixer: ${depth} blocks, width ${options.hiddenDim}, token MLP ${options.tokensMlpDim}, channel MLP ${options.channelsMlpDim}, ` +
     `${options.patchSize}×${options.patchSize} patches, ${options.imageSize}×${options.imageSize} input, ${options.numClasses ? `${options.numClasses} classes` : 'no head'}`;
