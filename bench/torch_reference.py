@@ -11,6 +11,8 @@ so a ratio ours / PyTorch says what switching costs or gains. Sections:
   preact_resnet18_w<W>_b<B>   PreAct ResNet-18 (CIFAR variant, stages W, 2W, 4W, 8W), 32x32x3 inputs, 10 classes,
                               batch B, BatchNorm in training mode: one SGD step (momentum 0.9, weight decay 5e-4)
                               and one SAM step (rho 0.1) on top of it
+  vit_b16_224_b<B>            ViT-B/16 (pre-LN blocks, LayerNorm eps 1e-6, GELU tanh, 1000 classes) at 224 px: one
+                              eval-mode forward of a batch of B under no_grad, with the process's peak RSS
 
 Prints one JSON line, {"torch", "numpy", "threads", "device", "results": {section: {step: {"median_ms", "min_ms",
 "reps"}}}} (with --device cuda also "device_name", "cudnn_allow_tf32", "cudnn_benchmark"); --out writes the same
@@ -206,13 +208,78 @@ def bench_resnet(width: int, batch: int, quick: bool) -> dict:
     return {k: summary(v) for k, v in times.items()}
 
 
+# ---------------------------------------------------------------- ViT-B/16 forward (Table 1's models)
+
+
+class ViTBlock(nn.Module):
+    """Pre-LN block as vision_transformer's Encoder1DBlock: x + MHA(LN(x)), then x + MLP(LN(x)), GELU tanh."""
+
+    def __init__(self, width: int, heads: int, mlp: int):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(width, eps=1e-6)
+        self.attn = nn.MultiheadAttention(width, heads, batch_first=True)
+        self.ln2 = nn.LayerNorm(width, eps=1e-6)
+        self.fc1 = nn.Linear(width, mlp)
+        self.fc2 = nn.Linear(mlp, width)
+
+    def forward(self, x):
+        y = self.ln1(x)
+        x = x + self.attn(y, y, y, need_weights=False)[0]
+        return x + self.fc2(F.gelu(self.fc1(self.ln2(x)), approximate="tanh"))
+
+
+class ViT(nn.Module):
+    def __init__(self, image: int = 224, patch: int = 16, width: int = 768, depth: int = 12, heads: int = 12, mlp: int = 3072, classes: int = 1000):
+        super().__init__()
+        self.embed = nn.Conv2d(3, width, patch, patch)
+        self.cls = nn.Parameter(torch.zeros(1, 1, width))
+        self.pos = nn.Parameter(0.02 * torch.randn(1, (image // patch) ** 2 + 1, width))
+        self.blocks = nn.ModuleList([ViTBlock(width, heads, mlp) for _ in range(depth)])
+        self.norm = nn.LayerNorm(width, eps=1e-6)
+        self.head = nn.Linear(width, classes)
+
+    def forward(self, x):
+        x = self.embed(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], 1) + self.pos
+        for b in self.blocks:
+            x = b(x)
+        return self.head(self.norm(x)[:, 0])
+
+
+def bench_vit(batch: int, quick: bool) -> dict:
+    """ViT-B/16 at 224 px, eval-mode forward under no_grad (inference, as feature extraction): ms per batch."""
+    import resource
+
+    torch.manual_seed(0)
+    model = ViT().eval()
+    x = torch.randn(batch, 3, 224, 224)
+    reps = 2 if quick else 5
+
+    def forward():
+        with torch.no_grad():
+            model(x)
+
+    forward()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        forward()
+        times.append((time.perf_counter() - t0) * 1000)
+    out = {"forward": summary(times)}
+    out["forward"]["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return out
+
+
 def run_section(name: str, quick: bool) -> dict:
     if name == "two_layer_teacher_student":
         return bench_two_layer(quick)
+    match = re.fullmatch(r"vit_b16_224_b(\d+)", name)
+    if match:
+        return bench_vit(int(match[1]), quick)
     match = re.fullmatch(r"preact_resnet18_w(\d+)_b(\d+)", name)
     if match:
         return bench_resnet(int(match[1]), int(match[2]), quick)
-    raise SystemExit(f"unknown section {name!r} (two_layer_teacher_student, preact_resnet18_w<W>_b<B>)")
+    raise SystemExit(f"unknown section {name!r} (two_layer_teacher_student, preact_resnet18_w<W>_b<B>, vit_b16_224_b<B>)")
 
 
 def main() -> None:

@@ -50,6 +50,23 @@ describe('wasm per-channel broadcasting Multiply/Add/Sub', () => {
     }
   }
 
+  it('a channel vector that is a reshaped view of a matrix (an attention bias [heads, headDim] as [C]) adds and subtracts', async () => {
+    for (const op of ['add', 'sub'] as const) {
+      for (const smallFirst of [false, true]) {
+        const run = () => {
+          const x = normal([200, 3, 12], 5);
+          const v = tf.reshape(normal([3, 4], 6), [12]);
+          return smallFirst ? tf[op](v, x) : tf[op](x, v);
+        };
+        const expected = await valuesOn('cpu', run);
+        await tf.setBackend('wasm');
+        const out = tf.tidy(run);
+        expect(relativeError(await out.data(), expected)).toBeLessThan(1e-6);
+        out.dispose();
+      }
+    }
+  });
+
   it('leaks no wasm buffers', async () => {
     await tf.setBackend('wasm');
     const x = normal([8, 9, 7, 12], 3);

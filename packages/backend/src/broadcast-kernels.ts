@@ -21,6 +21,15 @@ export function isChannelVector(big: readonly number[], small: readonly number[]
 
 type Kind = 'Multiply' | 'Add' | 'Sub';
 
+/**
+ * Rank of the shape stored with `t`'s data: a reshaped view ([H·D] of an [H, D] tensor) shares the data of the
+ * tensor it came from, and the wasm kernels read the rank from there.
+ */
+function recordedRank(k: KernelCalls, t: TensorInfo): number {
+  const map = (k.backend as unknown as { dataIdMap?: { get(id: object): { shape?: number[] } | undefined } }).dataIdMap;
+  return map?.get(t.dataId)?.shape?.length ?? t.shape.length;
+}
+
 /** `big ⊙ small` as a depthwise conv on big viewed as [1, R, 1, C]; `smallFirst` makes Sub compute small − big. */
 function depthwiseVia(k: KernelCalls, kind: Kind, big: TensorInfo, small: TensorInfo, smallFirst: boolean): TensorInfo {
   const c = big.shape[big.shape.length - 1]!;
@@ -45,7 +54,7 @@ function depthwiseVia(k: KernelCalls, kind: Kind, big: TensorInfo, small: Tensor
       if (kind === 'Sub' && !smallFirst) {
         bias = k.run('Neg', { x: bias });
         owned.push(bias);
-      } else if (small.shape.length !== 1) {
+      } else if (recordedRank(k, small) !== 1) {
         bias = k.runStock('Identity', { x: bias });
         owned.push(bias);
       }

@@ -7,6 +7,23 @@
 import { broadcast_util, util, type KernelBackend, type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
 import { KernelArgumentError } from './errors.js';
 import { KernelCalls, markOwn } from './kernel-calls.js';
+import { newOutput, onHeap } from './wasm-kernels.js';
+
+/**
+ * Entry `i` of a [batch, r, c] tensor as [1, r, c]. On the wasm heap it is one contiguous copy: the stock Slice
+ * kernel first reads the whole input out of the heap (`readSync`), which made the per-slice loop below quadratic in
+ * the batch (attention's [batch·heads, T, T] weights: 95 % of a ViT block's time).
+ */
+function batchEntry(k: KernelCalls, t3: TensorInfo, i: number): TensorInfo {
+  const [, r, c] = t3.shape as [number, number, number];
+  const heap = onHeap(k.backend, [t3]);
+  if (!heap) return k.slice(t3, [i, 0, 0], [1, r, c]);
+  const { out, offset } = newOutput(k.backend, heap.memory, [1, r, c], false);
+  const from = heap.offsets[0]! / 4 + i * r * c;
+  // The view is made after newOutput, which may have grown (and replaced) the buffer; offsets stay valid.
+  new Float32Array(heap.memory.buffer).copyWithin(offset / 4, from, from + r * c);
+  return out;
+}
 
 function swapLastTwo(rank: number): number[] {
   const perm = [...Array(rank).keys()];
@@ -92,8 +109,8 @@ export function batchMatMulVia(
         for (let i = 0; i < batch; i++) {
           const ia = broadcastIndex(i, outDims, dimsA);
           const ib = broadcastIndex(i, outDims, dimsB);
-          const ai = k.slice(aM, [ia, 0, 0], [1, m, kA]);
-          const bi = k.slice(bM, [ib, 0, 0], [1, kA, n]);
+          const ai = batchEntry(k, aM, ia);
+          const bi = batchEntry(k, bM, ib);
           try {
             parts.push(product(ai, bi));
           } finally {

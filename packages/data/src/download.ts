@@ -132,7 +132,16 @@ export async function downloadFile(url: string, dest: string, options: DownloadF
   return { downloaded: true, ...(movedAside ? { movedAside } : {}) };
 }
 
-async function fetchVerified(url: string, dest: string, options: DownloadFileOptions): Promise<void> {
+/**
+ * Fetches `url` into `dest + '.part'` (resuming it), runs `check` on the complete part and renames it to `dest`.
+ * `check` throws for a bad file; the part is then removed (the downloader created it, and resuming cannot fix it).
+ */
+async function fetchChecked(
+  url: string,
+  dest: string,
+  options: Pick<DownloadFileOptions, 'onProgress' | 'signal' | 'expectedBytes'>,
+  check: (part: string) => Promise<void>,
+): Promise<void> {
   const file = basename(dest);
   const part = `${dest}.part`;
   const resumedFrom = sizeOf(part);
@@ -193,12 +202,53 @@ async function fetchVerified(url: string, dest: string, options: DownloadFileOpt
     throw new DownloadError(url, `server closed the connection after ${received} of ${total} bytes; the partial file ${part} was kept: run again to resume`);
   }
   options.onProgress?.({ phase: 'verify', file, bytes: received, totalBytes: received });
-  const actual = await md5File(part);
-  if (actual !== options.md5) {
+  try {
+    await check(part);
+  } catch (error) {
     rmSync(part, { force: true });
-    throw new ChecksumMismatchError(part, options.md5, actual, { note: 'corrupt or wrong file; the downloaded part was removed' });
+    throw error;
   }
   renameSync(part, dest);
+}
+
+async function fetchVerified(url: string, dest: string, options: DownloadFileOptions): Promise<void> {
+  await fetchChecked(url, dest, options, async (part) => {
+    const actual = await md5File(part);
+    if (actual !== options.md5) throw new ChecksumMismatchError(part, options.md5, actual, { note: 'corrupt or wrong file; the downloaded part was removed' });
+  });
+}
+
+/** Options of {@link downloadChecked}. */
+export interface DownloadCheckedOptions {
+  /**
+   * Checks a complete file (the finished download, or a file already at `dest`) and throws a typed error when it
+   * is not the expected one: for files whose digest is not known, e.g. a structural check of an archive.
+   */
+  check: (path: string) => void | Promise<void>;
+  onProgress?: (p: DownloadProgress) => void;
+  signal?: AbortSignal;
+  expectedBytes?: number;
+}
+
+/**
+ * Downloads `url` to `dest` like {@link downloadFile} (resumable through `dest + '.part'`, renamed into place only
+ * when complete and checked), for files without a published digest: `check` decides. A download is complete when
+ * the server's length (Content-Length or Content-Range) is reached. An existing `dest` that passes `check` is
+ * kept (nothing fetched); one that fails is left alone and the error says so (it is not the downloader's to delete).
+ */
+export async function downloadChecked(url: string, dest: string, options: DownloadCheckedOptions): Promise<DownloadFileResult> {
+  if (existsSync(dest)) {
+    try {
+      await options.check(dest);
+    } catch (error) {
+      throw new DatasetFormatError(dest, `is already there but fails its check (${(error as Error).message}); move or delete it, then retry`);
+    }
+    return { downloaded: false };
+  }
+  await fetchChecked(url, dest, options, async (part) => {
+    await options.check(part);
+  });
+  return { downloaded: true };
 }
 
 /** Options of {@link download} and {@link installDataset}. */

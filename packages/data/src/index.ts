@@ -20,3 +20,7 @@ export * from './split.js';
 export * from './batches.js';
 export * from './pipeline.js';
 export * from './tensors.js';
+export * from './npy.js';
+export { NpzFile, crc32, readNpz } from './npz.js';
+export * from './vision-images.js';
+export * from './vision-checkpoints.js';

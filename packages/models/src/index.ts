@@ -21,6 +21,19 @@ export {
   writeTwoLayerParams,
 } from './two-layer.js';
 export { type MlpConfig, type MlpOptions, Mlp, mlp } from './mlp.js';
+export { type VitConfig, type VitOptions, type VitTensor, VIT_TENSORS, VisionTransformer, vit, vitGrid } from './vit.js';
+export { type MixerConfig, type MixerOptions, MIXER_TENSORS, MlpMixer, mlpMixer } from './mixer.js';
+export {
+  type CheckpointArrays,
+  type NamedArray,
+  type ShapeMismatch,
+  type VisionCheckpoint,
+  type VisionCheckpointInfo,
+  CheckpointKeysError,
+  inspectVisionCheckpoint,
+  linenKeyMap,
+  visionCheckpoint,
+} from './vision-checkpoint.js';
 
 // Parameters, state and their initialisation.
 export type { BatchNormSpec, BatchNormStats, BatchStatistics, BnState, InitSpec, ParamSpec, ParamValues, Params } from './types.js';
@@ -43,6 +56,7 @@ export {
   flatten,
   globalAvgPool,
 } from './layers.js';
+export { type AttentionWeights, FLAX_NORM_EPS, geluTanh, groupNorm, layerNorm, maxPool3x3Stride2Same, selfAttention, standardizeKernel } from './vision-layers.js';
 export { accuracy, softmaxCrossEntropy, squaredLoss } from './losses.js';
 export { type BatchNormMode, type ValueAndGrads, classificationLoss, valueAndGrads } from './training.js';
 

@@ -5,9 +5,11 @@
  */
 import { ModelConfigError } from './errors.js';
 import { type Mlp, type MlpOptions, mlp } from './mlp.js';
+import { type MixerOptions, type MlpMixer, mlpMixer } from './mixer.js';
 import type { Model } from './model.js';
 import { type ResNet18, type ResNet18Options, preActResNet18, resNet18 } from './resnet.js';
 import { type TwoLayerModel, type TwoLayerOptions, twoLayer } from './two-layer.js';
+import { type VisionTransformer, type VitOptions, vit } from './vit.js';
 
 /** Builds a model from its options (validating them: bad options throw `ModelConfigError`). */
 export type ModelFactory<Options = never, M extends Model = Model> = (options: Options) => M;
@@ -18,6 +20,8 @@ export interface BuiltinModels {
   resnet18: { options: ResNet18Options; model: ResNet18 };
   'two-layer': { options: TwoLayerOptions; model: TwoLayerModel };
   mlp: { options: MlpOptions; model: Mlp };
+  vit: { options: VitOptions; model: VisionTransformer };
+  'mlp-mixer': { options: MixerOptions; model: MlpMixer };
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: factories take model-specific options, checked by the factory itself
@@ -59,3 +63,5 @@ registerModel('preact-resnet18', (options?: ResNet18Options) => preActResNet18(o
 registerModel('resnet18', (options?: ResNet18Options) => resNet18(options));
 registerModel('two-layer', (options: TwoLayerOptions) => twoLayer(options));
 registerModel('mlp', (options: MlpOptions) => mlp(options));
+registerModel('vit', (options?: VitOptions) => vit(options));
+registerModel('mlp-mixer', (options?: MixerOptions) => mlpMixer(options));

@@ -6,6 +6,7 @@
  */
 import type { z } from 'zod';
 import type { FlagSpecs, FlagValues } from './flags.js';
+import type { RunResult } from './results.js';
 
 /** One run of a sweep: a value of the swept parameter (ρ, or λ for the regularizer) and a data seed. */
 export interface RunKey {
@@ -184,7 +185,10 @@ export interface ExperimentDefinition<C extends { preset: string; seeds: number[
   banner(config: C): string;
   /** The runs of the sweep grouped into jobs, in order (job order = run order in results.json). */
   jobs(config: C): RunKey[][];
-  /** Loads data once per sweep. */
+  /**
+   * Loads data once per sweep. `options` holds the CLI's flag values and, for a local run, `runDir`: the run
+   * folder (absolute), for experiments that write side outputs there.
+   */
   prepare(config: C, log: (line: string) => void, options: Record<string, unknown>): Promise<Prepared<C, P>>;
   /** Optimizer steps every run takes. */
   steps(config: C, prepared: P): number;
@@ -203,6 +207,26 @@ export interface ExperimentDefinition<C extends { preset: string; seeds: number[
    * ranks by block, split and threshold); the flat metric values stay beside them.
    */
   finalDetails?(final: Readonly<Record<string, number | null>>, config: C): Record<string, unknown>;
+  /**
+   * Fields of the experiment's own added at the top level of results.json after the runner's (e.g. a structured
+   * table of per-run values that needs to know which run is which); a name the runner uses is an error.
+   */
+  resultsFields?(runs: readonly RunResult[], config: C): Record<string, unknown>;
+  /**
+   * Markdown that replaces report.md's sweep sections (final values per swept value, paired comparisons, the
+   * paper's table, every run), for experiments whose runs are not values of one swept parameter.
+   */
+  reportTables?(runs: readonly RunResult[], config: C): string[];
+  /**
+   * false: the runs are not values of a swept parameter (e.g. one run per checkpoint), so results.json gets no
+   * paired comparisons against the first one. Default true.
+   */
+  comparisons?: boolean;
+  /**
+   * Files or folders in the run folder that the experiment's jobs write themselves (large side outputs such as
+   * feature matrices, found through `prepare`'s `runDir` option); `--force` removes them with the runner's outputs.
+   */
+  sideOutputs?: readonly string[];
   /** List-valued probes kept in history.jsonl (optional). */
   series?(config: C): SeriesProbe<E>[];
   /** Figures besides the two every sweep gets (curves and final values of the metrics' `plot` flags). */

@@ -53,7 +53,7 @@ export function buildResults(input: {
 }): Results {
   const { definition, config } = input;
   const rhos = [...new Set(definition.jobs(config).flat().map((r) => r.rho))];
-  return {
+  const results: Results = {
     experiment: definition.name,
     command: input.command,
     versions: { '@samrank/experiments': packageJson.version, '@tensorflow/tfjs-core': version_core },
@@ -64,8 +64,12 @@ export function buildResults(input: {
     sources: input.sources,
     runs: input.runs.map((r) => (r.final && definition.finalDetails ? { ...r, final: { ...r.final, ...definition.finalDetails(r.final as Record<string, number | null>, config) } } : r)),
     summary: summarizeByRho(rhos, input.runs, input.metrics),
-    comparisons: input.metrics.flatMap((m) => pairedComparisons(m.key, rhos, input.runs)),
+    comparisons: definition.comparisons === false ? [] : input.metrics.flatMap((m) => pairedComparisons(m.key, rhos, input.runs)),
   };
+  const extra = definition.resultsFields?.(input.runs, config) ?? {};
+  const clash = Object.keys(extra).filter((k) => k in results);
+  if (clash.length) throw new Error(`internal: ${definition.name}'s results fields ${clash.join(', ')} clash with the runner's`);
+  return { ...results, ...extra };
 }
 
 /** `samrank-repro <command>` as one line, arguments quoted where a shell needs it. */
@@ -142,11 +146,13 @@ export function reportMarkdown(definition: AnyExperiment, results: Results, figu
     wallSeconds,
     notes: results.notes,
     figures,
+    ...(definition.reportTables ? { tables: definition.reportTables(results.runs, config) } : {}),
   });
 }
 
-/** Removes a previous run's outputs from `dir` (for --force): only the files a run writes. */
-export async function removeOutputs(dir: string): Promise<void> {
+/** Removes a previous run's outputs from `dir` (for --force): only the files a run writes, and `sideOutputs`. */
+export async function removeOutputs(dir: string, sideOutputs: readonly string[] = []): Promise<void> {
   for (const f of [RESULTS_FILE, HISTORY_FILE, REPORT_FILE, 'checkpoint.json']) await rm(join(dir, f), { force: true });
+  for (const f of sideOutputs) await rm(join(dir, f), { recursive: true, force: true });
   await rm(join(dir, FIGURES_DIR), { recursive: true, force: true });
 }

@@ -24,6 +24,8 @@ export interface ReportInput {
   notes: readonly string[];
   /** Figure file stems written, in order, with captions beyond the definition's own. */
   figures: readonly { name: string; caption?: string }[];
+  /** The definition's own tables in place of the sweep sections (`reportTables`). */
+  tables?: readonly string[];
 }
 
 function cell(metric: Metric<unknown>, s: Spread | undefined): string {
@@ -167,14 +169,17 @@ export function renderReport(input: ReportInput): string {
     `Backend \`${input.backend}\`; ${input.wallSeconds !== undefined ? `wall time ${input.wallSeconds.toFixed(1)} s` : 'resumed from a checkpoint (no wall time)'}.`,
     '',
   );
-  lines.push(
-    '## Final values',
-    '',
-    `Last evaluation of each run: median over seeds, range in parentheses${paperFits(text.paper, input.summary) ? `; **paper** = ${text.paper!.source}` : ''}.`,
-    '',
-    ...finalTable(input),
-    '',
-  );
+  if (input.tables) lines.push(...input.tables, '');
+  else {
+    lines.push(
+      '## Final values',
+      '',
+      `Last evaluation of each run: median over seeds, range in parentheses${paperFits(text.paper, input.summary) ? `; **paper** = ${text.paper!.source}` : ''}.`,
+      '',
+      ...finalTable(input),
+      '',
+    );
+  }
   const diverged = input.runs.filter((r) => r.status === 'diverged');
   if (diverged.length) {
     lines.push(
@@ -189,7 +194,7 @@ export function renderReport(input: ReportInput): string {
       '',
     );
   }
-  lines.push(...pairedSection(input), ...separatePaperTable(input), ...everyRun(input));
+  if (!input.tables) lines.push(...pairedSection(input), ...separatePaperTable(input), ...everyRun(input));
   if (input.notes.length) lines.push('## Notes', '', ...input.notes.map((n) => `- ${n}`), '');
   if (input.figures.length) {
     lines.push('## Figures', '');

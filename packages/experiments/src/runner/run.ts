@@ -138,10 +138,10 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
       checkMemory(def, checkpoint.config);
     } else {
       await checkFreshFolder(dir, Boolean(options.force));
-      if (options.force) await removeOutputs(dir);
+      if (options.force) await removeOutputs(dir, def.sideOutputs);
     }
     options.hooks?.onStart?.(dir, checkpoint?.config ?? freshConfig);
-    const prep = await def.prepare(checkpoint?.config ?? freshConfig, log, options.prepareOptions ?? {});
+    const prep = await def.prepare(checkpoint?.config ?? freshConfig, log, { ...options.prepareOptions, runDir: dir });
     const config = prep.config as { preset: string; seeds: number[] } & Record<string, unknown>;
     for (const n of prep.notes) log(`note: ${n}`);
     const notes = checkpoint?.notes ?? prep.notes;
