@@ -4,7 +4,7 @@
  * The ratio is ours / reference, both measured in the same run, because this machine is noisy.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,6 +27,27 @@ export interface TorchTiming {
 }
 
 /**
+ * The environment for a numpy/PyTorch reference process: OpenBLAS told the CPU's best kernel family, because
+ * Debian's OpenBLAS detects AVX-512 Xeons and EPYCs of this kind as `Prescott` and runs its generic kernels (3–4×
+ * slower on a Gram), and an inherited OPENBLAS_CORETYPE (this machine's shell sets Haswell) would hold it below
+ * AVX-512. SkylakeX where the CPU has AVX-512, Haswell where it has AVX2; SAMRANK_REFERENCE_CORETYPE overrides.
+ * Only the reference process gets it; `blasCoretype` says what was set, for the benchmark JSON.
+ */
+export function referenceEnv(): { env: NodeJS.ProcessEnv; blasCoretype: string | undefined } {
+  const chosen = process.env['SAMRANK_REFERENCE_CORETYPE'];
+  if (chosen) return { env: { ...process.env, OPENBLAS_CORETYPE: chosen }, blasCoretype: chosen };
+  let flags = '';
+  try {
+    flags = readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '';
+  } catch {
+    // not Linux: leave OpenBLAS to its own detection
+  }
+  const has = (f: string) => new RegExp(`\\b${f}\\b`).test(flags);
+  const blasCoretype = has('avx512f') ? 'SkylakeX' : has('avx2') ? 'Haswell' : undefined;
+  return { env: blasCoretype ? { ...process.env, OPENBLAS_CORETYPE: blasCoretype } : process.env, blasCoretype };
+}
+
+/**
  * PyTorch step times per section of bench/torch_reference.py (e.g. `two_layer_teacher_student`,
  * `preact_resnet18_w16_b128`), measured now on this machine with Debian's python3-torch, or null (with the
  * reason logged) when /usr/bin/python3 or torch is missing or the script fails.
@@ -43,8 +64,17 @@ export function torchReference<T = Record<string, TorchTiming>>(
   const script = join(repoRoot, 'bench', 'torch_reference.py');
   const args = [script, '--only', sections.join(','), '--threads', String(options.threads ?? 2), ...(options.quick ? ['--quick'] : [])];
   try {
-    const out = execFileSync(python, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: options.timeoutMs ?? 900_000 });
-    return (JSON.parse(out.trim().split('\n').pop()!) as { results: Record<string, T> }).results;
+    const out = execFileSync(python, args, {
+      env: referenceEnv().env,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: options.timeoutMs ?? 900_000,
+    });
+    const parsed = JSON.parse(out.trim().split('\n').pop()!) as { results: Record<string, T>; blas?: string[] };
+    console.log(
+      `PyTorch reference: BLAS ${parsed.blas?.join(', ') || 'none loaded'}; OPENBLAS_CORETYPE=${referenceEnv().blasCoretype ?? '(detected)'}`,
+    );
+    return parsed.results;
   } catch (error) {
     console.warn(`PyTorch reference skipped: ${(error as Error).message.split('\n')[0]}`);
     return null;

@@ -27,7 +27,12 @@ const w1 = tf.variable(tf.randomNormal([3, 3, 3, 16], 0, 0.3, 'float32', 3), tru
 const w2 = tf.variable(tf.randomNormal([16, 10], 0, 0.3, 'float32', 4), true, 'w2');
 const loss = () =>
   tf.tidy(() => {
-    const h = tf.conv2d(x, w1 as tf.Tensor4D, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+    const h = tf.conv2d(x, w1 as tf.Tensor4D, 2, [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ]);
     const { mean, variance } = tf.moments(h, [0, 1, 2]);
     const a = tf.relu(tf.div(tf.sub(h, mean), tf.sqrt(tf.add(variance, 1e-5))));
     const logits = tf.matMul(tf.mean(a, [1, 2]), w2 as tf.Tensor2D);

@@ -12,7 +12,7 @@ tf.enableProdMode();
 await tf.setBackend('cpu');
 
 const dataDir = process.argv[2];
-let dataset;
+let dataset: Awaited<ReturnType<typeof loadImageDataset>>;
 try {
   dataset = await loadImageDataset('fashion-mnist', dataDir ? { dataDir } : {});
 } catch (err) {

@@ -24,14 +24,19 @@ const outcome = await runExperiment({
   backend,
   hooks: {
     onEvaluation: (records) => {
-      for (const r of records) console.log(`ρ=${r.rho} step ${r.step}: test error ${(100 * Number(r.testError)).toFixed(1)} %, block-3 rank ${r.rank3}`);
+      for (const r of records)
+        console.log(`ρ=${r.rho} step ${r.step}: test error ${(100 * Number(r.testError)).toFixed(1)} %, block-3 rank ${r.rank3}`);
     },
     log: (line) => console.log(line),
   },
 });
 if (outcome.status !== 'completed') throw new Error('the run was interrupted');
 for (const s of outcome.results.summary) {
-  console.log(`ρ=${s.rho}: test error ${(100 * (s.metrics.testError?.median ?? Number.NaN)).toFixed(1)} %, block-3 rank ${s.metrics.rank3?.median}, ${s.diverged} diverged`);
+  console.log(
+    `ρ=${s.rho}: test error ${(100 * (s.metrics.testError?.median ?? Number.NaN)).toFixed(1)} %, block-3 rank ${s.metrics.rank3?.median}, ${s.diverged} diverged`,
+  );
 }
-console.log(`data: ${(outcome.results.config as { data: string }).data}; wrote ${outcome.outDir}/results.json, history.jsonl, report.md, figures/`);
+console.log(
+  `data: ${(outcome.results.config as { data: string }).data}; wrote ${outcome.outDir}/results.json, history.jsonl, report.md, figures/`,
+);
 process.exit(0);

@@ -35,5 +35,7 @@ if (outcome.status !== 'completed') throw new Error('the sweep was interrupted')
 for (const s of outcome.results.summary) {
   console.log(`ρ=${s.rho}: median feature rank ${s.metrics.featureRank?.median}, active units ${s.metrics.activeUnits?.median}`);
 }
-console.log(`\n${outcome.results.runs.length} runs in ${outcome.wallSeconds.toFixed(1)} s; results, history, report and figures in ${outcome.outDir}`);
+console.log(
+  `\n${outcome.results.runs.length} runs in ${outcome.wallSeconds.toFixed(1)} s; results, history, report and figures in ${outcome.outDir}`,
+);
 process.exit(0);

@@ -42,7 +42,11 @@ console.log(`hidden tap: [${out.taps['hidden']!.shape.join(', ')}]; run 2's c = 
 const mlp = createModel('mlp', { inputDim: 4, hiddenDims: [16, 8], outputDim: 2 });
 const m = mlp.init(0);
 const taps = mlp.apply(m.params, m.state, tf.randomNormal([5, 4]), { training: false, output: false, taps: mlp.tapNames }).taps;
-console.log(`mlp taps: ${Object.entries(taps).map(([k, t]) => `${k} [${t.shape.join(', ')}]`).join(', ')}`);
+console.log(
+  `mlp taps: ${Object.entries(taps)
+    .map(([k, t]) => `${k} [${t.shape.join(', ')}]`)
+    .join(', ')}`,
+);
 
 // A model of your own: implement `Model` (here a linear classifier with its input as the one tap) and register it.
 class Linear implements Model {
@@ -71,5 +75,7 @@ class Linear implements Model {
 registerModel('linear', (options: { inputDim: number; classes: number }) => new Linear(options));
 const probe = createModel('linear', { inputDim: 4, classes: 3 });
 const p = probe.init(1);
-console.log(`'linear': ${probe.numParams} parameters, logits [${probe.apply(p.params, null, tf.ones([2, 4]), { training: false }).output!.shape.join(', ')}]`);
+console.log(
+  `'linear': ${probe.numParams} parameters, logits [${probe.apply(p.params, null, tf.ones([2, 4]), { training: false }).output!.shape.join(', ')}]`,
+);
 process.exit(0);

@@ -48,5 +48,7 @@ console.log(`block 3 features: [${phi.shape.join(', ')}], mean ${tf.mean(phi).da
 const json = JSON.stringify(checkpointToJSON(await saveCheckpoint(params, store.state)));
 const restored = restoreCheckpoint(checkpointFromJSON(JSON.parse(json)), model);
 const again = model.apply(restored.params, restored.state, x, { training: false, output: false, taps: ['block3'] }).taps['block3']!;
-console.log(`checkpoint: ${(json.length / 1e6).toFixed(2)} MB of JSON; restored block 3 max |Δ| = ${tf.max(tf.abs(tf.sub(again, phi))).dataSync()[0]}`);
+console.log(
+  `checkpoint: ${(json.length / 1e6).toFixed(2)} MB of JSON; restored block 3 max |Δ| = ${tf.max(tf.abs(tf.sub(again, phi))).dataSync()[0]}`,
+);
 process.exit(0);

@@ -49,7 +49,9 @@ for (const center of ['feature', 'sample', 'none'] as const) {
 
 // The paper's code counts cumulative ratios ≤ p and adds one (a strict '>'); the default counts '≥'.
 // They differ only on exact ties, e.g. σ² = (50, 30, 15, 4, 1) at p = 0.95:
-console.log(`tie at p=0.95: atLeast → ${rankFromSpectrum([50, 30, 15, 4, 1], { threshold: 0.95 })}, original → ${rankFromSpectrum([50, 30, 15, 4, 1], { threshold: 0.95, rule: 'original' })}`);
+console.log(
+  `tie at p=0.95: atLeast → ${rankFromSpectrum([50, 30, 15, 4, 1], { threshold: 0.95 })}, original → ${rankFromSpectrum([50, 30, 15, 4, 1], { threshold: 0.95, rule: 'original' })}`,
+);
 
 // Streaming: 10 batches of 200 rows give the same rank as the one-shot call.
 const acc = new RankAccumulator(d, { center: 'sample' });

@@ -26,13 +26,18 @@ function files(dir) {
 }
 
 try {
-  execFileSync(process.execPath, [join(root, 'node_modules/typedoc/bin/typedoc'), '--out', fresh, '--logLevel', 'Error'], { cwd: root, stdio: 'inherit' });
+  execFileSync(process.execPath, [join(root, 'node_modules/typedoc/bin/typedoc'), '--out', fresh, '--logLevel', 'Error'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   const want = files(fresh);
   const have = files(committed);
   const stale = [
     ...want.filter((f) => !have.includes(f)).map((f) => `missing: docs/api/${f}`),
     ...have.filter((f) => !want.includes(f)).map((f) => `not generated any more: docs/api/${f}`),
-    ...want.filter((f) => have.includes(f) && readFileSync(join(fresh, f), 'utf8') !== readFileSync(join(committed, f), 'utf8')).map((f) => `differs: docs/api/${f}`),
+    ...want
+      .filter((f) => have.includes(f) && readFileSync(join(fresh, f), 'utf8') !== readFileSync(join(committed, f), 'utf8'))
+      .map((f) => `differs: docs/api/${f}`),
   ];
   if (stale.length > 0) {
     console.error(`docs/api is stale (run \`npm run docs\` and commit it):\n  ${stale.join('\n  ')}`);

@@ -89,7 +89,7 @@ for (const name of only) {
     fail(`repository is ${JSON.stringify(pkg.repository)}`);
   } else ok(`repository ${repo.url} (directory ${repo.directory})`);
   for (const field of ['homepage', 'bugs', 'keywords', 'author', 'description']) if (!pkg[field]) fail(`package.json has no ${field}`);
-  if (!pkg.files?.includes('CHANGELOG.md')) fail("files does not list CHANGELOG.md (what `changeset version` writes)");
+  if (!pkg.files?.includes('CHANGELOG.md')) fail('files does not list CHANGELOG.md (what `changeset version` writes)');
 
   // What exports and bin name must be packed.
   const targets = [];
@@ -105,7 +105,9 @@ for (const name of only) {
 
   // README links: relative ones must stay inside the tarball.
   // Code (fenced blocks, inline spans) is not a link: `exports[fn](...args)`.
-  const readme = readFileSync(join(dir, 'README.md'), 'utf8').replace(/^```[\s\S]*?^```/gm, '').replace(/`[^`\n]*`/g, '');
+  const readme = readFileSync(join(dir, 'README.md'), 'utf8')
+    .replace(/^```[\s\S]*?^```/gm, '')
+    .replace(/`[^`\n]*`/g, '');
   const bad = [];
   for (const m of readme.matchAll(/\]\(([^)\s]+)\)/g)) {
     const target = m[1];
@@ -169,7 +171,9 @@ function readmeOf(name) {
 
 /** The first `npm install …` line of the README's Install section, as package specs. */
 function installLine(name) {
-  const section = readmeOf(name).split(/^## /m).find((s) => s.startsWith('Install'));
+  const section = readmeOf(name)
+    .split(/^## /m)
+    .find((s) => s.startsWith('Install'));
   const line = section?.match(/^npm install (.+)$/m)?.[1];
   if (!line) throw new Error(`packages/${name}/README.md: no "npm install" line in its "## Install" section`);
   return line.trim().split(/\s+/);
@@ -225,8 +229,14 @@ for (const name of only) {
   const commands = npxLines(name);
   if (blocks.length + commands.length === 0) fail('the README has no runnable example (```js block or `npx -p …` line)');
   for (const line of commands) {
-    const words = line.replace(/\s+#.*$/, '').trim().split(/\s+/);
-    const r = run('npx', [...words.slice(1), ...(words.includes('--out') ? [] : ['--out', join(dir, 'npx-out')])], { cwd: dir, timeout: 600_000 });
+    const words = line
+      .replace(/\s+#.*$/, '')
+      .trim()
+      .split(/\s+/);
+    const r = run('npx', [...words.slice(1), ...(words.includes('--out') ? [] : ['--out', join(dir, 'npx-out')])], {
+      cwd: dir,
+      timeout: 600_000,
+    });
     if (r.status !== 0) fail(`README command \`${line}\` failed:\n${r.out.slice(-3000)}`);
     else ok(`README command runs: ${line}`);
   }
@@ -244,11 +254,13 @@ for (const name of only) {
   else ok(`require(${requirable.map((s) => `'${s}'`).join(', ')}) on Node 22 = import()`);
   for (const s of specifiers.filter((x) => KNOWN_TLA.has(x))) {
     const r = run(node22, ['-e', `require('${s}')`], { cwd: dir, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
-    if (r.status === 0 || !/ERR_REQUIRE_ASYNC_MODULE/.test(r.out)) fail(`require('${s}') on Node 22 was expected to fail with ERR_REQUIRE_ASYNC_MODULE:\n${r.out.slice(-2000)}`);
+    if (r.status === 0 || !/ERR_REQUIRE_ASYNC_MODULE/.test(r.out))
+      fail(`require('${s}') on Node 22 was expected to fail with ERR_REQUIRE_ASYNC_MODULE:\n${r.out.slice(-2000)}`);
     else console.log(`  ! require('${s}') on Node 22 (known: ${KNOWN_TLA.get(s)}): ERR_REQUIRE_ASYNC_MODULE, "use import() instead"`);
   }
   const old = run(node2018, ['-e', `require('${specifiers[0]}')`], { cwd: dir });
-  if (old.status === 0 || !/ERR_REQUIRE_ESM/.test(old.out)) fail(`require() on Node 20.18 did not fail with ERR_REQUIRE_ESM:\n${old.out.slice(-2000)}`);
+  if (old.status === 0 || !/ERR_REQUIRE_ESM/.test(old.out))
+    fail(`require() on Node 20.18 did not fail with ERR_REQUIRE_ESM:\n${old.out.slice(-2000)}`);
   else ok(`require() on Node 20.18: ${old.out.match(/Error \[ERR_REQUIRE_ESM\][^\n]*/)?.[0]}`);
 }
 
@@ -258,7 +270,13 @@ if (['optim', 'rank', 'data', 'models'].every((n) => only.includes(n))) {
   for (const version of ['4.21.0', '4.0.0']) {
     console.log(`a project on @tensorflow/tfjs ${version}`);
     try {
-      const dir = project(`tfjs-${version}`, [`@tensorflow/tfjs@${version}`, '@samrank/optim', '@samrank/rank', '@samrank/data', '@samrank/models']);
+      const dir = project(`tfjs-${version}`, [
+        `@tensorflow/tfjs@${version}`,
+        '@samrank/optim',
+        '@samrank/rank',
+        '@samrank/data',
+        '@samrank/models',
+      ]);
       const tree = JSON.parse(run('npm', ['ls', '@tensorflow/tfjs-core', '--all', '--json'], { cwd: dir }).stdout);
       const versions = new Set();
       const walk = (node) => {
@@ -276,7 +294,10 @@ if (['optim', 'rank', 'data', 'models'].every((n) => only.includes(n))) {
           writeFileSync(file, code);
           const r = run(process.execPath, [file], { cwd: dir, timeout: 600_000 });
           if (r.status !== 0) fail(`${name} README example ${i + 1} on tfjs ${version} failed:\n${r.out.slice(-3000)}`);
-          else ok(`${name} README example ${i + 1} runs on tfjs ${version}${name === 'backend' || name === 'models' ? ' (cpu: no wasm 4.22.0)' : ''}`);
+          else
+            ok(
+              `${name} README example ${i + 1} runs on tfjs ${version}${name === 'backend' || name === 'models' ? ' (cpu: no wasm 4.22.0)' : ''}`,
+            );
         });
       }
     } catch (err) {
@@ -290,13 +311,26 @@ if (only.length === ALL.length) {
   console.log('public types without @types/node');
   try {
     const dir = project('types', ['typescript@~5.9.3', `@tensorflow/tfjs-core@${TFJS}`, ...ALL.map((n) => `@samrank/${n}`)]);
-    if (existsSync(join(dir, 'node_modules/@types/node'))) fail('@types/node got installed into the types project; the check would prove nothing');
+    if (existsSync(join(dir, 'node_modules/@types/node')))
+      fail('@types/node got installed into the types project; the check would prove nothing');
     const specs = ALL.flatMap((n) => exportSpecifiers(n));
-    writeFileSync(join(dir, 'consumer.mts'), specs.map((s, i) => `import * as m${i} from '${s}';\nexport type T${i} = typeof m${i};\n`).join(''));
+    writeFileSync(
+      join(dir, 'consumer.mts'),
+      specs.map((s, i) => `import * as m${i} from '${s}';\nexport type T${i} = typeof m${i};\n`).join(''),
+    );
     writeFileSync(
       join(dir, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2023', 'dom'], types: [], strict: true, skipLibCheck: false, noEmit: true },
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          lib: ['es2023', 'dom'],
+          types: [],
+          strict: true,
+          skipLibCheck: false,
+          noEmit: true,
+        },
         files: ['consumer.mts'],
       }),
     );
@@ -305,7 +339,8 @@ if (only.length === ALL.length) {
     for (const name of ALL) {
       const own = errors.filter((l) => l.includes(`node_modules/@samrank/${name}/`));
       if (own.length === 0) ok(`@samrank/${name}: types compile without @types/node`);
-      else if (KNOWN_NODE_TYPES.has(name)) console.log(`  ! @samrank/${name} (known): ${own.length} error(s) without @types/node, e.g. ${own[0].trim()}`);
+      else if (KNOWN_NODE_TYPES.has(name))
+        console.log(`  ! @samrank/${name} (known): ${own.length} error(s) without @types/node, e.g. ${own[0].trim()}`);
       else fail(`@samrank/${name}: types need @types/node:\n    ${own.slice(0, 5).join('\n    ')}`);
     }
     const others = errors.filter((l) => !l.includes('node_modules/@samrank/'));
@@ -324,6 +359,8 @@ function finish() {
     console.error(`check-packages: ${failures} problem(s)`);
     process.exit(1);
   }
-  console.log(`check-packages: ${offline ? 'packed and inspected' : 'packed, installed and ran'} ${only.map((n) => `@samrank/${n}`).join(', ')}: all good`);
+  console.log(
+    `check-packages: ${offline ? 'packed and inspected' : 'packed, installed and ran'} ${only.map((n) => `@samrank/${n}`).join(', ')}: all good`,
+  );
   process.exit(0);
 }

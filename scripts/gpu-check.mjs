@@ -26,7 +26,15 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 // A used binding keeps the package (and its backend registration) in the bundle.
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { setupBackend, BackendUnavailableError, SyncReadUnavailableError, registerTrainingKernels, TRAINING_KERNELS, SCALE_SHIFT_KERNEL, scaleShift } from '@samrank/backend';
+import {
+  setupBackend,
+  BackendUnavailableError,
+  SyncReadUnavailableError,
+  registerTrainingKernels,
+  TRAINING_KERNELS,
+  SCALE_SHIFT_KERNEL,
+  scaleShift,
+} from '@samrank/backend';
 import {
   createModel,
   BatchNormStateStore,
@@ -183,14 +191,28 @@ export function markdown(r) {
   const lines = [];
   lines.push(`# GPU check${r.dry ? ' (dry run: tiny sizes, not a measurement)' : ''}`);
   lines.push('');
-  lines.push(`${r.date}; backend \`${r.backend ?? '—'}\`${r.adapter ? ` on ${r.adapter}` : ''}; Node ${r.node}, tfjs ${r.tfjs}` +
-    (r.torch ? `; PyTorch ${r.torch.torch} on ${r.torch.device_name ?? r.torch.device}` : '; no PyTorch reference') + '.');
+  lines.push(
+    `${r.date}; backend \`${r.backend ?? '—'}\`${r.adapter ? ` on ${r.adapter}` : ''}; Node ${r.node}, tfjs ${r.tfjs}` +
+      (r.torch ? `; PyTorch ${r.torch.torch} on ${r.torch.device_name ?? r.torch.device}` : '; no PyTorch reference') +
+      '.',
+  );
   lines.push('');
   const passed = r.checks.filter((c) => c.ok).length;
-  lines.push(`Checks: ${passed} of ${r.checks.length} passed${r.checks.some((c) => !c.ok) ? ` (failed: ${r.checks.filter((c) => !c.ok).map((c) => c.name).join(', ')})` : ''}.`);
+  lines.push(
+    `Checks: ${passed} of ${r.checks.length} passed${
+      r.checks.some((c) => !c.ok)
+        ? ` (failed: ${r.checks
+            .filter((c) => !c.ok)
+            .map((c) => c.name)
+            .join(', ')})`
+        : ''
+    }.`,
+  );
   lines.push('');
   if (r.resnet.length) {
-    lines.push('| PreAct ResNet-18 | SGD step | SAM step | SAM / SGD | PyTorch SGD | PyTorch SAM | SAM / PyTorch SAM | PyTorch SAM, no TF32 | SAM / that |');
+    lines.push(
+      '| PreAct ResNet-18 | SGD step | SAM step | SAM / SGD | PyTorch SGD | PyTorch SAM | SAM / PyTorch SAM | PyTorch SAM, no TF32 | SAM / that |',
+    );
     lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const e of r.resnet) {
       if (e.error) {
@@ -205,16 +227,20 @@ export function markdown(r) {
   }
   if (r.teacherStudent) {
     const t = r.teacherStudent;
-    lines.push(t.error
-      ? `Teacher-student grid: not run on this backend: ${t.error}`
-      : `Teacher-student grid (1 seed, 5 ρ batched): ${t.iterations} steps in ${ms(t.ms)}${t.fullGridEstimateMs ? `, the paper's ${t.paperIterations} steps ≈ ${(t.fullGridEstimateMs / 1000).toFixed(1)} s` : ''}.`);
+    lines.push(
+      t.error
+        ? `Teacher-student grid: not run on this backend: ${t.error}`
+        : `Teacher-student grid (1 seed, 5 ρ batched): ${t.iterations} steps in ${ms(t.ms)}${t.fullGridEstimateMs ? `, the paper's ${t.paperIterations} steps ≈ ${(t.fullGridEstimateMs / 1000).toFixed(1)} s` : ''}.`,
+    );
     lines.push('');
   }
   if (r.rank) {
     const k = r.rank;
-    lines.push(k.error
-      ? `Feature rank: failed: ${k.error}`
-      : `Feature rank ${k.rows}×${k.cols} ('sample' centring, ${k.gramSide} Gram ${k.size}×${k.size}): Gram on ${r.backend} ${ms(k.gramMs)}, eigenvalues on the CPU (float64) ${ms(k.eigenMs)}, total ${ms(k.totalMs)}; rank99 = ${k.rank99}.`);
+    lines.push(
+      k.error
+        ? `Feature rank: failed: ${k.error}`
+        : `Feature rank ${k.rows}×${k.cols} ('sample' centring, ${k.gramSide} Gram ${k.size}×${k.size}): Gram on ${r.backend} ${ms(k.gramMs)}, eigenvalues on the CPU (float64) ${ms(k.eigenMs)}, total ${ms(k.totalMs)}; rank99 = ${k.rank99}.`,
+    );
     lines.push('');
   }
   if (r.errors.length) {
@@ -284,7 +310,12 @@ async function setupNullAdapter() {
 async function setupFake() {
   await setupBackend({ backend: 'cpu', quiet: true, loader });
   await tf.setBackend('webgpu');
-  return { backend: 'webgpu', adapter: 'fake (the cpu kernels under the name webgpu)', message: "using the fake 'webgpu' backend", kernels: registerTrainingKernels('webgpu') };
+  return {
+    backend: 'webgpu',
+    adapter: 'fake (the cpu kernels under the name webgpu)',
+    message: "using the fake 'webgpu' backend",
+    kernels: registerTrainingKernels('webgpu'),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------- 2. checks
@@ -300,7 +331,9 @@ async function check(name, fn) {
   entry.ms = Math.round(performance.now() - t0);
   await tf.setBackend(results.backend);
   results.checks.push(entry);
-  log(`${entry.ok ? 'ok  ' : 'FAIL'} ${name}${entry.worst !== undefined ? ` (worst ${Number(entry.worst).toExponential(2)})` : ''}${entry.error ? `: ${entry.error}` : ''}`);
+  log(
+    `${entry.ok ? 'ok  ' : 'FAIL'} ${name}${entry.worst !== undefined ? ` (worst ${Number(entry.worst).toExponential(2)})` : ''}${entry.error ? `: ${entry.error}` : ''}`,
+  );
 }
 
 const normal = (shape, seed, std = 1) => tf.randomNormal(shape, 0, std, 'float32', seed);
@@ -343,7 +376,11 @@ async function convSamFixture(file) {
     const g = valueAndGrads(params, loss);
     await compare(g.value, step.expected.loss_before);
     for (const n of CONV_NAMES) await compare(g.grads[n], step.expected.grad[n]);
-    sam.minimize(loss, false, CONV_NAMES.map((n) => params[n]));
+    sam.minimize(
+      loss,
+      false,
+      CONV_NAMES.map((n) => params[n]),
+    );
     for (const n of CONV_NAMES) await compare(tf.clone(params[n]), step.expected.params_after[n]);
     await compare(tf.tidy(loss), step.expected.loss_after);
     tf.dispose([x, labels]);
@@ -395,7 +432,10 @@ function spectrumOf(eigen, keep, meta) {
   if (total > 0) {
     cumulative = new Float64Array(keep);
     let acc = 0;
-    for (let i = 0; i < keep; i++) cumulative[i] = (acc += squared[i]) / total;
+    for (let i = 0; i < keep; i++) {
+      acc += squared[i];
+      cumulative[i] = acc / total;
+    }
   }
   return { squared, cumulative, total, ...meta };
 }
@@ -416,7 +456,13 @@ async function spectrumOnBackend(x, center, block = 1024) {
   const t1 = performance.now();
   const eigen = symmetricEigenvalues(G, m);
   const eigenMs = performance.now() - t1;
-  return { spectrum: spectrumOf(eigen, Math.min(n, d), { rows: n, cols: d, center, method: `gram-${side}` }), gramMs, eigenMs, side, size: m };
+  return {
+    spectrum: spectrumOf(eigen, Math.min(n, d), { rows: n, cols: d, center, method: `gram-${side}` }),
+    gramMs,
+    eigenMs,
+    side,
+    size: m,
+  };
 }
 
 async function rankFixture() {
@@ -446,7 +492,12 @@ function resnetGrads() {
   const x = normal([4, 32, 32, 3], 7);
   const y = tf.tensor1d([1, 3, 5, 7], 'int32');
   const { value, grads } = valueAndGrads(params, classificationLoss(model, params, store, x, y, 'train'));
-  const out = [value, ...Object.keys(grads).sort().map((k) => grads[k])];
+  const out = [
+    value,
+    ...Object.keys(grads)
+      .sort()
+      .map((k) => grads[k]),
+  ];
   // Variables outlive tidy: release them here; the returned tensors are kept by tidy.
   store.dispose();
   disposeState(params);
@@ -481,32 +532,56 @@ async function runChecks() {
   await check('none of the kernels of @samrank/backend is registered for this backend', async () => {
     if (backend === 'wasm' || backend === 'cpu') return { ok: true, skipped: `the kernels belong on ${backend}` };
     // The package's own kernel names; its replacements of stock names are covered by the unit tests.
-    const own = [...new Set([...TRAINING_KERNELS.wasm, ...TRAINING_KERNELS.cpu])].filter((k) => k.startsWith('Samrank') && tf.getKernel(k, backend) !== undefined);
+    const own = [...new Set([...TRAINING_KERNELS.wasm, ...TRAINING_KERNELS.cpu])].filter(
+      (k) => k.startsWith('Samrank') && tf.getKernel(k, backend) !== undefined,
+    );
     const installed = registerTrainingKernels(backend);
-    return { ok: own.length === 0 && installed.length === 0 && tf.getKernel(SCALE_SHIFT_KERNEL, backend) === undefined, ...(own.length ? { own } : {}) };
+    return {
+      ok: own.length === 0 && installed.length === 0 && tf.getKernel(SCALE_SHIFT_KERNEL, backend) === undefined,
+      ...(own.length ? { own } : {}),
+    };
   });
-  await check('matMul with both transposes', againstCpu(() => tf.matMul(normal([96, 80], 1), normal([64, 96], 2), true, true), 1e-5));
-  await check('conv2d 3×3 stride 1 and 2, 1×1 stride 2: forward, input and filter gradients', againstCpu(() => {
-    const out = [];
-    for (const [k, s] of [[3, 1], [3, 2], [1, 2]]) {
-      const x = normal([4, 12, 12, 8], 10 + k + s);
-      const w = normal([k, k, 8, 16], 20 + k + s, 0.2);
-      const f = (a, b) => tf.sum(tf.square(tf.conv2d(a, b, s, 'same')));
-      out.push(tf.conv2d(x, w, s, 'same'), ...tf.grads(f)([x, w]));
-    }
-    return out;
-  }, 1e-4));
-  await check('gradient of a gradient norm through conv, tanh, sigmoid, mean (double backprop)', againstCpu(() => {
-    const x = normal([2, 6, 6, 3], 21);
-    const loss = (w) => tf.sum(tf.sigmoid(tf.mean(tf.tanh(tf.conv2d(x, w, 2, 'same')), [1, 2])));
-    return tf.grad((w) => tf.sum(tf.square(tf.grad(loss)(w))))(normal([3, 3, 3, 4], 22, 0.4));
-  }, 1e-4));
-  await check('scaleShift (plain ops without the fused kernel) and its gradient', againstCpu(() => {
-    const x = normal([2, 5, 5, 6], 31);
-    const f = (s, b) => tf.sum(tf.square(scaleShift(x, s, b, true)));
-    return tf.grads(f)([normal([6], 32), normal([6], 33)]);
-  }, 1e-5));
-  await check('PreAct ResNet-18 (width 4) loss and all gradients: fused BatchNorm falls back to composite ops', againstCpu(resnetGrads, 2e-3));
+  await check(
+    'matMul with both transposes',
+    againstCpu(() => tf.matMul(normal([96, 80], 1), normal([64, 96], 2), true, true), 1e-5),
+  );
+  await check(
+    'conv2d 3×3 stride 1 and 2, 1×1 stride 2: forward, input and filter gradients',
+    againstCpu(() => {
+      const out = [];
+      for (const [k, s] of [
+        [3, 1],
+        [3, 2],
+        [1, 2],
+      ]) {
+        const x = normal([4, 12, 12, 8], 10 + k + s);
+        const w = normal([k, k, 8, 16], 20 + k + s, 0.2);
+        const f = (a, b) => tf.sum(tf.square(tf.conv2d(a, b, s, 'same')));
+        out.push(tf.conv2d(x, w, s, 'same'), ...tf.grads(f)([x, w]));
+      }
+      return out;
+    }, 1e-4),
+  );
+  await check(
+    'gradient of a gradient norm through conv, tanh, sigmoid, mean (double backprop)',
+    againstCpu(() => {
+      const x = normal([2, 6, 6, 3], 21);
+      const loss = (w) => tf.sum(tf.sigmoid(tf.mean(tf.tanh(tf.conv2d(x, w, 2, 'same')), [1, 2])));
+      return tf.grad((w) => tf.sum(tf.square(tf.grad(loss)(w))))(normal([3, 3, 3, 4], 22, 0.4));
+    }, 1e-4),
+  );
+  await check(
+    'scaleShift (plain ops without the fused kernel) and its gradient',
+    againstCpu(() => {
+      const x = normal([2, 5, 5, 6], 31);
+      const f = (s, b) => tf.sum(tf.square(scaleShift(x, s, b, true)));
+      return tf.grads(f)([normal([6], 32), normal([6], 33)]);
+    }, 1e-5),
+  );
+  await check(
+    'PreAct ResNet-18 (width 4) loss and all gradients: fused BatchNorm falls back to composite ops',
+    againstCpu(resnetGrads, 2e-3),
+  );
   await check('conv_sam_step.json through models + SAM', () => convSamFixture('conv_sam_step.json'));
   await check('conv_sam_momentum_wd.json through models + SAM (momentum, weight decay)', () => convSamFixture('conv_sam_momentum_wd.json'));
   await check('feature_rank.json: Gram on the backend, eigenvalues in float64 (ranks exact, σ² within tolerance)', rankFixture);
@@ -531,10 +606,11 @@ async function runChecks() {
 
 /** Medians of functions timed in alternation, each followed by a wait for the queue. */
 async function timeInterleaved(fns, repeats, warmup, syncOn) {
-  for (let i = 0; i < warmup; i++) for (const fn of fns) {
-    fn();
-    await sync(syncOn);
-  }
+  for (let i = 0; i < warmup; i++)
+    for (const fn of fns) {
+      fn();
+      await sync(syncOn);
+    }
   const times = fns.map(() => []);
   for (let i = 0; i < repeats; i++) {
     for (const [k, fn] of fns.entries()) {
@@ -553,7 +629,14 @@ function torchTimes(width, batch, from = results.torch) {
 }
 
 async function runResnet() {
-  const cases = args.dry ? [[4, 4]] : [[16, 128], [16, 256], [64, 128], [64, 256]];
+  const cases = args.dry
+    ? [[4, 4]]
+    : [
+        [16, 128],
+        [16, 256],
+        [64, 128],
+        [64, 256],
+      ];
   const repeats = args.dry ? 1 : 5;
   for (const [width, batch] of cases) {
     const entry = { width, batch };
@@ -605,7 +688,10 @@ async function runTeacherStudent() {
   try {
     const { runSweep } = await import('@samrank/experiments');
     const { resolveTeacherStudentConfig, teacherStudentDefinition } = await import('@samrank/experiments/teacher-student');
-    const config = { ...resolveTeacherStudentConfig({ seeds: 1, iterations }), evaluations: Math.max(1, Math.round((70 * iterations) / paperIterations)) };
+    const config = {
+      ...resolveTeacherStudentConfig({ seeds: 1, iterations }),
+      evaluations: Math.max(1, Math.round((70 * iterations) / paperIterations)),
+    };
     const t0 = performance.now();
     const { prepared } = await teacherStudentDefinition.prepare(config, () => {}, {});
     const out = await runSweep({ definition: teacherStudentDefinition, config, prepared });
@@ -629,11 +715,23 @@ async function runRank() {
     const { spectrum, gramMs, eigenMs, side, size } = await spectrumOnBackend(x, 'sample', 2048);
     const totalMs = performance.now() - t0;
     x.dispose();
-    results.rank = { rows: n, cols: d, center: 'sample', gramSide: side === 'examples' ? 'n×n' : 'd×d', size, gramMs, eigenMs, totalMs, rank99: rankFromSpectrum(spectrum, { threshold: 0.99 }) };
+    results.rank = {
+      rows: n,
+      cols: d,
+      center: 'sample',
+      gramSide: side === 'examples' ? 'n×n' : 'd×d',
+      size,
+      gramMs,
+      eigenMs,
+      totalMs,
+      rank99: rankFromSpectrum(spectrum, { threshold: 0.99 }),
+    };
   } catch (error) {
     results.rank = { rows: n, cols: d, error: `${error?.name ?? 'Error'}: ${String(error?.message ?? error).split('\n')[0]}` };
   }
-  log(`rank ${n}×${d}: ${results.rank.error ?? `${ms(results.rank.totalMs)} (Gram ${ms(results.rank.gramMs)}, eigenvalues ${ms(results.rank.eigenMs)})`}`);
+  log(
+    `rank ${n}×${d}: ${results.rank.error ?? `${ms(results.rank.totalMs)} (Gram ${ms(results.rank.gramMs)}, eigenvalues ${ms(results.rank.eigenMs)})`}`,
+  );
   writeResults();
 }
 
@@ -649,7 +747,10 @@ process.on('unhandledRejection', (error) => {
   process.exit(1);
 });
 
-for (const [key, file] of [['torch', args.torch], ['torchFp32', args.torchFp32]]) {
+for (const [key, file] of [
+  ['torch', args.torch],
+  ['torchFp32', args.torchFp32],
+]) {
   if (!file) continue;
   if (existsSync(file)) results[key] = JSON.parse(readFileSync(file, 'utf8').trim().split('\n').pop());
   else results.errors.push(`no PyTorch results at ${file}`);

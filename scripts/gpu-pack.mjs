@@ -48,7 +48,10 @@ function npmPackage(name, version) {
   const pkg = join(dir, 'package');
   if (existsSync(join(pkg, 'package.json'))) return pkg;
   mkdirSync(dir, { recursive: true });
-  const out = run('npm', ['pack', `${name}@${version}`, '--silent', '--pack-destination', dir]).trim().split('\n').pop();
+  const out = run('npm', ['pack', `${name}@${version}`, '--silent', '--pack-destination', dir])
+    .trim()
+    .split('\n')
+    .pop();
   run('tar', ['-xzf', join(dir, out), '-C', dir]);
   rmSync(join(dir, out));
   return pkg;
@@ -112,12 +115,24 @@ const built = await esbuild.build({
   // renderers and the job queue's native helper are not used by the check.
   external: ['webgpu', '@resvg/resvg-js', 'vega', 'vega-lite', 'msgpackr-extract', '*.node'],
   // CommonJS parts of the bundle call require() for Node built-ins.
-  banner: { js: "import { createRequire as __samrankCreateRequire } from 'node:module'; const require = __samrankCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __samrankCreateRequire } from 'node:module'; const require = __samrankCreateRequire(import.meta.url);",
+  },
 });
 // @samrank/core starts its helper threads from files next to its module (new URL('./helper-worker.js', import.meta.url)).
 for (const f of ['helper-worker.js', 'run-task.js']) cpSync(join(root, 'packages', 'core', 'dist', f), join(appStage, 'app', f));
 const inputs = Object.keys(built.metafile.inputs);
-const packagesIn = [...new Set(inputs.map((i) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(i)?.[1] ?? (i.includes('packages/') ? `@samrank/${i.split('packages/')[1].split('/')[0]}` : null)).filter(Boolean))].sort();
+const packagesIn = [
+  ...new Set(
+    inputs
+      .map(
+        (i) =>
+          /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(i)?.[1] ??
+          (i.includes('packages/') ? `@samrank/${i.split('packages/')[1].split('/')[0]}` : null),
+      )
+      .filter(Boolean),
+  ),
+].sort();
 
 const app = join(gpu, 'app.tar.xz');
 rmSync(app, { force: true });
@@ -159,8 +174,12 @@ writeFileSync(join(gpu, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\
 rmSync(stage, { recursive: true, force: true });
 
 const total = sizeOf(gpu);
-console.log(`node ${nodeVersion}, webgpu ${VERSIONS.webgpu}, tfjs-backend-webgpu ${VERSIONS['@tensorflow/tfjs-backend-webgpu']}; ${packagesIn.length} packages in the check bundle (${mib(manifest.checkBundleBytes)})`);
-console.log(`.gpu/runtime.tar.xz ${mib(manifest.runtime.bytes)}${packSeconds ? ` (compressed in ${packSeconds.toFixed(0)} s)` : ' (kept)'}, app.tar.xz ${mib(manifest.app.bytes)}, debs ${mib(debs.reduce((s, d) => s + d.bytes, 0))}`);
+console.log(
+  `node ${nodeVersion}, webgpu ${VERSIONS.webgpu}, tfjs-backend-webgpu ${VERSIONS['@tensorflow/tfjs-backend-webgpu']}; ${packagesIn.length} packages in the check bundle (${mib(manifest.checkBundleBytes)})`,
+);
+console.log(
+  `.gpu/runtime.tar.xz ${mib(manifest.runtime.bytes)}${packSeconds ? ` (compressed in ${packSeconds.toFixed(0)} s)` : ' (kept)'}, app.tar.xz ${mib(manifest.app.bytes)}, debs ${mib(debs.reduce((s, d) => s + d.bytes, 0))}`,
+);
 console.log(`.gpu/ is ${mib(total)} (${total} bytes) of the 64 MiB a GPU machine receives`);
 if (total >= LIMIT) {
   console.error('.gpu/ is over 64 MiB: it would not travel to the GPU machine');

@@ -52,7 +52,10 @@ for (const file of files) {
   }
   const out = mkdtempSync(join(tmpdir(), 'samrank-verify-'));
   const t0 = Date.now();
-  const run = spawnSync(process.execPath, [bin, ...committed.command, '--out', join(out, 'run'), '--json'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const run = spawnSync(process.execPath, [bin, ...committed.command, '--out', join(out, 'run'), '--json'], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
   const seconds = ((Date.now() - t0) / 1000).toFixed(1);
   checked++;
   if (run.status !== 0) {
@@ -78,5 +81,7 @@ for (const file of files) {
   }
   rmSync(out, { recursive: true, force: true });
 }
-console.log(`verify-results: ${checked - failed} identical, ${failed} different, ${unusable} without a command${quick ? ' (--quick: teacher-student only)' : ''}`);
+console.log(
+  `verify-results: ${checked - failed} identical, ${failed} different, ${unusable} without a command${quick ? ' (--quick: teacher-student only)' : ''}`,
+);
 process.exit(unusable ? 2 : failed ? 1 : 0);

@@ -82,7 +82,8 @@ function applyUrlSettings(): void {
   if (seed !== null && /^\d+$/.test(seed)) seedInput.value = seed;
   const iterations = params.get('iterations');
   if (iterations !== null && /^\d+$/.test(iterations) && Number(iterations) > 0) {
-    if (![...iterationsInput.options].some((o) => o.value === iterations)) iterationsInput.add(new Option(`${Number(iterations).toLocaleString('en')}`, iterations));
+    if (![...iterationsInput.options].some((o) => o.value === iterations))
+      iterationsInput.add(new Option(`${Number(iterations).toLocaleString('en')}`, iterations));
     iterationsInput.value = iterations;
   }
 }
@@ -103,7 +104,15 @@ function renderResults(): void {
       tr.dataset.seed = String(r.seed);
       tr.dataset.rho = String(r.rho);
       tr.dataset.iterations = String(r.iterations);
-      const cells = [String(r.seed), r.rho.toFixed(2), String(r.iterations), loss(r.trainLoss), loss(r.testLoss), count(r.featureRank), count(r.activeUnits)];
+      const cells = [
+        String(r.seed),
+        r.rho.toFixed(2),
+        String(r.iterations),
+        loss(r.trainLoss),
+        loss(r.testLoss),
+        count(r.featureRank),
+        count(r.activeUnits),
+      ];
       const keys = ['seed', 'rho', 'iterations', 'train-loss', 'test-loss', 'feature-rank', 'active-units'];
       tr.replaceChildren(
         ...cells.map((text, i) => {
@@ -151,8 +160,13 @@ async function train(rhos: readonly number[]): Promise<void> {
         lastDraw = performance.now();
       }
       progress.value = session.iteration / iterations;
-      const ranks = session.finals().map((r) => `${r.rho}: ${count(r.featureRank)}`).join(', ');
-      status.textContent = `${label}, seed ${seed}: iteration ${session.iteration.toLocaleString('en')} of ${iterations.toLocaleString('en')}` + (ranks ? ` · feature rank ${ranks}` : '');
+      const ranks = session
+        .finals()
+        .map((r) => `${r.rho}: ${count(r.featureRank)}`)
+        .join(', ');
+      status.textContent =
+        `${label}, seed ${seed}: iteration ${session.iteration.toLocaleString('en')} of ${iterations.toLocaleString('en')}` +
+        (ranks ? ` · feature rank ${ranks}` : '');
       await yieldToBrowser();
     }
     const seconds = (performance.now() - started) / 1000;

@@ -25,13 +25,14 @@ function curvePanel(field: keyof CurveRow, title: string, log: boolean) {
     mark: { type: 'line', interpolate: 'linear', clip: true },
     encoding: {
       x: { field: 'iteration', type: 'quantitative', title: 'iteration' },
-      y: { field, type: 'quantitative', title: null, ...(log ? { scale: { type: 'log' }, axis: { tickCount: 4, format: '.0e' } } : { scale: { zero: true } }) },
+      y: {
+        field,
+        type: 'quantitative',
+        title: null,
+        ...(log ? { scale: { type: 'log' }, axis: { tickCount: 4, format: '.0e' } } : { scale: { zero: true } }),
+      },
       color: rhoColor,
-      tooltip: [
-        { field: 'rho', title: 'ρ' },
-        { field: 'iteration' },
-        { field, title, format: log ? '.2e' : 'd' },
-      ],
+      tooltip: [{ field: 'rho', title: 'ρ' }, { field: 'iteration' }, { field, title, format: log ? '.2e' : 'd' }],
     },
   };
 }
@@ -70,7 +71,11 @@ function finalPanel(field: 'featureRank' | 'activeUnits' | 'testLoss', title: st
           x: { field: 'rho', type: 'quantitative' },
           y,
           color,
-          tooltip: [{ field: 'series', title: 'run' }, { field: 'rho', title: 'ρ' }, { field, title, format: field === 'testLoss' ? '.2e' : 'd' }],
+          tooltip: [
+            { field: 'series', title: 'run' },
+            { field: 'rho', title: 'ρ' },
+            { field, title, format: field === 'testLoss' ? '.2e' : 'd' },
+          ],
         },
       },
     ],
@@ -108,7 +113,14 @@ export class Plots {
   async addEvaluations(rows: readonly Evaluation[]): Promise<void> {
     const points: CurveRow[] = rows
       .filter((r) => !r.diverged)
-      .map(({ iteration, rho, trainLoss, testLoss, featureRank, activeUnits }) => ({ iteration, rho, trainLoss, testLoss, featureRank, activeUnits }));
+      .map(({ iteration, rho, trainLoss, testLoss, featureRank, activeUnits }) => ({
+        iteration,
+        rho,
+        trainLoss,
+        testLoss,
+        featureRank,
+        activeUnits,
+      }));
     if (points.length > 0) await this.curves.insert(CURVES, points).runAsync();
   }
 
@@ -116,7 +128,14 @@ export class Plots {
   async setFinals(rows: readonly FinalRow[]): Promise<void> {
     // One changeset: a separate remove and insert in the same pulse kept the removed points.
     const points = rows.filter((r) => !r.diverged).map((r) => ({ ...r }));
-    await this.finals.change(FINALS, changeset().remove(() => true).insert(points)).runAsync();
+    await this.finals
+      .change(
+        FINALS,
+        changeset()
+          .remove(() => true)
+          .insert(points),
+      )
+      .runAsync();
   }
 
   /** How many points each figure holds (the test hook reads it). */

@@ -127,7 +127,8 @@ export class TrainingSession {
     const { seed, rhos, iterations } = config;
     if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`seed must be an integer ≥ 0, got ${seed}`);
     if (!Number.isInteger(iterations) || iterations < 1) throw new RangeError(`iterations must be a positive integer, got ${iterations}`);
-    if (rhos.length === 0 || !rhos.every((r) => Number.isFinite(r) && r >= 0)) throw new RangeError(`ρ values must be finite and ≥ 0, got ${rhos.join(', ')}`);
+    if (rhos.length === 0 || !rhos.every((r) => Number.isFinite(r) && r >= 0))
+      throw new RangeError(`ρ values must be finite and ≥ 0, got ${rhos.join(', ')}`);
     this.config = { seed, rhos: [...rhos], iterations, evaluations: config.evaluations ?? 70 };
     const s = SETTINGS;
     this.data = makeTeacherStudentData({
@@ -144,7 +145,14 @@ export class TrainingSession {
     this.order = exampleOrder(seed, s.nTrain, iterations);
     this.schedule = evaluationIterations(iterations, this.config.evaluations);
     this.lastRegularized = Math.floor(s.regularizedFraction * iterations);
-    this.model = twoLayer({ inputDim: s.inputDim, hiddenUnits: s.width, activation: s.activation, biases: true, initStd: s.initStd, runs: rhos.length });
+    this.model = twoLayer({
+      inputDim: s.inputDim,
+      hiddenUnits: s.width,
+      activation: s.activation,
+      biases: true,
+      initStd: s.initStd,
+      runs: rhos.length,
+    });
     // Every run starts from the init of its seed, as in the CLI's sweep.
     this.params = this.model.initRuns(rhos.map(() => seed)).params;
     // epsilon 0 as the paper's two-layer code; no per-step finiteness read-back (evaluations find divergence).
@@ -200,7 +208,12 @@ export class TrainingSession {
 
   private evaluate(): Evaluation[] {
     const values = readTwoLayerParams(this.model, this.params);
-    const rows = values.map((p, r) => ({ iteration: this.iteration, seed: this.config.seed, rho: this.config.rhos[r]!, ...evaluateRun(p, this.data) }));
+    const rows = values.map((p, r) => ({
+      iteration: this.iteration,
+      seed: this.config.seed,
+      rho: this.config.rhos[r]!,
+      ...evaluateRun(p, this.data),
+    }));
     this.history.push(...rows);
     return rows;
   }

@@ -22,7 +22,9 @@ import { type Evaluation, trainToEnd } from '../src/train.js';
 const pageRoot = fileURLToPath(new URL('..', import.meta.url));
 const packagesDir = fileURLToPath(new URL('../../../packages/', import.meta.url));
 /** Debian's chromium (or a path in SAMRANK_CHROMIUM). */
-const chromiumPath = [process.env.SAMRANK_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p): p is string => !!p && existsSync(p));
+const chromiumPath = [process.env.SAMRANK_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find(
+  (p): p is string => !!p && existsSync(p),
+);
 if (!chromiumPath) {
   console.warn('examples/web browser test skipped: no chromium binary (apt-get install chromium, or set SAMRANK_CHROMIUM)');
 }
@@ -96,20 +98,26 @@ describe.skipIf(!chromiumPath)('the demo page in headless Chromium', () => {
   async function load(): Promise<void> {
     await page.goto(`${url}?iterations=${ITERATIONS}&seed=${SEED}`);
     await page.waitForFunction(() => ['idle', 'error'].includes(window.__samrank?.state), null, { timeout: 30_000 });
-    expect(await state(), await page.textContent('#status') ?? '').toBe('idle');
+    expect(await state(), (await page.textContent('#status')) ?? '').toBe('idle');
   }
 
   /** Moves the slider as a user would (an input event), presses "Train at ρ", waits for the run to finish. */
   async function trainAt(rho: number): Promise<void> {
     const before = (await hook()).results.length;
-    await page.$eval('#rho', (el, value) => {
-      const input = el as HTMLInputElement;
-      input.value = String(value);
-      input.dispatchEvent(new Event('input', { bubbles: true }));
-    }, rho);
+    await page.$eval(
+      '#rho',
+      (el, value) => {
+        const input = el as HTMLInputElement;
+        input.value = String(value);
+        input.dispatchEvent(new Event('input', { bubbles: true }));
+      },
+      rho,
+    );
     expect(await page.textContent('#rho-value')).toBe(rho.toFixed(2));
     await page.click('#train');
-    await page.waitForFunction((n) => window.__samrank.state !== 'training' && window.__samrank.results.length > n, before, { timeout: 60_000 });
+    await page.waitForFunction((n) => window.__samrank.state !== 'training' && window.__samrank.results.length > n, before, {
+      timeout: 60_000,
+    });
     expect(await state()).toBe('idle');
   }
 
@@ -144,7 +152,14 @@ describe.skipIf(!chromiumPath)('the demo page in headless Chromium', () => {
     await tf.setBackend('cpu');
     const inNode = trainToEnd({ seed: SEED, rhos: [0, 0.6], iterations: ITERATIONS }).finals;
     const inBrowser = (await hook()).results;
-    const counts = ({ iteration, seed, rho, featureRank, activeUnits, diverged }: Evaluation) => ({ iteration, seed, rho, featureRank, activeUnits, diverged });
+    const counts = ({ iteration, seed, rho, featureRank, activeUnits, diverged }: Evaluation) => ({
+      iteration,
+      seed,
+      rho,
+      featureRank,
+      activeUnits,
+      diverged,
+    });
     expect(inBrowser.map(counts)).toEqual(inNode.map(counts));
     for (const [i, r] of inBrowser.entries()) {
       expect(Math.abs(r.trainLoss / inNode[i]!.trainLoss - 1)).toBeLessThan(1e-12);

@@ -46,7 +46,11 @@ async function timeTensor(fn: () => tf.Tensor, repeats: number, key?: string): P
 function withCpu(entry: BenchEntry, key: string, refKey?: string): BenchEntry {
   const own = cpuTimes.get(key);
   const ref = refKey ? cpuTimes.get(refKey) : undefined;
-  const parts = [entry.notes, own !== undefined ? `cpu ${own.toFixed(1)} ms` : undefined, ref !== undefined ? `reference cpu ${ref.toFixed(1)} ms` : undefined];
+  const parts = [
+    entry.notes,
+    own !== undefined ? `cpu ${own.toFixed(1)} ms` : undefined,
+    ref !== undefined ? `reference cpu ${ref.toFixed(1)} ms` : undefined,
+  ];
   const notes = parts.filter(Boolean).join('; ');
   return notes ? { ...entry, notes } : entry;
 }
@@ -68,7 +72,11 @@ async function convEntries(withStock: boolean): Promise<BenchEntry[]> {
   const fwd = await timeTensor(() => tf.conv2d(x, w, 1, 'same'), repeats, 'fwd');
   const fwdEntry: BenchEntry = { name: `wasm conv2d forward ${shape}`, ms: fwd, notes: 'Winograd F(2x2,3x3)' };
   if (withStock) {
-    const fwdStock = await timeTensor(() => stock('Conv2D', { x, filter: w }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] }), repeats, 'fwd-stock');
+    const fwdStock = await timeTensor(
+      () => stock('Conv2D', { x, filter: w }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] }),
+      repeats,
+      'fwd-stock',
+    );
     fwdEntry.reference = { name: 'stock wasm Conv2D (XNNPACK)', ms: fwdStock };
   }
   entries.push(withCpu(fwdEntry, 'fwd', withStock ? 'fwd-stock' : undefined));
@@ -84,22 +92,62 @@ async function convEntries(withStock: boolean): Promise<BenchEntry[]> {
   }
   entries.push(withCpu(dx, 'dx', withStock ? 'dx-stock' : undefined));
   const dwOurs = await timeTensor(
-    () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: w.shape }) as tf.Tensor,
+    () =>
+      tf
+        .engine()
+        .runKernel(
+          'Conv2DBackpropFilter',
+          { x, dy },
+          { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: w.shape },
+        ) as tf.Tensor,
     repeats,
     'dw',
   );
-  const dwEntry: BenchEntry = { name: `wasm conv2d dW ${shape}`, ms: dwOurs, notes: 'Winograd F(2x2,3x3); stock wasm has no Conv2DBackpropFilter (cpu fallback ≈ 510 s)' };
+  const dwEntry: BenchEntry = {
+    name: `wasm conv2d dW ${shape}`,
+    ms: dwOurs,
+    notes: 'Winograd F(2x2,3x3); stock wasm has no Conv2DBackpropFilter (cpu fallback ≈ 510 s)',
+  };
   if (withStock) {
     const geometry = { kh: 3, kw: 3, strideHeight: 1, strideWidth: 1, top: 1, left: 1 };
-    const dwDirect = await timeTensor(() => tf.engine().makeTensorFromTensorInfo(wasmFilterGrad(tf.backend(), x, dy, geometry)!), repeats, 'dw-direct');
+    const dwDirect = await timeTensor(
+      () => tf.engine().makeTensorFromTensorInfo(wasmFilterGrad(tf.backend(), x, dy, geometry)!),
+      repeats,
+      'dw-direct',
+    );
     dwEntry.reference = { name: 'direct SIMD filter-gradient kernel (conv_dw)', ms: dwDirect };
   }
   entries.push(withCpu(dwEntry, 'dw', withStock ? 'dw-direct' : undefined));
-  const s2 = await timeTensor(() => tf.conv2dTranspose(tf.slice(dy, [0, 0, 0, 0], [n, hw / 2, hw / 2, c]) as tf.Tensor4D, w, x.shape, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]), repeats, 'dx2');
+  const s2 = await timeTensor(
+    () =>
+      tf.conv2dTranspose(tf.slice(dy, [0, 0, 0, 0], [n, hw / 2, hw / 2, c]) as tf.Tensor4D, w, x.shape, 2, [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ]),
+    repeats,
+    'dx2',
+  );
   const s2e: BenchEntry = { name: `wasm conv2d dx stride 2 pad 1 ${shape}`, ms: s2 };
   if (withStock) {
     const s2Stock = await timeTensor(
-      () => stock('Conv2DBackpropInput', { dy: tf.slice(dy, [0, 0, 0, 0], [n, hw / 2, hw / 2, c]), filter: w }, { strides: [2, 2], pad: [[0, 0], [1, 1], [1, 1], [0, 0]], dataFormat: 'NHWC', inputShape: x.shape }),
+      () =>
+        stock(
+          'Conv2DBackpropInput',
+          { dy: tf.slice(dy, [0, 0, 0, 0], [n, hw / 2, hw / 2, c]), filter: w },
+          {
+            strides: [2, 2],
+            pad: [
+              [0, 0],
+              [1, 1],
+              [1, 1],
+              [0, 0],
+            ],
+            dataFormat: 'NHWC',
+            inputShape: x.shape,
+          },
+        ),
       1,
       'dx2-stock',
     );
@@ -122,10 +170,18 @@ async function matMulEntries(): Promise<BenchEntry[]> {
     [true, true],
   ] as const) {
     const ours = await timeTensor(() => tf.matMul(a, b, tA, tB), 5, 'mm');
-    const stockMs = await timeTensor(() => stock('BatchMatMul', { a, b }, { transposeA: tA, transposeB: tB }), tA || tB ? (quick ? 3 : 1) : 5, 'mm-stock');
+    const stockMs = await timeTensor(
+      () => stock('BatchMatMul', { a, b }, { transposeA: tA, transposeB: tB }),
+      tA || tB ? (quick ? 3 : 1) : 5,
+      'mm-stock',
+    );
     entries.push(
       withCpu(
-        { name: `wasm matMul ${size}^3 transposeA=${tA} transposeB=${tB}`, ms: ours, reference: { name: 'stock wasm BatchMatMul', ms: stockMs } },
+        {
+          name: `wasm matMul ${size}^3 transposeA=${tA} transposeB=${tB}`,
+          ms: ours,
+          reference: { name: 'stock wasm BatchMatMul', ms: stockMs },
+        },
         'mm',
         'mm-stock',
       ),
@@ -136,14 +192,22 @@ async function matMulEntries(): Promise<BenchEntry[]> {
   const ours = await timeTensor(() => tf.matMul(bA, bB), 5, 'bmm');
   const stockMs = await timeTensor(() => stock('BatchMatMul', { a: bA, b: bB }, { transposeA: false, transposeB: false }), 3, 'bmm-stock');
   entries.push(
-    withCpu({ name: 'wasm batched matMul [8,256,512]x[8,512,256]', ms: ours, reference: { name: 'stock wasm BatchMatMul', ms: stockMs } }, 'bmm', 'bmm-stock'),
+    withCpu(
+      { name: 'wasm batched matMul [8,256,512]x[8,512,256]', ms: ours, reference: { name: 'stock wasm BatchMatMul', ms: stockMs } },
+      'bmm',
+      'bmm-stock',
+    ),
   );
   tf.dispose([a, b, bA, bB]);
   return entries;
 }
 
 /** Minimal PreAct-ResNet-18 (docs/backend-notes.md §9.2) from tf ops, to see which kernels dominate a step. */
-export function miniPreActResNet18(width: number, seed: number, fusedBn = false): { params: tf.Variable[]; loss: (x: tf.Tensor4D, y: tf.Tensor2D) => tf.Scalar } {
+export function miniPreActResNet18(
+  width: number,
+  seed: number,
+  fusedBn = false,
+): { params: tf.Variable[]; loss: (x: tf.Tensor4D, y: tf.Tensor2D) => tf.Scalar } {
   let s = seed;
   const params: tf.Variable[] = [];
   const conv = (k: number, cin: number, cout: number) => {
@@ -164,7 +228,12 @@ export function miniPreActResNet18(width: number, seed: number, fusedBn = false)
       return tf.relu(tf.add(tf.mul(x, scale), shift)) as tf.Tensor4D;
     };
   };
-  const pad1 = [[0, 0], [1, 1], [1, 1], [0, 0]] as [[number, number], [number, number], [number, number], [number, number]];
+  const pad1 = [
+    [0, 0],
+    [1, 1],
+    [1, 1],
+    [0, 0],
+  ] as [[number, number], [number, number], [number, number], [number, number]];
   const stem = conv(3, 3, width);
   const blocks: ((x: tf.Tensor4D) => tf.Tensor4D)[] = [];
   let cin = width;
@@ -305,18 +374,24 @@ async function resnetEntries(): Promise<BenchEntry[]> {
     );
     dispose();
     const bn = fusedBn ? 'scaleShift BN+ReLU' : 'moments BN, x·s+t, relu';
-    entries.push(withCpu({ name: `wasm mini PreAct-ResNet-18 width ${width} batch ${batch} SGD step (${bn})`, ms, peakMB: Math.round(peak) }, key));
+    entries.push(
+      withCpu({ name: `wasm mini PreAct-ResNet-18 width ${width} batch ${batch} SGD step (${bn})`, ms, peakMB: Math.round(peak) }, key),
+    );
   }
   return entries;
 }
 
 /** Runs this file in a child process with `threads` wasm threads and returns its entries (threads patch globals). */
 async function childEntries(threads: number): Promise<BenchEntry[]> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', String(threads)], {
-    maxBuffer: 1 << 20,
-    timeout: 20 * 60_000,
-    env: { ...process.env },
-  });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', String(threads)],
+    {
+      maxBuffer: 1 << 20,
+      timeout: 20 * 60_000,
+      env: { ...process.env },
+    },
+  );
   return JSON.parse(stdout.trim().split('\n').pop()!) as BenchEntry[];
 }
 
@@ -365,8 +440,11 @@ async function main(): Promise<void> {
   const fused = process.env['SAMRANK_FUSED_BN'] === '1';
   const rows = await profileResNetStep(width, batch, fused);
   const total = rows.reduce((a, r) => a + r.ms, 0);
-  console.log(`profile: PreAct-ResNet-18 width ${width} batch ${batch}, ${threads} thread(s), fused BN ${fused}: kernel time ${total.toFixed(0)} ms`);
-  for (const r of rows.slice(0, 20)) console.log(`${r.kernel.padEnd(24)} ${r.ms.toFixed(1).padStart(9)} ms ${(100 * r.share).toFixed(1).padStart(5)} %`);
+  console.log(
+    `profile: PreAct-ResNet-18 width ${width} batch ${batch}, ${threads} thread(s), fused BN ${fused}: kernel time ${total.toFixed(0)} ms`,
+  );
+  for (const r of rows.slice(0, 20))
+    console.log(`${r.kernel.padEnd(24)} ${r.ms.toFixed(1).padStart(9)} ms ${(100 * r.share).toFixed(1).padStart(5)} %`);
   if (process.env['SAMRANK_PROFILE_ONLY'] !== '1') {
     writeResults('backend-kernels', await benchKernels());
   }

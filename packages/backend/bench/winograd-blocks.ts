@@ -10,8 +10,14 @@ import { WINOGRAD_BLOCK, winogradConv, winogradFilterGrad } from '../src/winogra
 await setupBackend({ backend: 'wasm', quiet: true, threads: Number(process.env['SAMRANK_WASM_THREADS'] ?? 1) });
 await new Promise((r) => setTimeout(r, 300));
 const be = tf.engine().backend;
-const blocks = (process.env["BLOCKS"] ?? "4,8,16,32,64").split(",").map(Number);
-const shapes = [[128, 32, 16, 16], [128, 16, 32, 32], [128, 8, 64, 64], [128, 4, 128, 128], [64, 32, 64, 64]] as const;
+const blocks = (process.env['BLOCKS'] ?? '4,8,16,32,64').split(',').map(Number);
+const shapes = [
+  [128, 32, 16, 16],
+  [128, 16, 32, 32],
+  [128, 8, 64, 64],
+  [128, 4, 128, 128],
+  [64, 32, 64, 64],
+] as const;
 // A first pass over every shape lets V8 tier the kernels up (wasm code starts unoptimised) before anything counts.
 for (const [pass, [n, hw, c, k]] of [...shapes.map((s) => [0, s] as const), ...shapes.map((s) => [1, s] as const)]) {
   const x = tf.randomNormal([n, hw, hw, c], 0, 1, 'float32', 1);

@@ -30,7 +30,15 @@ function inputs(shape: [number, number, number, number]) {
 }
 
 /** dx, dγ, dβ of BatchNorm(+ReLU) in float64 from the saved x, mean, scale s = γ·rstd, rstd and the mask y > 0. */
-function bnBackwardReference(x: ArrayLike<number>, dy: ArrayLike<number>, y: ArrayLike<number> | null, mean: ArrayLike<number>, s: ArrayLike<number>, rstd: ArrayLike<number>, c: number) {
+function bnBackwardReference(
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  y: ArrayLike<number> | null,
+  mean: ArrayLike<number>,
+  s: ArrayLike<number>,
+  rstd: ArrayLike<number>,
+  c: number,
+) {
   const rows = x.length / c;
   const dm = Array.from(dy, (v, i) => (y && !(y[i]! > 0) ? 0 : v));
   const dBeta = new Float64Array(c);
@@ -86,14 +94,24 @@ describe('BatchNorm wasm kernels', () => {
       const scale = tf.mul(gamma, rstd);
       const y = tf.relu(tf.mul(tf.sub(x, mean), scale)); // exact zeros where the mask is off
       for (const relu of [false, true]) {
-        const [dx, dGamma, dBeta] = await allOn('wasm', () => tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, { dy, x, y, mean, scale, rstd }, { relu }) as unknown as tf.Tensor[]);
-        const ref = bnBackwardReference(x.dataSync(), dy.dataSync(), relu ? y.dataSync() : null, mean.dataSync(), scale.dataSync(), rstd.dataSync(), c);
+        const [dx, dGamma, dBeta] = await allOn(
+          'wasm',
+          () => tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, { dy, x, y, mean, scale, rstd }, { relu }) as unknown as tf.Tensor[],
+        );
+        const ref = bnBackwardReference(
+          x.dataSync(),
+          dy.dataSync(),
+          relu ? y.dataSync() : null,
+          mean.dataSync(),
+          scale.dataSync(),
+          rstd.dataSync(),
+          c,
+        );
         expect(relativeError(dBeta!, ref.dBeta)).toBeLessThan(1e-5);
         expect(relativeError(dGamma!, ref.dGamma)).toBeLessThan(1e-5);
         expect(relativeError(dx!, ref.dx)).toBeLessThan(1e-5);
       }
     });
-
   }
 
   it('the kernels refuse channel counts that are not a multiple of 4 and mismatched shapes with a typed error', async () => {
@@ -104,7 +122,9 @@ describe('BatchNorm wasm kernels', () => {
     const x8 = tf.zeros([2, 2, 2, 8]);
     const v8 = tf.ones([8]);
     expect(() =>
-      tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, { dy: tf.zeros([2, 2, 2, 4]), x: x8, y: x8, mean: v8, scale: v8, rstd: v8 }, { relu: true }),
+      tf
+        .engine()
+        .runKernel(BATCH_NORM_GRAD_KERNEL, { dy: tf.zeros([2, 2, 2, 4]), x: x8, y: x8, mean: v8, scale: v8, rstd: v8 }, { relu: true }),
     ).toThrow(/must have x's shape/);
     tf.dispose([x, x8, v8]);
   });

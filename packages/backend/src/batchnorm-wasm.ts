@@ -79,12 +79,19 @@ export function wasmChannelMoments(backend: KernelBackend, x: TensorInfo): [Tens
   if (rows < 1) throw new KernelArgumentError(`${CHANNEL_MOMENTS_KERNEL}: empty input of shape [${x.shape}]`);
   const h: Scratch = { backend, memory, owned: [] };
   try {
-    const sums = (shift: number) => (out: number, r0: number, r1: number) => channelSumsTask({ x: offsets[0]!, shift, out, channels: c }, [r0, r1]);
+    const sums = (shift: number) => (out: number, r0: number, r1: number) =>
+      channelSumsTask({ x: offsets[0]!, shift, out, channels: c }, [r0, r1]);
     const s1 = rowSums(h, sums(0), c, rows);
-    const { out: mean, offset: meanOff } = vectorOut(h, s1.subarray(0, c).map((v) => v / rows));
+    const { out: mean, offset: meanOff } = vectorOut(
+      h,
+      s1.subarray(0, c).map((v) => v / rows),
+    );
     // Centred on the float32 mean: Σd and Σd² give the variance without cancellation.
     const d = rowSums(h, sums(meanOff), c, rows);
-    const { out: variance } = vectorOut(h, Array.from({ length: c }, (_, i) => Math.max(0, (d[c + i]! - (d[i]! * d[i]!) / rows) / rows)));
+    const { out: variance } = vectorOut(
+      h,
+      Array.from({ length: c }, (_, i) => Math.max(0, (d[c + i]! - (d[i]! * d[i]!) / rows) / rows)),
+    );
     return [mean, variance];
   } finally {
     release(h);
@@ -109,7 +116,8 @@ export function wasmBatchNormGrad(
     throw new KernelArgumentError(`${BATCH_NORM_GRAD_KERNEL}: dy [${t.dy.shape}] and y [${t.y.shape}] must have x's shape [${t.x.shape}]`);
   }
   for (const v of [t.mean, t.scale, t.rstd]) {
-    if (v.shape.reduce((a, d) => a * d, 1) !== c) throw new KernelArgumentError(`${BATCH_NORM_GRAD_KERNEL}: per-channel inputs must have ${c} values, got [${v.shape}]`);
+    if (v.shape.reduce((a, d) => a * d, 1) !== c)
+      throw new KernelArgumentError(`${BATCH_NORM_GRAD_KERNEL}: per-channel inputs must have ${c} values, got [${v.shape}]`);
   }
   // Copy the per-channel values out before any allocation can grow (replace) the heap's buffer.
   const mu = Float32Array.from(new Float32Array(memory.buffer, meanOff, c));
@@ -118,7 +126,12 @@ export function wasmBatchNormGrad(
   const h: Scratch = { backend, memory, owned: [] };
   const mask = relu ? yOff : 0;
   try {
-    const sums = rowSums(h, (out, r0, r1) => batchNormGradSumsTask({ dy: dyOff, x: xOff, mask, mean: meanOff, out, channels: c }, [r0, r1]), c, rows);
+    const sums = rowSums(
+      h,
+      (out, r0, r1) => batchNormGradSumsTask({ dy: dyOff, x: xOff, mask, mean: meanOff, out, channels: c }, [r0, r1]),
+      c,
+      rows,
+    );
     const dBeta = sums.subarray(0, c);
     const dGamma = Array.from({ length: c }, (_, i) => r[i]! * sums[c + i]!);
     // dx = s·(dm − (dβ + x̂·dγ)/M) = s·dm + B·x + K with B = −s·r·dγ/M, K = −s·dβ/M − B·μ.
@@ -132,7 +145,8 @@ export function wasmBatchNormGrad(
     const { out: coefT, offset: coefOff } = vectorOut(h, coef);
     h.owned.push(coefT);
     const { out: dx, offset: dxOff } = newOutput(backend, memory, [...t.x.shape], false);
-    const task = (r0: number, r1: number) => batchNormInputGradTask({ dy: dyOff, x: xOff, mask, dx: dxOff, coef: coefOff, channels: c }, [r0, r1]);
+    const task = (r0: number, r1: number) =>
+      batchNormInputGradTask({ dy: dyOff, x: xOff, mask, dx: dxOff, coef: coefOff, channels: c }, [r0, r1]);
     const mid = rows >> 1;
     runSplit(memory, task(0, rows), () => (rows >= 2 ? [task(0, mid), task(mid, rows)] : null));
     return [dx, vectorOut(h, dGamma).out, vectorOut(h, dBeta).out];
@@ -145,7 +159,13 @@ export function wasmBatchNormGrad(
  * relu?(x·scale + shift) over the last axis in one pass (split over the helper thread), or null when the kernel
  * does not apply (C % 4 != 0, per-channel inputs of another size, not on the wasm heap).
  */
-export function wasmChannelAffine(backend: KernelBackend, x: TensorInfo, scale: TensorInfo, shift: TensorInfo, relu: boolean): TensorInfo | null {
+export function wasmChannelAffine(
+  backend: KernelBackend,
+  x: TensorInfo,
+  scale: TensorInfo,
+  shift: TensorInfo,
+  relu: boolean,
+): TensorInfo | null {
   const c = x.shape[x.shape.length - 1] ?? 0;
   const size = (t: TensorInfo) => t.shape.reduce((a, d) => a * d, 1);
   if (c % 4 !== 0 || size(scale) !== c || size(shift) !== c) return null;

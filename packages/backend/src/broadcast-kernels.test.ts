@@ -25,10 +25,19 @@ describe('wasm per-channel broadcasting Multiply/Add/Sub', () => {
 
   const shapes: [number[], number[]][] = [
     [[8, 9, 7, 12], [12]],
-    [[8, 9, 7, 12], [1, 1, 1, 12]],
-    [[700, 9], [1, 9]],
+    [
+      [8, 9, 7, 12],
+      [1, 1, 1, 12],
+    ],
+    [
+      [700, 9],
+      [1, 9],
+    ],
     [[20, 30, 11], [11]],
-    [[8, 9, 7, 12], [9, 1, 12]], // not a channel vector: stock path
+    [
+      [8, 9, 7, 12],
+      [9, 1, 12],
+    ], // not a channel vector: stock path
   ];
   for (const [big, small] of shapes) {
     for (const op of ['mul', 'add', 'sub'] as const) {

@@ -6,14 +6,33 @@ import { backend_util } from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { wasmFilterGrad, wasmInputGrad } from './conv-grads-wasm.js';
 import { registerTrainingKernels } from './register-kernels.js';
-import { type ConvCase, type ConvPad, convCaseLabel, convShapes, normal, relativeError, stockCpu, valuesOn } from '../test/backend-support.js';
+import {
+  type ConvCase,
+  type ConvPad,
+  convCaseLabel,
+  convShapes,
+  normal,
+  relativeError,
+  stockCpu,
+  valuesOn,
+} from '../test/backend-support.js';
 
 // Channel counts the direct kernels take (dW: C % 4 == 0, Co % 8 == 0; dx: C % 8 == 0); odd sizes, every padding
 // form, filters larger than the stride and smaller, maps large enough that row blocks cross image boundaries,
 // and batches that are not multiples of the dx tile's four images.
 const cases: ConvCase[] = [];
 for (const stride of [1, 2, 3]) {
-  for (const pad of ['same', 'valid', 2, [[0, 0], [2, 1], [0, 2], [0, 0]]] as ConvPad[]) {
+  for (const pad of [
+    'same',
+    'valid',
+    2,
+    [
+      [0, 0],
+      [2, 1],
+      [0, 2],
+      [0, 0],
+    ],
+  ] as ConvPad[]) {
     for (const k of [1, 3, 5]) {
       if (k === 1 && typeof pad !== 'string') continue;
       cases.push({ n: stride === 2 ? 5 : 2, h: 9, w: 7, c: 8, co: stride === 3 ? 12 : 8, k, stride, pad });
@@ -62,11 +81,18 @@ describe('direct wasm convolution gradient kernels', () => {
         await tf.setBackend('cpu');
         const dys = dyShape();
         const attrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', filterShape: fShape };
-        const reference = await valuesOn('cpu', () => stockCpu('Conv2DBackpropFilter', { x: normal(xShape, 1), dy: normal(dys, 2) }, attrs));
-        const got = await valuesOn('wasm', () => direct(normal(xShape, 1) as tf.Tensor4D, normal(dys, 2) as tf.Tensor4D, c.k, c.stride, c.pad));
+        const reference = await valuesOn('cpu', () =>
+          stockCpu('Conv2DBackpropFilter', { x: normal(xShape, 1), dy: normal(dys, 2) }, attrs),
+        );
+        const got = await valuesOn('wasm', () =>
+          direct(normal(xShape, 1) as tf.Tensor4D, normal(dys, 2) as tf.Tensor4D, c.k, c.stride, c.pad),
+        );
         expect(relativeError(got, reference)).toBeLessThan(1e-5);
         // The registered kernel takes the same path.
-        const viaKernel = await valuesOn('wasm', () => tf.engine().runKernel('Conv2DBackpropFilter', { x: normal(xShape, 1), dy: normal(dys, 2) }, attrs as never) as tf.Tensor);
+        const viaKernel = await valuesOn(
+          'wasm',
+          () => tf.engine().runKernel('Conv2DBackpropFilter', { x: normal(xShape, 1), dy: normal(dys, 2) }, attrs as never) as tf.Tensor,
+        );
         expect(relativeError(viaKernel, reference)).toBeLessThan(1e-5);
       });
     }
@@ -76,10 +102,18 @@ describe('direct wasm convolution gradient kernels', () => {
         await tf.setBackend('cpu');
         const dys = dyShape();
         const attrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', inputShape: xShape };
-        const reference = await valuesOn('cpu', () => stockCpu('Conv2DBackpropInput', { dy: normal(dys, 3), filter: normal(fShape, 4) }, attrs));
-        const got = await valuesOn('wasm', () => directDx(normal(dys, 3) as tf.Tensor4D, normal(fShape, 4) as tf.Tensor4D, xShape, c.stride, c.pad));
+        const reference = await valuesOn('cpu', () =>
+          stockCpu('Conv2DBackpropInput', { dy: normal(dys, 3), filter: normal(fShape, 4) }, attrs),
+        );
+        const got = await valuesOn('wasm', () =>
+          directDx(normal(dys, 3) as tf.Tensor4D, normal(fShape, 4) as tf.Tensor4D, xShape, c.stride, c.pad),
+        );
         expect(relativeError(got, reference)).toBeLessThan(1e-5);
-        const viaKernel = await valuesOn('wasm', () => tf.engine().runKernel('Conv2DBackpropInput', { dy: normal(dys, 3), filter: normal(fShape, 4) }, attrs as never) as tf.Tensor);
+        const viaKernel = await valuesOn(
+          'wasm',
+          () =>
+            tf.engine().runKernel('Conv2DBackpropInput', { dy: normal(dys, 3), filter: normal(fShape, 4) }, attrs as never) as tf.Tensor,
+        );
         expect(relativeError(viaKernel, reference)).toBeLessThan(1e-5);
       });
     }
@@ -88,13 +122,21 @@ describe('direct wasm convolution gradient kernels', () => {
   it('the registered filter gradient pads an RGB stem to four channels and equals the stock cpu kernel', async () => {
     await tf.setBackend('cpu');
     const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 16] };
-    const reference = await valuesOn('cpu', () => stockCpu('Conv2DBackpropFilter', { x: normal([6, 10, 9, 3], 1), dy: normal([6, 10, 9, 16], 2) }, attrs));
+    const reference = await valuesOn('cpu', () =>
+      stockCpu('Conv2DBackpropFilter', { x: normal([6, 10, 9, 3], 1), dy: normal([6, 10, 9, 16], 2) }, attrs),
+    );
     // With the wasm Conv2D kernel unregistered, the forward-convolution form could not run: only pad, the direct
     // kernel and slice can have produced the result.
     const conv2d = tf.getKernel('Conv2D', 'wasm')!;
     tf.unregisterKernel('Conv2D', 'wasm');
     try {
-      const got = await valuesOn('wasm', () => tf.engine().runKernel('Conv2DBackpropFilter', { x: normal([6, 10, 9, 3], 1), dy: normal([6, 10, 9, 16], 2) }, attrs as never) as tf.Tensor);
+      const got = await valuesOn(
+        'wasm',
+        () =>
+          tf
+            .engine()
+            .runKernel('Conv2DBackpropFilter', { x: normal([6, 10, 9, 3], 1), dy: normal([6, 10, 9, 16], 2) }, attrs as never) as tf.Tensor,
+      );
       expect(relativeError(got, reference)).toBeLessThan(1e-5);
     } finally {
       tf.registerKernel(conv2d);

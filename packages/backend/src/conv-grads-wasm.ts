@@ -50,7 +50,8 @@ export function wasmFilterGrad(backend: KernelBackend, x: TensorInfo, dy: Tensor
   const { out, offset } = newOutput(backend, heap.memory, [g.kh, g.kw, c, co], true);
   const args: ConvFilterGradArgs = { x: heap.offsets[0]!, dy: heap.offsets[1]!, dw: offset, n, h, w, c, ho, wo, co, ...g };
   const rowsPerCall = Math.max(1, Math.floor(blockPixels(c, co) / Math.max(1, wo)));
-  const task = (cb0: number, cb1: number, ob0: number, ob1: number) => convFilterGradTask(args, rowsPerCall, { inBlocks: [cb0, cb1], outBlocks: [ob0, ob1] });
+  const task = (cb0: number, cb1: number, ob0: number, ob1: number) =>
+    convFilterGradTask(args, rowsPerCall, { inBlocks: [cb0, cb1], outBlocks: [ob0, ob1] });
   const cBlocks = c / 4;
   const oBlocks = co / 8;
   // Split the input channels (whole rows of dW, so the threads never write one cache line); for C = 4 the

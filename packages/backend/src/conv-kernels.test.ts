@@ -7,11 +7,30 @@ import { KernelArgumentError } from './errors.js';
 import { conv2DBackpropInputVia } from './conv-kernels.js';
 import { KernelCalls, stockKernel } from './kernel-calls.js';
 import { registerTrainingKernels } from './register-kernels.js';
-import { type ConvCase, type ConvPad, convCaseLabel, convShapes, normal, relativeError, stockCpu, valuesOn } from '../test/backend-support.js';
+import {
+  type ConvCase,
+  type ConvPad,
+  convCaseLabel,
+  convShapes,
+  normal,
+  relativeError,
+  stockCpu,
+  valuesOn,
+} from '../test/backend-support.js';
 
 const cases: ConvCase[] = [];
 for (const stride of [1, 2]) {
-  for (const pad of ['same', 'valid', 1, [[0, 0], [2, 1], [0, 2], [0, 0]]] as ConvPad[]) {
+  for (const pad of [
+    'same',
+    'valid',
+    1,
+    [
+      [0, 0],
+      [2, 1],
+      [0, 2],
+      [0, 0],
+    ],
+  ] as ConvPad[]) {
     for (const k of [1, 3, 5]) {
       if (k === 1 && typeof pad !== 'string') continue; // explicit pads beyond a 1×1 filter are legal but pointless
       cases.push({ n: 2, h: 9, w: 7, c: 3, co: 4, k, stride, pad });
@@ -38,8 +57,11 @@ describe('Conv2D gradient kernels', () => {
       await tf.setBackend('cpu');
       const dyShape = outShape();
       const attrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', filterShape: fShape };
-      const reference = await valuesOn('cpu', () => stockCpu('Conv2DBackpropFilter', { x: normal(xShape, 1), dy: normal(dyShape, 2) }, attrs));
-      const run = () => tf.engine().runKernel('Conv2DBackpropFilter', { x: normal(xShape, 1), dy: normal(dyShape, 2) }, attrs as never) as tf.Tensor;
+      const reference = await valuesOn('cpu', () =>
+        stockCpu('Conv2DBackpropFilter', { x: normal(xShape, 1), dy: normal(dyShape, 2) }, attrs),
+      );
+      const run = () =>
+        tf.engine().runKernel('Conv2DBackpropFilter', { x: normal(xShape, 1), dy: normal(dyShape, 2) }, attrs as never) as tf.Tensor;
       expect(relativeError(await valuesOn('wasm', run), reference)).toBeLessThan(1e-5);
       expect(relativeError(await valuesOn('cpu', run), reference)).toBeLessThan(1e-5);
     });
@@ -47,7 +69,8 @@ describe('Conv2D gradient kernels', () => {
     it(`Conv2DBackpropInput ${convCaseLabel(c)}: wasm equals the cpu kernel`, async () => {
       await tf.setBackend('cpu');
       const dyShape = outShape();
-      const run = () => tf.conv2dTranspose(normal(dyShape, 3) as tf.Tensor4D, normal(fShape, 4) as tf.Tensor4D, xShape as never, c.stride, c.pad as never);
+      const run = () =>
+        tf.conv2dTranspose(normal(dyShape, 3) as tf.Tensor4D, normal(fShape, 4) as tf.Tensor4D, xShape as never, c.stride, c.pad as never);
       const reference = await valuesOn('cpu', run);
       expect(relativeError(await valuesOn('wasm', run), reference)).toBeLessThan(1e-5);
     });
@@ -62,7 +85,12 @@ describe('Conv2D gradient kernels', () => {
           );
           const got = await valuesOn('wasm', () => {
             const k = new KernelCalls(tf.backend(), 'wasm');
-            const attrs = { strides: [c.stride, c.stride] as [number, number], pad: c.pad as never, dataFormat: 'NHWC' as const, inputShape: xShape };
+            const attrs = {
+              strides: [c.stride, c.stride] as [number, number],
+              pad: c.pad as never,
+              dataFormat: 'NHWC' as const,
+              inputShape: xShape,
+            };
             const info = conv2DBackpropInputVia(k, normal(dyShape, 3), normal(fShape, 4), attrs, mode);
             if (!info) throw new Error('no result');
             return tf.engine().makeTensorFromTensorInfo(info);
@@ -79,7 +107,10 @@ describe('Conv2D gradient kernels', () => {
     const x = () => normal([2, 3, 9, 7], 5);
     const dy = () => normal([2, 4, 5, 4], 6);
     const reference = await valuesOn('cpu', () => stockCpu('Conv2DBackpropFilter', { x: x(), dy: dy() }, attrs));
-    const ours = await valuesOn('cpu', () => tf.engine().runKernel('Conv2DBackpropFilter', { x: x(), dy: dy() }, attrs as never) as tf.Tensor);
+    const ours = await valuesOn(
+      'cpu',
+      () => tf.engine().runKernel('Conv2DBackpropFilter', { x: x(), dy: dy() }, attrs as never) as tf.Tensor,
+    );
     expect(relativeError(ours, reference)).toBeLessThan(1e-5);
   });
 
@@ -87,7 +118,9 @@ describe('Conv2D gradient kernels', () => {
     await tf.setBackend('wasm');
     const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 4] };
     expect(() =>
-      tf.tidy(() => tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.zeros([1, 5, 5, 3]), dy: tf.zeros([1, 4, 4, 4]) }, attrs as never)),
+      tf.tidy(() =>
+        tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.zeros([1, 5, 5, 3]), dy: tf.zeros([1, 4, 4, 4]) }, attrs as never),
+      ),
     ).toThrow(KernelArgumentError);
   });
 
@@ -102,7 +135,9 @@ describe('Conv2D gradient kernels', () => {
     const w = normal([3, 3, 3, 4], 8) as tf.Tensor4D;
     const step = () =>
       tf.tidy(() => {
-        const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'))))([x, w]);
+        const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'))),
+        )([x, w]);
         return tf.add(tf.sum(gx!), tf.sum(gw!));
       });
     step().dispose();
@@ -116,7 +151,13 @@ describe('Conv2D gradient kernels', () => {
     for (const round of [0, 1]) {
       const before = tf.backend().numDataIds();
       for (let i = 0; i < 5; i++) {
-        const info = conv2DBackpropInputVia(new KernelCalls(tf.backend(), 'wasm'), dy, w, { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', inputShape: [2, 9, 9, 3] }, 'phases');
+        const info = conv2DBackpropInputVia(
+          new KernelCalls(tf.backend(), 'wasm'),
+          dy,
+          w,
+          { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', inputShape: [2, 9, 9, 3] },
+          'phases',
+        );
         tf.backend().disposeData(info!.dataId);
       }
       if (round === 1) expect(tf.backend().numDataIds()).toBe(before);

@@ -51,11 +51,23 @@ function channelsPadded(c: number): number {
  * first (a copy of x a third larger, far cheaper than the forward-convolution form) and the gradient of the
  * padding sliced off. Null when the kernel declines.
  */
-function filterGradChannelsPadded(k: KernelCalls, x: TensorInfo, dy: TensorInfo, kh: number, kw: number, run: (x: TensorInfo) => TensorInfo | null): TensorInfo | null {
+function filterGradChannelsPadded(
+  k: KernelCalls,
+  x: TensorInfo,
+  dy: TensorInfo,
+  kh: number,
+  kw: number,
+  run: (x: TensorInfo) => TensorInfo | null,
+): TensorInfo | null {
   const c = x.shape[3]!;
   if (c % 4 === 0) return run(x);
   if (x.dtype !== 'float32') return null;
-  const padded = k.pad(x, [[0, 0], [0, 0], [0, 0], [0, channelsPadded(c) - c]]);
+  const padded = k.pad(x, [
+    [0, 0],
+    [0, 0],
+    [0, 0],
+    [0, channelsPadded(c) - c],
+  ]);
   let dw: TensorInfo | null;
   try {
     dw = run(padded);
@@ -73,7 +85,13 @@ export function conv2DBackpropFilterVia(
   k: KernelCalls,
   x: TensorInfo,
   dy: TensorInfo,
-  attrs: { strides: [number, number] | number; pad: Pad; dataFormat: 'NHWC' | 'NCHW'; dimRoundingMode?: 'floor' | 'round' | 'ceil'; filterShape: [number, number, number, number] },
+  attrs: {
+    strides: [number, number] | number;
+    pad: Pad;
+    dataFormat: 'NHWC' | 'NCHW';
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    filterShape: [number, number, number, number];
+  },
 ): TensorInfo {
   assertFloat('Conv2DBackpropFilter', x, dy);
   const xh = toNHWC(k, x, attrs.dataFormat);
@@ -122,7 +140,12 @@ export function conv2DBackpropFilterVia(
         { x: xT, filter: dyT },
         {
           strides: [1, 1],
-          pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
+          pad: [
+            [0, 0],
+            [top, bottom],
+            [left, right],
+            [0, 0],
+          ],
           dilations: [sh, sw],
           dataFormat: 'NHWC',
         },
@@ -204,7 +227,16 @@ function conv2DBackpropInputPhases(
           const sub = k.run(
             'StridedSlice',
             { x: filter },
-            { begin: [pr.r, pc.r, 0, 0], end: [kh, kw, c, co], strides: [sh, sw, 1, 1], beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0 },
+            {
+              begin: [pr.r, pc.r, 0, 0],
+              end: [kh, kw, c, co],
+              strides: [sh, sw, 1, 1],
+              beginMask: 0,
+              endMask: 0,
+              ellipsisMask: 0,
+              newAxisMask: 0,
+              shrinkAxisMask: 0,
+            },
           );
           const rev = k.run('Reverse', { x: sub }, { dims: [0, 1] });
           const flipped = k.transpose(rev, [0, 1, 3, 2]); // [taps_h, taps_w, Co, C]
@@ -222,7 +254,12 @@ function conv2DBackpropInputPhases(
             { x: src, filter: flipped },
             {
               strides: [1, 1],
-              pad: [[0, 0], [Math.max(0, pr.before), Math.max(0, pr.after)], [Math.max(0, pc.before), Math.max(0, pc.after)], [0, 0]],
+              pad: [
+                [0, 0],
+                [Math.max(0, pr.before), Math.max(0, pr.after)],
+                [Math.max(0, pc.before), Math.max(0, pc.after)],
+                [0, 0],
+              ],
               dilations: [1, 1],
               dataFormat: 'NHWC',
             },
@@ -230,7 +267,12 @@ function conv2DBackpropInputPhases(
           k.dispose(flipped);
           if (src !== dyh) k.dispose(src);
           if (pr.rows < mh || pc.rows < mw) {
-            part = k.pad(conv, [[0, 0], [0, mh - pr.rows], [0, mw - pc.rows], [0, 0]]);
+            part = k.pad(conv, [
+              [0, 0],
+              [0, mh - pr.rows],
+              [0, mw - pc.rows],
+              [0, 0],
+            ]);
             k.dispose(conv);
           } else {
             part = conv;
@@ -267,7 +309,13 @@ export function conv2DBackpropInputVia(
   k: KernelCalls,
   dy: TensorInfo,
   filter: TensorInfo,
-  attrs: { strides: [number, number] | number; pad: Pad; dataFormat: 'NHWC' | 'NCHW'; dimRoundingMode?: 'floor' | 'round' | 'ceil'; inputShape: [number, number, number, number] },
+  attrs: {
+    strides: [number, number] | number;
+    pad: Pad;
+    dataFormat: 'NHWC' | 'NCHW';
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    inputShape: [number, number, number, number];
+  },
   strided: 'auto' | 'direct' | 'phases' | 'dilate' = 'auto',
 ): TensorInfo | undefined {
   assertFloat('Conv2DBackpropInput', dy, filter);
@@ -295,7 +343,8 @@ export function conv2DBackpropInputVia(
   const auto = sh > 1 || sw > 1 || padTop < 0 || padLeft < 0 || h! * w! <= 16;
   // The kernel tiles 8 input channels; decide before transposing the filter for it.
   const tiles = xShape[3] % 8 === 0;
-  if (strided === 'direct' && !tiles) throw new KernelArgumentError(`Conv2DBackpropInput: the direct kernel needs C % 8 == 0, got ${xShape[3]}`);
+  if (strided === 'direct' && !tiles)
+    throw new KernelArgumentError(`Conv2DBackpropInput: the direct kernel needs C % 8 == 0, got ${xShape[3]}`);
   const direct = k.backendName === 'wasm' && tiles && (strided === 'direct' || (strided === 'auto' && auto));
   if ((padTop < 0 || padLeft < 0) && !direct) return undefined;
   const dyh = toNHWC(k, dy, attrs.dataFormat);
@@ -326,7 +375,8 @@ export function conv2DBackpropInputVia(
         k.dispose(dx);
         return out;
       }
-      if (strided === 'direct') throw new KernelArgumentError('Conv2DBackpropInput: the direct kernel needs float32 tensors on the wasm heap');
+      if (strided === 'direct')
+        throw new KernelArgumentError('Conv2DBackpropInput: the direct kernel needs float32 tensors on the wasm heap');
       if (padTop < 0 || padLeft < 0) return undefined;
     }
     // The phase split costs a few extra kernel launches and copies; it pays off from roughly 2e8 multiply-adds
@@ -346,7 +396,14 @@ export function conv2DBackpropInputVia(
     if (sh > 1 || sw > 1) {
       const r6 = k.reshape(dyh, [n, ho, 1, wo, 1, co]);
       owned.push(r6);
-      const padded = k.pad(r6, [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+      const padded = k.pad(r6, [
+        [0, 0],
+        [0, 0],
+        [0, sh - 1],
+        [0, 0],
+        [0, sw - 1],
+        [0, 0],
+      ]);
       owned.push(padded);
       src = k.reshape(padded, [n, ho * sh, wo * sw, co]);
       owned.push(src);
@@ -367,7 +424,12 @@ export function conv2DBackpropInputVia(
       { x: src, filter: flipped },
       {
         strides: [1, 1],
-        pad: [[0, 0], [padTop, Math.max(0, padBottom)], [padLeft, Math.max(0, padRight)], [0, 0]],
+        pad: [
+          [0, 0],
+          [padTop, Math.max(0, padBottom)],
+          [padLeft, Math.max(0, padRight)],
+          [0, 0],
+        ],
         dilations: [1, 1],
         dataFormat: 'NHWC',
       },
@@ -427,7 +489,13 @@ export function conv2DConfig(stock: KernelConfig): KernelConfig {
   const kernelFunc: KernelFunc = ({ inputs, attrs, backend }) => {
     const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
     const a = attrs as unknown as Conv2DAttrs;
-    if (a.dataFormat !== 'NCHW' && x.dtype === 'float32' && filter.dtype === 'float32' && x.shape.length === 4 && filter.shape.length === 4) {
+    if (
+      a.dataFormat !== 'NCHW' &&
+      x.dtype === 'float32' &&
+      filter.dtype === 'float32' &&
+      x.shape.length === 4 &&
+      filter.shape.length === 4
+    ) {
       const info = backend_util.computeConv2DInfo(
         x.shape as [number, number, number, number],
         filter.shape as [number, number, number, number],

@@ -180,7 +180,8 @@ describe('registerDoubleBackpropGradients', () => {
 
   it('marks what it registered for @samrank/optim: the kernel list on globalThis, a marker on each gradient', () => {
     registerDoubleBackpropGradients();
-    const marked = (name: string) => (tf.getGradient(name) as unknown as Record<symbol, unknown>)[Symbol.for('samrank.doubleBackpropGradients')];
+    const marked = (name: string) =>
+      (tf.getGradient(name) as unknown as Record<symbol, unknown>)[Symbol.for('samrank.doubleBackpropGradients')];
     expect((globalThis as Record<symbol, unknown>)[DOUBLE_BACKPROP_MARKER]).toEqual(DOUBLE_BACKPROP_KERNELS);
     for (const name of DOUBLE_BACKPROP_KERNELS) expect(marked(name), name).toBe(true);
     // A stock gradient registered over ours (here a copy of ours) carries no marker.
@@ -210,8 +211,7 @@ describe('registerDoubleBackpropGradients', () => {
       [1, 0],
     ]);
     const logits = (w: tf.Tensor) => tf.matMul(X, tf.reshape(w, [4, 2]));
-    const viaSoftmax = (w: tf.Tensor) =>
-      tf.neg(tf.mean(tf.sum(tf.mul(Y, tf.log(tf.softmax(logits(w)))), 1))) as tf.Scalar;
+    const viaSoftmax = (w: tf.Tensor) => tf.neg(tf.mean(tf.sum(tf.mul(Y, tf.log(tf.softmax(logits(w)))), 1))) as tf.Scalar;
     const viaLse = (w: tf.Tensor) => {
       const l = logits(w);
       return tf.mean(tf.sub(tf.logSumExp(l, 1), tf.sum(tf.mul(Y, l), 1))) as tf.Scalar;
@@ -251,7 +251,9 @@ describe('registerDoubleBackpropGradients', () => {
     expect(directionalError(L, w, v, 1e-2)).toBeLessThan(2e-2);
     // A boolean op's gradient is a float32 zero of its input's shape (what tfjs' tape requires), broadcasting included.
     const a = tf.tensor2d([[0.1, 0.6]]);
-    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.where(tf.logicalOr(tf.logicalNot(tf.less(x, tf.zeros([3, 2]))), tf.greater(x, 0.5)), x, tf.zerosLike(x))))(a);
+    const g = tf.grad((x: tf.Tensor) =>
+      tf.sum(tf.where(tf.logicalOr(tf.logicalNot(tf.less(x, tf.zeros([3, 2]))), tf.greater(x, 0.5)), x, tf.zerosLike(x))),
+    )(a);
     expect(g.dtype).toBe('float32');
     expect(Array.from(g.dataSync())).toEqual([3, 3]);
     tf.dispose([X, Y, a, g]);
@@ -314,9 +316,7 @@ describe('registerDoubleBackpropGradients', () => {
 
   it("AvgPoolGrad's gradient w.r.t. dy is the exact adjoint of the kernel, with and without padding", () => {
     registerDoubleBackpropGradients();
-    const cases: Array<
-      [[number, number, number, number], number, number, 'same' | 'valid' | tf.backend_util.ExplicitPadding]
-    > = [
+    const cases: Array<[[number, number, number, number], number, number, 'same' | 'valid' | tf.backend_util.ExplicitPadding]> = [
       [[1, 4, 4, 2], 3, 1, 'same'], // padded windows: avgPool would divide by the in-bounds count
       [
         [1, 4, 4, 1],
@@ -340,8 +340,7 @@ describe('registerDoubleBackpropGradients', () => {
         const n = outShape.reduce((a, b) => a * b, 1);
         const v = tf.randomNormal(shape, 0, 1, 'float32', 5);
         // G(u) = AvgPoolGrad(u), the gradient of Σ avgPool(x)·u w.r.t. x; h(u) = ⟨G(u), v⟩, so ∇h = Gᵀv.
-        const G = (u: tf.Tensor) =>
-          tf.grad((z: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(z as tf.Tensor4D, size, stride, pad), u)))(x);
+        const G = (u: tf.Tensor) => tf.grad((z: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(z as tf.Tensor4D, size, stride, pad), u)))(x);
         const adjoint = tf
           .grad((u: tf.Tensor) => tf.sum(tf.mul(G(u), v)))(tf.zeros(outShape))
           .dataSync();

@@ -127,7 +127,9 @@ const conv2dBackpropFilter: GradConfig = {
     const [x, dy] = saved as tf.Tensor4D[];
     const { strides, pad, dataFormat, dimRoundingMode } = attrs as unknown as BackpropFilterAttrs;
     if (dataFormat !== 'NHWC') {
-      throw new KernelArgumentError(`Conv2DBackpropFilter's gradient: double backprop through conv2d supports NHWC only, got ${dataFormat}`);
+      throw new KernelArgumentError(
+        `Conv2DBackpropFilter's gradient: double backprop through conv2d supports NHWC only, got ${dataFormat}`,
+      );
     }
     const filter = ddw as tf.Tensor4D;
     return {
@@ -169,8 +171,8 @@ const avgPoolGrad: GradConfig = {
 };
 
 // Not enumerable: a copy of a config (`{ ...config }`, as a stock re-registration in the tests) is not ours.
-const fixes: GradConfig[] = [cast, ...inputBased, ...comparisons, ...logicalBinary, logicalNot, conv2dBackpropFilter, avgPoolGrad].map((config) =>
-  Object.defineProperty(config, DOUBLE_BACKPROP_MARKER, { value: true }),
+const fixes: GradConfig[] = [cast, ...inputBased, ...comparisons, ...logicalBinary, logicalNot, conv2dBackpropFilter, avgPoolGrad].map(
+  (config) => Object.defineProperty(config, DOUBLE_BACKPROP_MARKER, { value: true }),
 );
 
 /** Kernel names whose gradients {@link registerDoubleBackpropGradients} (re-)registers. */

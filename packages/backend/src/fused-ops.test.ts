@@ -30,7 +30,8 @@ describe('scaleShift (fused BatchNorm affine)', () => {
             const s = normal([c], 2) as tf.Tensor1D;
             const t = normal([c], 3) as tf.Tensor1D;
             const w = normal([4, 25, 3, c], 4);
-            const loss = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor1D, d as tf.Tensor1D, relu), w));
+            const loss = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) =>
+              tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor1D, d as tf.Tensor1D, relu), w));
             const [gx, gs, gt] = tf.grads(loss)([x, s, t]);
             const y = f(x, s, t, relu);
             return tf.concat([y, gx!, gs!, gt!].map((v) => tf.reshape(v, [-1])));
@@ -89,7 +90,14 @@ describe('scaleShift (fused BatchNorm affine)', () => {
     const x = normal([4, 6, 6, 8], 9) as tf.Tensor4D;
     const s = normal([8], 10) as tf.Tensor1D;
     const t = normal([8], 11) as tf.Tensor1D;
-    const step = () => tf.tidy(() => tf.addN(tf.grads((a: tf.Tensor) => tf.sum(scaleShift(a as tf.Tensor4D, s, t, true)))([x]).map((g) => tf.sum(g))));
+    const step = () =>
+      tf.tidy(() =>
+        tf.addN(
+          tf
+            .grads((a: tf.Tensor) => tf.sum(scaleShift(a as tf.Tensor4D, s, t, true)))([x])
+            .map((g) => tf.sum(g)),
+        ),
+      );
     step().dispose();
     const before = [tf.memory().numTensors, tf.backend().numDataIds()];
     for (let i = 0; i < 20; i++) step().dispose();
@@ -99,8 +107,8 @@ describe('scaleShift (fused BatchNorm affine)', () => {
 
   it('rejects mismatched scale/shift shapes', async () => {
     await tf.setBackend('cpu');
-    expect(() => tf.tidy(() => scaleShift(tf.zeros([1, 2, 2, 3]) as tf.Tensor4D, tf.ones([4]) as tf.Tensor1D, tf.zeros([3]) as tf.Tensor1D))).toThrow(
-      KernelArgumentError,
-    );
+    expect(() =>
+      tf.tidy(() => scaleShift(tf.zeros([1, 2, 2, 3]) as tf.Tensor4D, tf.ones([4]) as tf.Tensor1D, tf.zeros([3]) as tf.Tensor1D)),
+    ).toThrow(KernelArgumentError);
   });
 });

@@ -14,7 +14,15 @@ import {
 /** The calls `task` makes, as [export, arguments] (what the kernels would receive on either thread). */
 function calls(task: KernelTask): [string, number[]][] {
   const out: [string, number[]][] = [];
-  const exports = new Proxy({}, { get: (_, fn: string) => (...args: number[]) => out.push([fn, args]) });
+  const exports = new Proxy(
+    {},
+    {
+      get:
+        (_, fn: string) =>
+        (...args: number[]) =>
+          out.push([fn, args]),
+    },
+  );
   runTask(exports, task);
   return out;
 }

@@ -72,7 +72,26 @@ export interface ConvInputGradArgs {
 
 /** conv_dx over image groups (of four images) [g0, g1), one group per call. */
 export function convInputGradTask(g: ConvInputGradArgs, groups: readonly [number, number]): KernelTask {
-  const args = [g.dy, g.filterT, g.dx, g.n, g.h, g.w, g.c, g.ho, g.wo, g.co, g.kh, g.kw, g.strideHeight, g.strideWidth, g.top, g.left, 0, 0];
+  const args = [
+    g.dy,
+    g.filterT,
+    g.dx,
+    g.n,
+    g.h,
+    g.w,
+    g.c,
+    g.ho,
+    g.wo,
+    g.co,
+    g.kh,
+    g.kw,
+    g.strideHeight,
+    g.strideWidth,
+    g.top,
+    g.left,
+    0,
+    0,
+  ];
   return [{ fn: 'conv_dx', args, loop: { at: 16, from: groups[0], to: groups[1], block: 1 } }];
 }
 

@@ -106,9 +106,11 @@ describe('wasm BatchMatMul / _FusedMatMul replacements', () => {
 
   it('rejects mismatched inner dimensions with a typed error', async () => {
     await tf.setBackend('wasm');
-    expect(() => tf.tidy(() => tf.engine().runKernel('BatchMatMul', { a: tf.ones([2, 3, 4]), b: tf.ones([2, 5, 6]) }, { transposeA: false, transposeB: false }))).toThrow(
-      KernelArgumentError,
-    );
+    expect(() =>
+      tf.tidy(() =>
+        tf.engine().runKernel('BatchMatMul', { a: tf.ones([2, 3, 4]), b: tf.ones([2, 5, 6]) }, { transposeA: false, transposeB: false }),
+      ),
+    ).toThrow(KernelArgumentError);
   });
 
   it('an MLP gradient on wasm equals cpu and leaks nothing', async () => {

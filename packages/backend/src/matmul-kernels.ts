@@ -4,7 +4,15 @@
  * transpose flag. Transposes are materialised with the Transpose kernel, a batch that only the left operand
  * carries is folded into its rows (one big product), and other batches are sliced and multiplied one by one.
  */
-import { broadcast_util, util, type KernelBackend, type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  broadcast_util,
+  util,
+  type KernelBackend,
+  type KernelConfig,
+  type KernelFunc,
+  type NamedAttrMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
 import { KernelArgumentError } from './errors.js';
 import { KernelCalls, markOwn } from './kernel-calls.js';
 import { newOutput, onHeap } from './wasm-kernels.js';
@@ -142,8 +150,13 @@ export function batchMatMulConfig(stock: KernelConfig): KernelConfig {
     }
     const k = new KernelCalls(backend as KernelBackend, stock.backendName);
     const flat: NamedAttrMap = { transposeA: false, transposeB: false };
-    return batchMatMulVia(k, a, b, transposeA, transposeB, (x, y) =>
-      stock.kernelFunc({ inputs: { a: x, b: y }, attrs: flat, backend }) as TensorInfo,
+    return batchMatMulVia(
+      k,
+      a,
+      b,
+      transposeA,
+      transposeB,
+      (x, y) => stock.kernelFunc({ inputs: { a: x, b: y }, attrs: flat, backend }) as TensorInfo,
     );
   };
   const config: KernelConfig = { kernelName: 'BatchMatMul', backendName: stock.backendName, kernelFunc };

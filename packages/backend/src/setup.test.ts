@@ -82,7 +82,10 @@ describe('setupBackend', () => {
   });
 
   it('a tfjs-node package that registers no backend with this tfjs-core falls through with that reason', async () => {
-    const result = await setupBackend({ quiet: true, loader: loader(['webgpu'], { '@tensorflow/tfjs-node-gpu': {}, '@tensorflow/tfjs-node': {} }) });
+    const result = await setupBackend({
+      quiet: true,
+      loader: loader(['webgpu'], { '@tensorflow/tfjs-node-gpu': {}, '@tensorflow/tfjs-node': {} }),
+    });
     expect(result.backend).toBe('wasm');
     expect(result.tried[0]!.reason).toMatch(/registered no 'tensorflow' backend/);
   });
@@ -123,7 +126,7 @@ describe('setupBackend', () => {
     const lines: string[] = [];
     const original = console.info;
     console.info = (line: string) => lines.push(line);
-    let result;
+    let result: Awaited<ReturnType<typeof setupBackend>>;
     try {
       result = await setupBackend({ loader: loader([...NODE_PACKAGES, '@tensorflow/tfjs-backend-wasm']) });
     } finally {

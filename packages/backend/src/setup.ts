@@ -165,7 +165,9 @@ async function tryTensorflow(loader: ModuleLoader, gpu: boolean): Promise<void> 
   // 'tensorflow' backend tfjs-node would register, so a loaded GPU package also serves the CPU candidate.
   if (!(gpu === false && registered('tensorflow'))) await load(loader, specifier);
   if (!registered('tensorflow')) {
-    throw new Unavailable(`${specifier} loaded but registered no 'tensorflow' backend with this @tensorflow/tfjs-core (duplicate tfjs-core copy?)`);
+    throw new Unavailable(
+      `${specifier} loaded but registered no 'tensorflow' backend with this @tensorflow/tfjs-core (duplicate tfjs-core copy?)`,
+    );
   }
   await activate('tensorflow');
   if (gpu) {
@@ -179,7 +181,7 @@ async function tryTensorflow(loader: ModuleLoader, gpu: boolean): Promise<void> 
 async function tryWebgpu(loader: ModuleLoader, vulkan: VulkanProbe): Promise<string> {
   const dawn = (await load(loader, 'webgpu')) as DawnModule;
   if (typeof dawn?.create !== 'function') throw new Unavailable('the webgpu package has no create()');
-  let found;
+  let found: Awaited<ReturnType<typeof findAdapter>>;
   try {
     found = await findAdapter(dawn, vulkan);
   } catch (err) {
@@ -245,7 +247,9 @@ function summary(chosen: string, tried: BackendAttempt[], threads: number | unde
  */
 export function wasmInstallCommand(coreVersion: string = tf.version_core): string {
   const wasm = `@tensorflow/tfjs-backend-wasm@${THREADED_WASM_VERSION}`;
-  return coreVersion === THREADED_WASM_VERSION ? `npm install ${wasm}` : `npm install ${wasm} @tensorflow/tfjs-core@${THREADED_WASM_VERSION}`;
+  return coreVersion === THREADED_WASM_VERSION
+    ? `npm install ${wasm}`
+    : `npm install ${wasm} @tensorflow/tfjs-core@${THREADED_WASM_VERSION}`;
 }
 
 /** What to do when `auto` ended on cpu: wasm trains conv nets about 10× faster here (a ResNet SAM step 1.5 s, not 14 s). */

@@ -64,9 +64,17 @@ function checkBundle(wasmPackage: WasmPackage): string {
   }
   const bundlePath = require.resolve('@tensorflow/tfjs-backend-wasm');
   const source = require('node:fs').readFileSync(bundlePath, 'utf8') as string;
-  for (const marker of ['WASM_HAS_MULTITHREAD_SUPPORT', 'mainScriptUrlOrBlob', 'wasmWorkerContents', "require$$4.cpus()", ...BUNDLE_NAMES]) {
+  for (const marker of [
+    'WASM_HAS_MULTITHREAD_SUPPORT',
+    'mainScriptUrlOrBlob',
+    'wasmWorkerContents',
+    'require$$4.cpus()',
+    ...BUNDLE_NAMES,
+  ]) {
     if (!source.includes(marker)) {
-      throw new ThreadedWasmError(`the @tensorflow/tfjs-backend-wasm bundle no longer contains '${marker}'; multi-threaded wasm cannot be enabled`);
+      throw new ThreadedWasmError(
+        `the @tensorflow/tfjs-backend-wasm bundle no longer contains '${marker}'; multi-threaded wasm cannot be enabled`,
+      );
     }
   }
   return bundlePath;
@@ -119,11 +127,11 @@ export async function initThreadedWasm(wasmPackage: unknown, threads: number): P
   class RecordingBlob extends OriginalBlob {
     constructor(parts?: ConstructorParameters<typeof Blob>[0], options?: ConstructorParameters<typeof Blob>[1]) {
       super(parts ?? [], options);
-      if (parts && parts.every((p) => typeof p === 'string')) sources.set(this, (parts as string[]).join(''));
+      if (parts?.every((p) => typeof p === 'string')) sources.set(this, (parts as string[]).join(''));
     }
   }
   const mainScriptKey = 'mainScriptUrlOrBlob';
-  const hadKey = Object.prototype.hasOwnProperty.call(Object.prototype, mainScriptKey);
+  const hadKey = Object.hasOwn(Object.prototype, mainScriptKey);
   try {
     g.Blob = RecordingBlob as typeof Blob;
     g.URL.createObjectURL = (obj: Blob): string => {
@@ -137,7 +145,7 @@ export async function initThreadedWasm(wasmPackage: unknown, threads: number): P
       set(this: Record<string, unknown>, value: unknown) {
         let stored = value;
         const text = value && typeof value === 'object' ? sources.get(value) : undefined;
-        if (text !== undefined && text.startsWith(FACTORY_PREFIX)) {
+        if (text?.startsWith(FACTORY_PREFIX)) {
           sawFactory = true;
           stored = writeSource(prelude + text);
         }

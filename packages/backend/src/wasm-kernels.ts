@@ -120,7 +120,12 @@ export function newOutput(backend: KernelBackend, memory: WasmMemory, shape: num
   const out = b.makeOutput(shape, 'float32');
   const offset = b.dataIdMap.get(out.dataId)!.memoryOffset;
   // Read the buffer only after makeOutput, which may have grown (and replaced) it.
-  if (zero) new Float32Array(memory.buffer, offset, shape.reduce((a, d) => a * d, 1)).fill(0);
+  if (zero)
+    new Float32Array(
+      memory.buffer,
+      offset,
+      shape.reduce((a, d) => a * d, 1),
+    ).fill(0);
   return { out, offset };
 }
 
@@ -143,4 +148,3 @@ export function runPair(memory: WasmMemory, a: KernelTask, b: KernelTask): void 
     runTask(kernels, b);
   }
 }
-

@@ -7,10 +7,23 @@ import { scaleShift, SCALE_SHIFT_KERNEL } from './fused-ops.js';
 import { isOwn } from './kernel-calls.js';
 import { registerTrainingKernels, TRAINING_KERNELS } from './register-kernels.js';
 import { setupBackend, type ModuleLoader } from './setup.js';
-import { dawnWarnings, findAdapter, guardSyncReads, NoAdapter, noAdapterReason, vulkanProblem, WEBGPU_INSTALL_COMMAND, type VulkanProbe } from './webgpu.js';
+import {
+  dawnWarnings,
+  findAdapter,
+  guardSyncReads,
+  NoAdapter,
+  noAdapterReason,
+  vulkanProblem,
+  WEBGPU_INSTALL_COMMAND,
+  type VulkanProbe,
+} from './webgpu.js';
 import { normal, relativeError, valuesOn } from '../test/backend-support.js';
 
-const linux = (loaderError: string | null, drivers: string[]): VulkanProbe => ({ platform: 'linux', loaderError: () => loaderError, drivers: () => drivers });
+const linux = (loaderError: string | null, drivers: string[]): VulkanProbe => ({
+  platform: 'linux',
+  loaderError: () => loaderError,
+  drivers: () => drivers,
+});
 const OK_VULKAN = linux(null, ['/usr/share/vulkan/icd.d/nvidia_icd.json']);
 
 /** Whether Dawn's binding is installed here (an optional peer: the tests below hold either way). */
@@ -108,14 +121,18 @@ describe('webgpu where no adapter exists (this machine)', () => {
     const before = created;
     await expect(findAdapter(dawn({ vendor: 'x' }), refused)).rejects.toThrow(/\(drivers: nvidia_icd.json; Dawn: Vulkan 1.1 required\)$/);
     expect(created).toBe(before);
-    await expect(findAdapter(dawn({ vendor: 'dawn', device: 'null-backend' }), OK_VULKAN)).rejects.toThrow(/refusing the WebGPU null-backend/);
+    await expect(findAdapter(dawn({ vendor: 'dawn', device: 'null-backend' }), OK_VULKAN)).rejects.toThrow(
+      /refusing the WebGPU null-backend/,
+    );
     const found = await findAdapter(dawn({ vendor: 'nvidia', architecture: 'hopper', device: 'NVIDIA H100' }), OK_VULKAN);
     expect(found.label).toBe('nvidia hopper NVIDIA H100');
   });
 
   it('an explicit webgpu without an adapter does not tell the user to install what is installed', async () => {
     const load: ModuleLoader = async (s) => (s === 'webgpu' ? fakeDawn(null) : import(s));
-    const error = (await setupBackend({ backend: 'webgpu', quiet: true, loader: load, vulkan: linux(null, []) }).catch((e: unknown) => e)) as BackendUnavailableError;
+    const error = (await setupBackend({ backend: 'webgpu', quiet: true, loader: load, vulkan: linux(null, []) }).catch(
+      (e: unknown) => e,
+    )) as BackendUnavailableError;
     expect(error).toBeInstanceOf(BackendUnavailableError);
     expect(error.message).toMatch(/^backend 'webgpu' is unavailable: no WebGPU adapter: Dawn found no Vulkan device \(/);
     expect(error.message).not.toMatch(/\(install /);
@@ -155,7 +172,9 @@ describe('on a backend named webgpu (the cpu kernels under that name)', () => {
     await setupBackend({ backend: 'cpu', quiet: true });
     const affine = () => {
       const x = normal([2, 3, 3, 5], 1);
-      return tf.grad((s: tf.Tensor) => tf.sum(tf.square(scaleShift(x, s as tf.Tensor1D, normal([5], 3) as tf.Tensor1D, true))))(normal([5], 2));
+      return tf.grad((s: tf.Tensor) => tf.sum(tf.square(scaleShift(x, s as tf.Tensor1D, normal([5], 3) as tf.Tensor1D, true))))(
+        normal([5], 2),
+      );
     };
     const gradNorm = () => {
       const x = normal([2, 6, 6, 3], 21) as tf.Tensor4D;

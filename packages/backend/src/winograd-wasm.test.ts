@@ -105,9 +105,19 @@ describe('Winograd F(2×2, 3×3) wasm kernels', () => {
     const c: Case = { n: 3, h: 8, w: 6, c: 8, k: 16 };
     const xs = [c.n, c.h, c.w, c.c];
     const fs = [3, 3, c.c, c.k];
-    const loss = (x: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'), normal([c.n, c.h, c.w, c.k], 5)));
+    const loss = (x: tf.Tensor, f: tf.Tensor) =>
+      tf.sum(tf.mul(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'), normal([c.n, c.h, c.w, c.k], 5)));
     const grads = (which: 0 | 1) => () => tf.grads(loss)([normal(xs, 1), normal(fs, 2)])[which]!;
-    for (const pad of ['same', 1, [[0, 0], [1, 1], [1, 1], [0, 0]]] as const) {
+    for (const pad of [
+      'same',
+      1,
+      [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ],
+    ] as const) {
       const conv = () => tf.conv2d(normal(xs, 1) as tf.Tensor4D, normal(fs, 2) as tf.Tensor4D, 1, pad as never);
       const cpu = await valuesOn('cpu', conv);
       const wasm = await valuesOn('wasm', conv);
@@ -133,16 +143,52 @@ describe('Winograd F(2×2, 3×3) wasm kernels', () => {
   // Dilated 5×5 filters wider than the padded input leave no output pixel: the stock wasm kernel read out of
   // bounds there (heap corruption), the registered one throws a typed error.
   it('the registered Conv2D equals the cpu backend for every geometry, Winograd or stock', async () => {
-    const pads = ['same', 'valid', 1, [[0, 0], [1, 1], [1, 1], [0, 0]], [[0, 0], [2, 0], [1, 2], [0, 0]]] as const;
-    for (const [xs, co] of [[[2, 8, 8, 8], 16], [[3, 7, 9, 4], 8], [[1, 6, 6, 3], 16]] as const) {
+    const pads = [
+      'same',
+      'valid',
+      1,
+      [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ],
+      [
+        [0, 0],
+        [2, 0],
+        [1, 2],
+        [0, 0],
+      ],
+    ] as const;
+    for (const [xs, co] of [
+      [[2, 8, 8, 8], 16],
+      [[3, 7, 9, 4], 8],
+      [[1, 6, 6, 3], 16],
+    ] as const) {
       for (const k of [1, 3, 5]) {
         for (const stride of [1, 2]) {
           for (const pad of pads) {
             for (const dilation of stride === 1 ? [1, 2] : [1]) {
               const conv = () =>
-                tf.conv2d(normal([...xs], 1) as tf.Tensor4D, normal([k, k, xs[3], co], 2) as tf.Tensor4D, stride, pad as never, 'NHWC', dilation);
+                tf.conv2d(
+                  normal([...xs], 1) as tf.Tensor4D,
+                  normal([k, k, xs[3], co], 2) as tf.Tensor4D,
+                  stride,
+                  pad as never,
+                  'NHWC',
+                  dilation,
+                );
               const label = `x [${xs}] ${k}×${k} → ${co} stride ${stride} pad ${JSON.stringify(pad)} dilation ${dilation}`;
-              const geometry = backend_util.computeConv2DInfo([...xs], [k, k, xs[3], co], stride, dilation, pad as never, undefined, false, 'channelsLast');
+              const geometry = backend_util.computeConv2DInfo(
+                [...xs],
+                [k, k, xs[3], co],
+                stride,
+                dilation,
+                pad as never,
+                undefined,
+                false,
+                'channelsLast',
+              );
               if (geometry.outHeight <= 0 || geometry.outWidth <= 0) {
                 await tf.setBackend('wasm');
                 expect(() => tf.tidy(conv), label).toThrow(KernelArgumentError);
@@ -159,11 +205,19 @@ describe('Winograd F(2×2, 3×3) wasm kernels', () => {
 
   it('an RGB stem: the registered filter gradient runs Winograd on x zero-padded to 4 channels', async () => {
     const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 16] };
-    const run = () => tf.engine().runKernel('Conv2DBackpropFilter', { x: normal([4, 8, 8, 3], 1), dy: normal([4, 8, 8, 16], 2) }, attrs as never) as tf.Tensor;
+    const run = () =>
+      tf
+        .engine()
+        .runKernel('Conv2DBackpropFilter', { x: normal([4, 8, 8, 3], 1), dy: normal([4, 8, 8, 16], 2) }, attrs as never) as tf.Tensor;
     const wasm = await valuesOn('wasm', run);
     expect(relativeError(wasm, await valuesOn('cpu', run))).toBeLessThan(1e-5);
     const padded = await valuesOn('wasm', () => {
-      const x = tf.pad(normal([4, 8, 8, 3], 1), [[0, 0], [0, 0], [0, 0], [0, 1]]);
+      const x = tf.pad(normal([4, 8, 8, 3], 1), [
+        [0, 0],
+        [0, 0],
+        [0, 0],
+        [0, 1],
+      ]);
       return tf.slice(own(winogradFilterGrad(tf.backend(), x, normal([4, 8, 8, 16], 2))), [0, 0, 0, 0], [3, 3, 3, 16]);
     });
     expect(Array.from(wasm)).toEqual(Array.from(padded));
@@ -186,7 +240,20 @@ describe('Winograd F(2×2, 3×3) wasm kernels', () => {
   });
 
   it('layers the kernels decline still run (stock forward, other gradient paths) and equal the cpu backend', async () => {
-    for (const [xs, fs] of [[[2, 7, 6, 8], [3, 3, 8, 16]], [[2, 8, 8, 3], [3, 3, 3, 16]], [[2, 8, 8, 8], [3, 3, 8, 12]]] as const) {
+    for (const [xs, fs] of [
+      [
+        [2, 7, 6, 8],
+        [3, 3, 8, 16],
+      ],
+      [
+        [2, 8, 8, 3],
+        [3, 3, 3, 16],
+      ],
+      [
+        [2, 8, 8, 8],
+        [3, 3, 8, 12],
+      ],
+    ] as const) {
       const loss = (x: tf.Tensor, f: tf.Tensor) => tf.sum(tf.square(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same')));
       for (const which of [0, 1] as const) {
         const run = () => tf.grads(loss)([normal([...xs], 1), normal([...fs], 2)])[which]!;
@@ -205,7 +272,9 @@ describe('Winograd F(2×2, 3×3) wasm kernels', () => {
       own(winogradConv(tf.backend(), x, f, false)).dispose();
       own(winogradConv(tf.backend(), dy, f, true)).dispose();
       own(winogradFilterGrad(tf.backend(), x, dy)).dispose();
-      tf.dispose(tf.tidy(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same')))([x, f])));
+      tf.dispose(
+        tf.tidy(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same')))([x, f])),
+      );
     }
     expect({ tensors: tf.memory().numTensors, ids: tf.backend().numDataIds() }).toEqual(before);
     tf.dispose([x, f, dy]);

@@ -23,13 +23,22 @@ import { newOutput, onHeap, runPair, runSplit, wasmKernels, type WasmMemory } fr
 export function winogradApplies(info: backend_util.Conv2DInfo, inChannels: number, outChannels: number): boolean {
   const { padInfo: p } = info;
   return (
-    info.filterHeight === 3 && info.filterWidth === 3 &&
-    info.strideHeight === 1 && info.strideWidth === 1 &&
-    info.dilationHeight === 1 && info.dilationWidth === 1 &&
-    p.top === 1 && p.left === 1 && p.bottom === 1 && p.right === 1 &&
-    info.outHeight === info.inHeight && info.outWidth === info.inWidth &&
-    info.inHeight % 2 === 0 && info.inWidth % 2 === 0 &&
-    inChannels % 4 === 0 && outChannels % 8 === 0
+    info.filterHeight === 3 &&
+    info.filterWidth === 3 &&
+    info.strideHeight === 1 &&
+    info.strideWidth === 1 &&
+    info.dilationHeight === 1 &&
+    info.dilationWidth === 1 &&
+    p.top === 1 &&
+    p.left === 1 &&
+    p.bottom === 1 &&
+    p.right === 1 &&
+    info.outHeight === info.inHeight &&
+    info.outWidth === info.inWidth &&
+    info.inHeight % 2 === 0 &&
+    info.inWidth % 2 === 0 &&
+    inChannels % 4 === 0 &&
+    outChannels % 8 === 0
   );
 }
 
@@ -88,7 +97,13 @@ function transformBuffer(area: number, c: number, k: number): number {
  * channel axes swapped (so `x` is dy and the output dx). Null when the tensors are not on an accessible wasm heap.
  * The caller checks winogradApplies (CI % 4 == 0, CO % 8 == 0, even H and W).
  */
-export function winogradConv(backend: KernelBackend, x: TensorInfo, filter: TensorInfo, reversed: boolean, block?: number): TensorInfo | null {
+export function winogradConv(
+  backend: KernelBackend,
+  x: TensorInfo,
+  filter: TensorInfo,
+  reversed: boolean,
+  block?: number,
+): TensorInfo | null {
   const [n, h, w, ci] = x.shape as [number, number, number, number];
   const co = reversed ? filter.shape[2]! : filter.shape[3]!;
   const heap = onHeap(backend, [x, filter]);
@@ -108,7 +123,9 @@ export function winogradConv(backend: KernelBackend, x: TensorInfo, filter: Tens
     const task = (area: number, t0: number, t1: number) =>
       winogradForwardTask({ x: xOff, second: u.offset, out: y.offset, scratch: area, h, w, c: ci, k: co, block }, [t0, t1]);
     const mid = splitTile(tiles, block);
-    runSplit(memory, task(scratch.areas[0], 0, tiles), () => (mid > 0 ? [task(scratch.areas[0], 0, mid), task(scratch.areas[1], mid, tiles)] : null));
+    runSplit(memory, task(scratch.areas[0], 0, tiles), () =>
+      mid > 0 ? [task(scratch.areas[0], 0, mid), task(scratch.areas[1], mid, tiles)] : null,
+    );
   });
 }
 
@@ -131,7 +148,10 @@ export function winogradFilterGrad(backend: KernelBackend, x: TensorInfo, dy: Te
     const tiles = n * (h / 2) * (w / 2);
     const half = 16 * c * k * 4;
     const task = (i: 0 | 1, t0: number, t1: number) =>
-      winogradFilterGradTask({ x: xOff, second: dyOff, out: partials.offset + i * half, scratch: scratch.areas[i], h, w, c, k, block }, [t0, t1]);
+      winogradFilterGradTask({ x: xOff, second: dyOff, out: partials.offset + i * half, scratch: scratch.areas[i], h, w, c, k, block }, [
+        t0,
+        t1,
+      ]);
     // A fixed split: the two partial sums are the same whichever thread computes them. Under two blocks the
     // first is empty (its partial sums stay zero) and the second runs here.
     const mid = splitTile(tiles, block);

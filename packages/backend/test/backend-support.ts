@@ -48,10 +48,15 @@ export function convCaseLabel(c: ConvCase): string {
 }
 
 /** Input and filter shapes of a case, and its output shape (computed by a forward conv of zeros). */
-export function convShapes(c: ConvCase): { xShape: [number, number, number, number]; fShape: [number, number, number, number]; dyShape: () => number[] } {
+export function convShapes(c: ConvCase): {
+  xShape: [number, number, number, number];
+  fShape: [number, number, number, number];
+  dyShape: () => number[];
+} {
   const xShape: [number, number, number, number] = [c.n, c.h, c.w, c.c];
   const fShape: [number, number, number, number] = [c.k, c.k, c.c, c.co];
-  const dyShape = () => tf.tidy(() => tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(fShape) as tf.Tensor4D, c.stride, c.pad as never).shape);
+  const dyShape = () =>
+    tf.tidy(() => tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(fShape) as tf.Tensor4D, c.stride, c.pad as never).shape);
   return { xShape, fShape, dyShape };
 }
 

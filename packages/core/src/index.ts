@@ -13,5 +13,13 @@ export {
   twoLayerForward,
   twoLayerHidden,
 } from './two-layer.js';
-export { compileBase64, createMemory, createSharedMemory, ensureMemory, instantiateWithMemory, isSharedMemory, type WasmMemory } from './wasm-runtime.js';
+export {
+  compileBase64,
+  createMemory,
+  createSharedMemory,
+  ensureMemory,
+  instantiateWithMemory,
+  isSharedMemory,
+  type WasmMemory,
+} from './wasm-runtime.js';
 export { runTask, type KernelCall, type KernelTask, type TaskLoop } from './run-task.js';

@@ -55,7 +55,9 @@ export function encodeTask(task, indexOf, out) {
     if (index < 0) throw new TypeError(`encodeTask: the module exports no function '${call.fn}'`);
     const loop = call.loop;
     if (loop && !(loop.at >= 0 && loop.at + 1 < call.args.length && loop.block >= 1)) {
-      throw new RangeError(`encodeTask: '${call.fn}' loops over args[${loop.at}], args[${loop.at + 1}] of ${call.args.length} in blocks of ${loop.block}`);
+      throw new RangeError(
+        `encodeTask: '${call.fn}' loops over args[${loop.at}], args[${loop.at + 1}] of ${call.args.length} in blocks of ${loop.block}`,
+      );
     }
     out[p++] = index;
     out[p++] = call.args.length;

@@ -67,7 +67,9 @@ describe('HelperThread', () => {
     })();
     expect(own).toBe(1);
     expect(err).toBeInstanceOf(HelperThreadError);
-    expect(String((err as Error).message)).toMatch(/^test kernels: the helper thread failed its share of the work \(RuntimeError: .*out of bounds/);
+    expect(String((err as Error).message)).toMatch(
+      /^test kernels: the helper thread failed its share of the work \(RuntimeError: .*out of bounds/,
+    );
     // The failure is not reported again by the next task.
     helper.run(fill(0, 5, 0, 2), () => {});
     expect(Array.from(new Int32Array(memory.buffer, 0, 2))).toEqual([5, 6]);
@@ -115,7 +117,9 @@ describe('the built package', () => {
       for (let i = 0; i < 200 && !helper.ready(); i++) await new Promise((r) => setTimeout(r, 25));
       helper.run([{ fn: 'fill', args: [0, 3, 0, 2] }], () => {});
       console.log(JSON.stringify(Array.from(new Int32Array(memory.buffer, 0, 2))));`;
-    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, await testModuleBase64()], { timeout: 30_000 });
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, await testModuleBase64()], {
+      timeout: 30_000,
+    });
     expect(JSON.parse(stdout)).toEqual([3, 4]);
   });
 });

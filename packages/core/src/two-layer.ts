@@ -27,6 +27,7 @@ export interface TwoLayerParams {
 export function activationValue(activation: TwoLayerActivation, h: number): number {
   switch (activation) {
     case 'relu':
+      // biome-ignore lint/complexity/useMathMinMax: not Math.max, which would turn a NaN pre-activation into NaN instead of 0 and change committed results
       return h > 0 ? h : 0;
     case 'tanh':
       return Math.tanh(h);

@@ -59,7 +59,10 @@ for (const c of cases) {
 }
 
 const cifarBytes = encodeCifarBinary(randomImageSet(10_000, 32, 32, 3, 10, 2), CIFAR10_LAYOUT);
-entries.push({ name: 'parseCifarBinary 10,000 records (one batch file)', ms: await timeMedian(() => parseCifarBinary(cifarBytes, CIFAR10_LAYOUT)) });
+entries.push({
+  name: 'parseCifarBinary 10,000 records (one batch file)',
+  ms: await timeMedian(() => parseCifarBinary(cifarBytes, CIFAR10_LAYOUT)),
+});
 
 const jpg = solidJpeg(120, 60, 200);
 entries.push({

@@ -104,12 +104,16 @@ describe('CIFAR record counts', () => {
     mkdirSync(dir, { recursive: true });
     const names = Object.keys(CIFAR10_RECORDS);
     names.forEach((n, i) => writeFileSync(join(dir, n), encodeCifarBinary(randomImageSet(2, 32, 32, 3, 10, 20 + i), CIFAR10_LAYOUT)));
-    expect(() => loadCifar10(join(tmp, 'counts'))).toThrow(/data_batch_1.bin: holds 2 records of 3073 bytes .*expected exactly 10000 records/);
+    expect(() => loadCifar10(join(tmp, 'counts'))).toThrow(
+      /data_batch_1.bin: holds 2 records of 3073 bytes .*expected exactly 10000 records/,
+    );
     const two = Object.fromEntries(names.map((n) => [n, 2]));
     expect(loadCifar10(join(tmp, 'counts'), { recordCounts: two }).train.count).toBe(10);
     // One batch one record short: that file is named, the others pass.
     writeFileSync(join(dir, 'data_batch_4.bin'), encodeCifarBinary(randomImageSet(1, 32, 32, 3, 10, 9), CIFAR10_LAYOUT));
-    expect(() => loadCifar10(join(tmp, 'counts'), { recordCounts: two })).toThrow(/data_batch_4.bin: holds 1 record of 3073 bytes .*expected exactly 2 records/);
+    expect(() => loadCifar10(join(tmp, 'counts'), { recordCounts: two })).toThrow(
+      /data_batch_4.bin: holds 1 record of 3073 bytes .*expected exactly 2 records/,
+    );
     expect(loadCifar10(join(tmp, 'counts'), { recordCounts: false }).train.count).toBe(9);
   });
 });

@@ -143,7 +143,13 @@ function readNames(path: string): string[] | undefined {
  * Reads and parses the named files of a CIFAR folder. Each file is checked against the digest pinned when
  * samrank unpacked it from the MD5-verified archive (when it did), and its record count.
  */
-function readCifarFiles(dir: string, names: readonly string[], layout: CifarLayout, official: Readonly<Record<string, number>>, options: CifarOptions) {
+function readCifarFiles(
+  dir: string,
+  names: readonly string[],
+  layout: CifarLayout,
+  official: Readonly<Record<string, number>>,
+  options: CifarOptions,
+) {
   for (const name of names) {
     const path = join(dir, name);
     if (!existsSync(path) || !statSync(path).isFile()) throw new DatasetFormatError(path, 'file is missing (incomplete unpack?)');
@@ -174,7 +180,16 @@ export function loadCifar10(dataDir: string, options: CifarOptions = {}): ImageD
   const train = concatImageSets(sets.slice(0, CIFAR10_TRAIN.length));
   const test = sets[CIFAR10_TRAIN.length]!;
   const classNames = readNames(join(dir, 'batches.meta.txt'));
-  return { name: 'cifar10', numClasses: 10, train, test, source: dir, files, digest: datasetDigest(files), ...(classNames ? { classNames } : {}) };
+  return {
+    name: 'cifar10',
+    numClasses: 10,
+    train,
+    test,
+    source: dir,
+    files,
+    digest: datasetDigest(files),
+    ...(classNames ? { classNames } : {}),
+  };
 }
 
 /** Reads CIFAR-100 (fine labels) from `dataDir/cifar-100-binary/` (or `dataDir`): train.bin and test.bin. */
@@ -182,5 +197,14 @@ export function loadCifar100(dataDir: string, options: CifarOptions = {}): Image
   const dir = findFolder('CIFAR-100', dataDir, CIFAR100_FOLDER, 'train.bin');
   const { sets, files } = readCifarFiles(dir, ['train.bin', 'test.bin'], CIFAR100_LAYOUT, CIFAR100_RECORDS, options);
   const classNames = readNames(join(dir, 'fine_label_names.txt'));
-  return { name: 'cifar100', numClasses: 100, train: sets[0]!, test: sets[1]!, source: dir, files, digest: datasetDigest(files), ...(classNames ? { classNames } : {}) };
+  return {
+    name: 'cifar100',
+    numClasses: 100,
+    train: sets[0]!,
+    test: sets[1]!,
+    source: dir,
+    files,
+    digest: datasetDigest(files),
+    ...(classNames ? { classNames } : {}),
+  };
 }

@@ -9,7 +9,19 @@
  * match it. Files with neither are hashed and recorded, so results can name exactly what was read.
  */
 import { createHash } from 'node:crypto';
-import { accessSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, type BigIntStats } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  statSync,
+  type BigIntStats,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomicSync } from './atomic-write.js';
 import { ChecksumMismatchError } from './errors.js';
@@ -108,8 +120,15 @@ function isEntry(v: unknown): v is Entry {
   const str = (k: string) => typeof e[k] === 'string';
   const optStr = (k: string) => e[k] === undefined || typeof e[k] === 'string';
   return (
-    typeof e['size'] === 'number' && str('mtimeNs') && str('ctimeNs') && str('ino') && str('sha256') &&
-    optStr('md5') && optStr('contentSha256') && optStr('pinned') && (e['verified'] === null || typeof e['verified'] === 'string')
+    typeof e['size'] === 'number' &&
+    str('mtimeNs') &&
+    str('ctimeNs') &&
+    str('ino') &&
+    str('sha256') &&
+    optStr('md5') &&
+    optStr('contentSha256') &&
+    optStr('pinned') &&
+    (e['verified'] === null || typeof e['verified'] === 'string')
   );
 }
 
@@ -226,7 +245,11 @@ export class DigestManifest {
     const contentOf = (e: { sha256: string; contentSha256?: string | undefined }) => (options.content ? e.contentSha256 : e.sha256);
     if (entry && sameKey(entry, key) && raw.length === entry.size && contentOf(entry) !== undefined && (!known || matches(entry, known))) {
       options.onVerify?.(path, false);
-      return { raw, ...(content ? { content } : {}), record: { file: name, sha256: contentOf(entry)!, verified: known ? known.origin : entry.verified } };
+      return {
+        raw,
+        ...(content ? { content } : {}),
+        record: { file: name, sha256: contentOf(entry)!, verified: known ? known.origin : entry.verified },
+      };
     }
     options.onVerify?.(path, true);
     // MD5 only where a known MD5 needs it: SHA-256 is what is recorded.

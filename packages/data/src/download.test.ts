@@ -64,7 +64,9 @@ describe('download: good path', () => {
     const ds = loadCifar10(dataDir, c10Counts);
     expect(ds.train.count).toBe(100);
     expect(ds.test.images).toEqual(c10.batches[5]!.images);
-    expect(progress.some((p) => p.phase === 'download' && p.bytes === c10.archive.length && p.totalBytes === c10.archive.length)).toBe(true);
+    expect(progress.some((p) => p.phase === 'download' && p.bytes === c10.archive.length && p.totalBytes === c10.archive.length)).toBe(
+      true,
+    );
     expect(progress.some((p) => p.phase === 'verify')).toBe(true);
     expect(progress.some((p) => p.phase === 'unpack')).toBe(true);
     expect(readdirSync(dataDir)).toEqual(['cifar-10-batches-bin']);
@@ -77,7 +79,13 @@ describe('download: good path', () => {
   it('loadImageDataset downloads only when asked, then reads (CIFAR-100, Tiny ImageNet zip, Fashion-MNIST files)', async () => {
     const dataDir = freshDir();
     await expect(loadImageDataset('cifar100', { dataDir })).rejects.toThrow(DatasetNotFoundError);
-    const ds = await loadImageDataset('cifar100', { dataDir, download: true, baseUrl: server.baseUrl, checksums, recordCounts: c100Counts });
+    const ds = await loadImageDataset('cifar100', {
+      dataDir,
+      download: true,
+      baseUrl: server.baseUrl,
+      checksums,
+      recordCounts: c100Counts,
+    });
     expect(ds.train.labels).toEqual(c100.train.labels);
     const ti = await loadImageDataset('tiny-imagenet', { dataDir, download: true, baseUrl: server.baseUrl, checksums });
     expect(ti.train.count).toBe(6);
@@ -208,7 +216,14 @@ describe('download: files it did not create are never deleted', () => {
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(join(dataDir, name), placed);
     const notices: string[] = [];
-    const ds = await loadImageDataset('cifar10', { dataDir, download: true, baseUrl: server.baseUrl, checksums, ...c10Counts, onNotice: (m) => notices.push(m) });
+    const ds = await loadImageDataset('cifar10', {
+      dataDir,
+      download: true,
+      baseUrl: server.baseUrl,
+      checksums,
+      ...c10Counts,
+      onNotice: (m) => notices.push(m),
+    });
     expect(ds.train.count).toBe(100);
     const moved = readdirSync(dataDir).filter((f) => f.startsWith(`${name}.mismatch-`));
     expect(moved).toHaveLength(1);
@@ -267,7 +282,11 @@ describe('download: files it did not create are never deleted', () => {
       throw new Error('expected a throw');
     })();
     expect(err).toBeInstanceOf(ChecksumMismatchError);
-    expect(err.message).toMatch(new RegExp(`^${file}: SHA-256 [0-9a-f]{64} does not match the expected [0-9a-f]{64} \\(the file changed after it was ${origin.replace(/[()]/g, '\\$&')}`));
+    expect(err.message).toMatch(
+      new RegExp(
+        `^${file}: SHA-256 [0-9a-f]{64} does not match the expected [0-9a-f]{64} \\(the file changed after it was ${origin.replace(/[()]/g, '\\$&')}`,
+      ),
+    );
     expect((err as ChecksumMismatchError).expected).toBe(ds.files![2]!.sha256);
   });
 });

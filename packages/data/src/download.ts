@@ -125,7 +125,10 @@ export async function downloadFile(url: string, dest: string, options: DownloadF
     const note = movedAsideMessage(movedAside);
     if (err instanceof DownloadError) throw new DownloadError(url, `${err.problem}. Before that, ${note}`, { cause: err });
     if (err instanceof ChecksumMismatchError) {
-      throw new ChecksumMismatchError(err.file, err.expected, err.actual, { note: `the downloaded part was removed; before that, ${note}`, movedTo: movedAside.movedTo });
+      throw new ChecksumMismatchError(err.file, err.expected, err.actual, {
+        note: `the downloaded part was removed; before that, ${note}`,
+        movedTo: movedAside.movedTo,
+      });
     }
     throw err;
   }
@@ -177,7 +180,13 @@ async function fetchChecked(
     const fd = openSync(part, append ? 'a' : 'w');
     try {
       const report = () =>
-        options.onProgress?.({ phase: 'download', file, bytes: received, ...(total !== undefined ? { totalBytes: total } : {}), resumedFrom: append ? resumedFrom : 0 });
+        options.onProgress?.({
+          phase: 'download',
+          file,
+          bytes: received,
+          ...(total !== undefined ? { totalBytes: total } : {}),
+          resumedFrom: append ? resumedFrom : 0,
+        });
       report();
       if (!response.body) throw new DownloadError(url, 'response has no body');
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
@@ -199,7 +208,10 @@ async function fetchChecked(
     }
   }
   if (total !== undefined && received < total) {
-    throw new DownloadError(url, `server closed the connection after ${received} of ${total} bytes; the partial file ${part} was kept: run again to resume`);
+    throw new DownloadError(
+      url,
+      `server closed the connection after ${received} of ${total} bytes; the partial file ${part} was kept: run again to resume`,
+    );
   }
   options.onProgress?.({ phase: 'verify', file, bytes: received, totalBytes: received });
   try {
@@ -214,7 +226,8 @@ async function fetchChecked(
 async function fetchVerified(url: string, dest: string, options: DownloadFileOptions): Promise<void> {
   await fetchChecked(url, dest, options, async (part) => {
     const actual = await md5File(part);
-    if (actual !== options.md5) throw new ChecksumMismatchError(part, options.md5, actual, { note: 'corrupt or wrong file; the downloaded part was removed' });
+    if (actual !== options.md5)
+      throw new ChecksumMismatchError(part, options.md5, actual, { note: 'corrupt or wrong file; the downloaded part was removed' });
   });
 }
 
@@ -241,7 +254,10 @@ export async function downloadChecked(url: string, dest: string, options: Downlo
     try {
       await options.check(dest);
     } catch (error) {
-      throw new DatasetFormatError(dest, `is already there but fails its check (${(error as Error).message}); move or delete it, then retry`);
+      throw new DatasetFormatError(
+        dest,
+        `is already there but fails its check (${(error as Error).message}); move or delete it, then retry`,
+      );
     }
     return { downloaded: false };
   }
@@ -309,7 +325,8 @@ export async function installDataset(
       const path = join(fromDir, f.name);
       const expected = options.checksums?.[f.name] ?? f.md5;
       const actual = await md5File(path);
-      if (actual !== expected) throw new ChecksumMismatchError(path, expected, actual, { note: 'corrupt or wrong file; it was left in place' });
+      if (actual !== expected)
+        throw new ChecksumMismatchError(path, expected, actual, { note: 'corrupt or wrong file; it was left in place' });
       if (source.unpack) {
         const total = statSync(path).size;
         await unpackArchive(path, tmp, undefined, (bytes) =>
@@ -329,7 +346,10 @@ export async function installDataset(
       );
     }
     if (existsSync(target)) {
-      throw new DatasetFormatError(target, `already exists but is incomplete (missing ${source.required.filter((r) => !existsSync(join(target, r))).join(', ')}); remove it and retry`);
+      throw new DatasetFormatError(
+        target,
+        `already exists but is incomplete (missing ${source.required.filter((r) => !existsSync(join(target, r))).join(', ')}); remove it and retry`,
+      );
     }
     // The files came from verified archives: pin their digests so a later change is caught on read.
     const manifest = DigestManifest.open(staged, join(staged, DIGEST_MANIFEST));

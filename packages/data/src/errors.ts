@@ -77,7 +77,9 @@ export class ChecksumMismatchError extends Error {
     options: ChecksumMismatchOptions = {},
   ) {
     const algorithm = options.algorithm ?? 'MD5';
-    super(`${file}: ${algorithm ? `${algorithm} ` : ''}${actual} does not match the expected ${expected} (${options.note ?? 'corrupt or wrong file'})`);
+    super(
+      `${file}: ${algorithm ? `${algorithm} ` : ''}${actual} does not match the expected ${expected} (${options.note ?? 'corrupt or wrong file'})`,
+    );
     this.movedTo = options.movedTo;
   }
 }

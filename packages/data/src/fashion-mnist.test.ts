@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DIGEST_MANIFEST, digestManifestPath } from './digests.js';
 import { ChecksumMismatchError, CorruptFileError, DatasetNotFoundError } from './errors.js';
-import { DEBIAN_FASHION_MNIST_DIR, FASHION_MNIST_FILES, fashionMnistCandidates, loadFashionMnist, parseIdxImageSet } from './fashion-mnist.js';
+import {
+  DEBIAN_FASHION_MNIST_DIR,
+  FASHION_MNIST_FILES,
+  fashionMnistCandidates,
+  loadFashionMnist,
+  parseIdxImageSet,
+} from './fashion-mnist.js';
 import { encodeIdx } from './idx.js';
 import { FASHION_MNIST_STATS } from './normalization.js';
 import { damageGzip, fashionMnistFiles, md5, randomImageSet } from './test-archives.js';
@@ -76,14 +82,16 @@ describe('Fashion-MNIST reader', () => {
     }
   });
 
-  it('an explicit folder without the files is an error naming it (and Debian\'s copy), never a silent fallback', () => {
+  it("an explicit folder without the files is an error naming it (and Debian's copy), never a silent fallback", () => {
     const empty = join(tmp, 'explicit-empty');
     mkdirSync(empty, { recursive: true });
     const err = thrown(() => loadFashionMnist(empty));
     expect(err).toBeInstanceOf(DatasetNotFoundError);
     expect(err.message).toContain(`Fashion-MNIST not found (looked in: ${join(empty, 'fashion-mnist')}, ${empty})`);
     if (debianPresent) {
-      expect(err.message).toContain(`Debian's copy exists at ${DEBIAN_FASHION_MNIST_DIR}: pass --data-dir ${DEBIAN_FASHION_MNIST_DIR} to use it`);
+      expect(err.message).toContain(
+        `Debian's copy exists at ${DEBIAN_FASHION_MNIST_DIR}: pass --data-dir ${DEBIAN_FASHION_MNIST_DIR} to use it`,
+      );
     } else {
       expect(err.message).not.toContain("Debian's copy exists");
     }
@@ -103,9 +111,7 @@ describe('Fashion-MNIST reader', () => {
     expect(err).toBeInstanceOf(ChecksumMismatchError);
     const path = join(dir, FASHION_MNIST_FILES.trainImages);
     expect((err as ChecksumMismatchError).file).toBe(path);
-    expect(err.message).toContain(
-      `${path}: MD5 ${md5(files[FASHION_MNIST_FILES.trainImages]!)}, gunzipped SHA-256 `,
-    );
+    expect(err.message).toContain(`${path}: MD5 ${md5(files[FASHION_MNIST_FILES.trainImages]!)}, gunzipped SHA-256 `);
     expect(err.message).toContain(
       'does not match the expected MD5 8d4fb7e6c68d591d4c3dfef9ec88bf0d or SHA-256 c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888 of the gunzipped content (checked against the official Fashion-MNIST checksums',
     );
@@ -127,7 +133,7 @@ describe('Fashion-MNIST reader', () => {
     }
   });
 
-  it('digests are cached in the folder\'s manifest: the second load hashes nothing; a changed file is hashed again and caught', () => {
+  it("digests are cached in the folder's manifest: the second load hashes nothing; a changed file is hashed again and caught", () => {
     const { dataDir, dir, files, checksums } = generated(70);
     const hashed: string[] = [];
     const onVerify = (file: string, h: boolean) => {
@@ -156,15 +162,31 @@ describe('Fashion-MNIST reader', () => {
     expect(loadFashionMnist(dataDir, { checksums }).digest).toBe(first.digest);
   });
 
-  it.skipIf(!debianPresent)('Debian\'s recompressed copy passes verification (gunzipped SHA-256), cached outside /usr', () => {
+  it.skipIf(!debianPresent)("Debian's recompressed copy passes verification (gunzipped SHA-256), cached outside /usr", () => {
     const hashed: boolean[] = [];
     const ds = loadFashionMnist(undefined, { onVerify: (_f, h) => hashed.push(h) });
     expect(ds.source).toBe(DEBIAN_FASHION_MNIST_DIR);
     expect(ds.files).toEqual([
-      { file: 'train-images-idx3-ubyte.gz', sha256: 'c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888', verified: 'the official Fashion-MNIST checksums' },
-      { file: 'train-labels-idx1-ubyte.gz', sha256: 'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9', verified: 'the official Fashion-MNIST checksums' },
-      { file: 't10k-images-idx3-ubyte.gz', sha256: '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b', verified: 'the official Fashion-MNIST checksums' },
-      { file: 't10k-labels-idx1-ubyte.gz', sha256: '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34', verified: 'the official Fashion-MNIST checksums' },
+      {
+        file: 'train-images-idx3-ubyte.gz',
+        sha256: 'c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888',
+        verified: 'the official Fashion-MNIST checksums',
+      },
+      {
+        file: 'train-labels-idx1-ubyte.gz',
+        sha256: 'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9',
+        verified: 'the official Fashion-MNIST checksums',
+      },
+      {
+        file: 't10k-images-idx3-ubyte.gz',
+        sha256: '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b',
+        verified: 'the official Fashion-MNIST checksums',
+      },
+      {
+        file: 't10k-labels-idx1-ubyte.gz',
+        sha256: '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34',
+        verified: 'the official Fashion-MNIST checksums',
+      },
     ]);
     // The content digest is the same for the official download and Debian's copy.
     expect(ds.digest).toBe('c3ca91aaadb71d5c91f4473b00cf9a24212a7af421fb65099d6aff4a9b3f408a');

@@ -26,7 +26,16 @@ export const FASHION_MNIST_FILES = {
 
 /** Class names in label order. */
 export const FASHION_MNIST_CLASSES = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
 ];
 
 /** Parses an images + labels pair of IDX files into a 1-channel image set. */
@@ -78,9 +87,7 @@ export function findFashionMnist(dataDir?: string, debianFallback = dataDir === 
 function notFound(dataDir: string | undefined, debianFallback: boolean): DatasetNotFoundError {
   const candidates = fashionMnistCandidates(dataDir, debianFallback);
   const all = Object.values(FASHION_MNIST_FILES);
-  const partial = candidates
-    .map((d) => ({ d, have: present(d) }))
-    .find(({ have }) => have.length > 0);
+  const partial = candidates.map((d) => ({ d, have: present(d) })).find(({ have }) => have.length > 0);
   let hint = partial
     ? `${partial.d} holds only ${partial.have.length} of the 4 files (missing ${all.filter((f) => !partial.have.includes(f)).join(', ')}): ` +
       `complete it, or remove it and run with --download to fetch the official files into ${join(dataDir ?? partial.d, FASHION_MNIST_FOLDER)}.`

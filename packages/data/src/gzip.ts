@@ -23,13 +23,25 @@ export function isGzip(bytes: Uint8Array): boolean {
 export function gzipError(file: string, error: unknown): CorruptFileError {
   const message = error instanceof Error ? error.message : String(error);
   if (/incorrect data check/.test(message)) {
-    return new CorruptFileError(file, 'crc32', 'gzip CRC-32 check failed: the inflated data do not match the checksum in the gzip trailer (the file is damaged)');
+    return new CorruptFileError(
+      file,
+      'crc32',
+      'gzip CRC-32 check failed: the inflated data do not match the checksum in the gzip trailer (the file is damaged)',
+    );
   }
   if (/incorrect length check/.test(message)) {
-    return new CorruptFileError(file, 'length', 'gzip length check failed: the inflated size does not match ISIZE in the gzip trailer (the file is damaged)');
+    return new CorruptFileError(
+      file,
+      'length',
+      'gzip length check failed: the inflated size does not match ISIZE in the gzip trailer (the file is damaged)',
+    );
   }
   if (/unexpected end of file/.test(message)) {
-    return new CorruptFileError(file, 'truncated', 'gzip stream is truncated: the file ends before the end of the compressed data and its trailer');
+    return new CorruptFileError(
+      file,
+      'truncated',
+      'gzip stream is truncated: the file ends before the end of the compressed data and its trailer',
+    );
   }
   if (/incorrect header check|unknown compression method|invalid window size|header/.test(message)) {
     return new CorruptFileError(file, 'header', `not a valid gzip member (${message}; a damaged header or bytes after the last member)`);

@@ -38,7 +38,11 @@ export function decodeImageCache(bytes: Uint8Array, file = 'image cache'): { set
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const [count, height, width, channels, numClasses] = [0, 1, 2, 3, 4].map((i) => view.getUint32(8 + 4 * i, true)) as [
-    number, number, number, number, number,
+    number,
+    number,
+    number,
+    number,
+    number,
   ];
   const expected = HEADER + 4 * count + count * height * width * channels;
   if (bytes.length !== expected) {

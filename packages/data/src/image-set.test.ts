@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { checkLabels, concatImageSets, headImages, padImages, selectImages, type ImageSet } from './image-set.js';
 
-const set: ImageSet = { images: Uint8Array.from({ length: 3 * 4 }, (_, i) => i + 1), labels: Int32Array.of(0, 1, 2), count: 3, height: 2, width: 2, channels: 1 };
+const set: ImageSet = {
+  images: Uint8Array.from({ length: 3 * 4 }, (_, i) => i + 1),
+  labels: Int32Array.of(0, 1, 2),
+  count: 3,
+  height: 2,
+  width: 2,
+  channels: 1,
+};
 
 describe('image sets', () => {
   it('select, head, concat', () => {
@@ -21,7 +28,14 @@ describe('image sets', () => {
     const p = padImages(set, 4);
     expect([p.height, p.width]).toEqual([4, 4]);
     expect(Array.from(p.images.subarray(0, 16))).toEqual([0, 0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0, 0, 0, 0, 0]);
-    const big: ImageSet = { images: new Uint8Array(28 * 28).fill(7), labels: Int32Array.of(1), count: 1, height: 28, width: 28, channels: 1 };
+    const big: ImageSet = {
+      images: new Uint8Array(28 * 28).fill(7),
+      labels: Int32Array.of(1),
+      count: 1,
+      height: 28,
+      width: 28,
+      channels: 1,
+    };
     const q = padImages(big, 32);
     expect(q.images[2 * 32 + 2]).toBe(7);
     expect(q.images[2 * 32 + 1]).toBe(0);

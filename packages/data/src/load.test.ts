@@ -35,18 +35,21 @@ describe('loadImageDataset', () => {
     }
   });
 
-  it.skipIf(!existsSync(DEBIAN_FASHION_MNIST_DIR))('without --data-dir, Fashion-MNIST comes from Debian\'s folder, and the result says so', async () => {
-    process.env['SAMRANK_DATA_DIR'] = join(tmp, 'default-empty');
-    const notices: string[] = [];
-    const ds = await loadImageDataset('fashion-mnist', { onNotice: (m) => notices.push(m) });
-    expect(ds.source).toBe(DEBIAN_FASHION_MNIST_DIR);
-    expect(ds.test.count).toBe(10_000);
-    expect(ds.digest).toMatch(/^[0-9a-f]{64}$/);
-    expect(ds.files!.every((f) => f.verified === 'the official Fashion-MNIST checksums')).toBe(true);
-    const note = `Fashion-MNIST was read from Debian's copy in ${DEBIAN_FASHION_MNIST_DIR} (not found under ${join(tmp, 'default-empty')})`;
-    expect(ds.notes).toEqual([note]);
-    expect(notices).toEqual([note]);
-  });
+  it.skipIf(!existsSync(DEBIAN_FASHION_MNIST_DIR))(
+    "without --data-dir, Fashion-MNIST comes from Debian's folder, and the result says so",
+    async () => {
+      process.env['SAMRANK_DATA_DIR'] = join(tmp, 'default-empty');
+      const notices: string[] = [];
+      const ds = await loadImageDataset('fashion-mnist', { onNotice: (m) => notices.push(m) });
+      expect(ds.source).toBe(DEBIAN_FASHION_MNIST_DIR);
+      expect(ds.test.count).toBe(10_000);
+      expect(ds.digest).toMatch(/^[0-9a-f]{64}$/);
+      expect(ds.files!.every((f) => f.verified === 'the official Fashion-MNIST checksums')).toBe(true);
+      const note = `Fashion-MNIST was read from Debian's copy in ${DEBIAN_FASHION_MNIST_DIR} (not found under ${join(tmp, 'default-empty')})`;
+      expect(ds.notes).toEqual([note]);
+      expect(notices).toEqual([note]);
+    },
+  );
 
   it('with an explicit dataDir that lacks Fashion-MNIST: an error naming that folder, no fallback to another copy', async () => {
     const dataDir = join(tmp, 'explicit');

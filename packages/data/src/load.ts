@@ -48,7 +48,11 @@ function read(name: ImageDatasetName, dataDir: string, explicit: boolean, option
     case 'tiny-imagenet':
       return loadTinyImageNet(dataDir, { ...onVerify, ...(options.onDecodeProgress ? { onProgress: options.onDecodeProgress } : {}) });
     case 'fashion-mnist':
-      return loadFashionMnist(dataDir, { debianFallback: !explicit, ...onVerify, ...(options.checksums ? { checksums: options.checksums } : {}) });
+      return loadFashionMnist(dataDir, {
+        debianFallback: !explicit,
+        ...onVerify,
+        ...(options.checksums ? { checksums: options.checksums } : {}),
+      });
   }
 }
 

@@ -46,7 +46,8 @@ export const NPY_PREAMBLE = 12;
  * `<f8` or `|u1` (e.g. int64, big-endian floats), 'order' for Fortran-ordered data.
  */
 export function parseNpyHeader(bytes: Uint8Array, file: string): NpyHeader {
-  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new NpyFormatError(file, 'header', 'not an .npy array (no \\x93NUMPY magic)');
+  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b))
+    throw new NpyFormatError(file, 'header', 'not an .npy array (no \\x93NUMPY magic)');
   const major = bytes[6]!;
   if (major < 1 || major > 3) throw new NpyFormatError(file, 'header', `unsupported .npy format version ${major}.${bytes[7]}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -59,19 +60,25 @@ export function parseNpyHeader(bytes: Uint8Array, file: string): NpyHeader {
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(text)?.[1];
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(text)?.[1];
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new NpyFormatError(file, 'header', `cannot parse the .npy header ${JSON.stringify(text.trim())}`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined)
+    throw new NpyFormatError(file, 'header', `cannot parse the .npy header ${JSON.stringify(text.trim())}`);
   // '<f4' and '=f4' are the same on the little-endian machines numpy files come from; '|u1' may be spelt '<u1'.
-  const normalized = descr.replace(/^=/, '<').replace(/^[<>]u1$/, '|u1').replace(/^\|f/, '<f');
+  const normalized = descr
+    .replace(/^=/, '<')
+    .replace(/^[<>]u1$/, '|u1')
+    .replace(/^\|f/, '<f');
   if (!(normalized in BYTES)) {
     throw new NpyFormatError(file, 'dtype', `dtype '${descr}' is not supported (float32 '<f4', float64 '<f8' or uint8 '|u1')`);
   }
-  if (fortran === 'True') throw new NpyFormatError(file, 'order', 'Fortran-ordered arrays are not supported (save it with np.ascontiguousarray)');
+  if (fortran === 'True')
+    throw new NpyFormatError(file, 'order', 'Fortran-ordered arrays are not supported (save it with np.ascontiguousarray)');
   const shape = shapeText
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '')
     .map((s) => Number(s.replace(/L$/, '')));
-  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new NpyFormatError(file, 'header', `bad shape (${shapeText}) in the .npy header`);
+  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0))
+    throw new NpyFormatError(file, 'header', `bad shape (${shapeText}) in the .npy header`);
   const dtype = normalized as NpyDtype;
   return { dtype, shape, dataOffset: start + headerLen, itemSize: BYTES[dtype], size: shape.reduce((a, b) => a * b, 1) };
 }
@@ -100,10 +107,15 @@ function decode(bytes: Uint8Array, dtype: NpyDtype): Float32Array | Uint8Array {
  */
 export function decodeNpy(bytes: Uint8Array, file: string, options: { float?: boolean } = {}): NpyArray {
   const h = parseNpyHeader(bytes, file);
-  if (options.float && h.dtype === '|u1') throw new NpyFormatError(file, 'dtype', "dtype '|u1' is not a float array (float32 '<f4' or float64 '<f8')");
+  if (options.float && h.dtype === '|u1')
+    throw new NpyFormatError(file, 'dtype', "dtype '|u1' is not a float array (float32 '<f4' or float64 '<f8')");
   const need = h.size * h.itemSize;
   if (bytes.length - h.dataOffset < need) {
-    throw new NpyFormatError(file, 'truncated', `shape [${h.shape}] needs ${need} data bytes, the array has ${bytes.length - h.dataOffset}`);
+    throw new NpyFormatError(
+      file,
+      'truncated',
+      `shape [${h.shape}] needs ${need} data bytes, the array has ${bytes.length - h.dataOffset}`,
+    );
   }
   return { dtype: h.dtype, shape: h.shape, data: decode(bytes.subarray(h.dataOffset, h.dataOffset + need), h.dtype) };
 }
@@ -138,7 +150,8 @@ export class NpyFile {
       this.rowSize = this.header.shape.slice(1).reduce((a, b) => a * b, 1);
       const need = this.header.dataOffset + this.header.size * this.header.itemSize;
       const size = fstatSync(this.fd).size;
-      if (size < need) throw new NpyFormatError(path, 'truncated', `shape [${this.header.shape}] needs ${need} bytes, the file has ${size}`);
+      if (size < need)
+        throw new NpyFormatError(path, 'truncated', `shape [${this.header.shape}] needs ${need} bytes, the file has ${size}`);
     } catch (error) {
       closeSync(this.fd);
       this.fd = null;
@@ -154,7 +167,8 @@ export class NpyFile {
   /** Rows [start, start + count) as values (see {@link NpyArray}). */
   readRows(start: number, count: number): Float32Array | Uint8Array {
     if (this.fd === null) throw new Error(`${this.path} is closed`);
-    if (!(start >= 0 && count >= 0 && start + count <= this.rows)) throw new RangeError(`rows ${start}..${start + count} are outside 0..${this.rows}`);
+    if (!(start >= 0 && count >= 0 && start + count <= this.rows))
+      throw new RangeError(`rows ${start}..${start + count} are outside 0..${this.rows}`);
     const { itemSize, dataOffset, dtype } = this.header;
     const bytes = new Uint8Array(count * this.rowSize * itemSize);
     let done = 0;
@@ -238,10 +252,12 @@ export class NpyMatrixWriter {
   writeRows(start: number, data: Float32Array): void {
     if (this.fd === null) throw new Error(`${this.partial} is closed`);
     const count = data.length / this.cols;
-    if (!Number.isInteger(count) || start < 0 || start + count > this.rows) throw new RangeError(`rows ${start}..${start + count} do not fit [${this.rows}, ${this.cols}]`);
+    if (!Number.isInteger(count) || start < 0 || start + count > this.rows)
+      throw new RangeError(`rows ${start}..${start + count} do not fit [${this.rows}, ${this.cols}]`);
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     let done = 0;
-    while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done, this.dataOffset + start * this.cols * 4 + done);
+    while (done < bytes.length)
+      done += writeSync(this.fd, bytes, done, bytes.length - done, this.dataOffset + start * this.cols * 4 + done);
     this.written.fill(1, start, start + count);
   }
 

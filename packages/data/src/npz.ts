@@ -77,7 +77,12 @@ export class NpzFile {
 
   private read(at: number, length: number): Uint8Array {
     if (this.fd === null) throw new Error(`${this.path} is closed`);
-    if (at < 0 || at + length > this.fileSize) throw new CorruptFileError(this.path, 'truncated', `the zip archive is truncated (a record at byte ${at} runs past the end of the ${this.fileSize}-byte file)`);
+    if (at < 0 || at + length > this.fileSize)
+      throw new CorruptFileError(
+        this.path,
+        'truncated',
+        `the zip archive is truncated (a record at byte ${at} runs past the end of the ${this.fileSize}-byte file)`,
+      );
     const out = new Uint8Array(length);
     let done = 0;
     while (done < length) {
@@ -99,13 +104,19 @@ export class NpzFile {
         break;
       }
     }
-    if (eocd < 0) throw new CorruptFileError(this.path, 'truncated', 'not a complete zip archive (no end-of-central-directory record: truncated, or not an .npz)');
+    if (eocd < 0)
+      throw new CorruptFileError(
+        this.path,
+        'truncated',
+        'not a complete zip archive (no end-of-central-directory record: truncated, or not an .npz)',
+      );
     let count = tv.getUint16(eocd + 10, true);
     let cdSize = tv.getUint32(eocd + 12, true);
     let cdOffset = tv.getUint32(eocd + 16, true);
     if (count === 0xffff || cdSize === MAX32 || cdOffset === MAX32) {
       const loc = eocd - 20;
-      if (loc < 0 || tv.getUint32(loc, true) !== EOCD64_LOCATOR) throw new CorruptFileError(this.path, 'header', 'the ZIP64 end-of-central-directory locator is missing');
+      if (loc < 0 || tv.getUint32(loc, true) !== EOCD64_LOCATOR)
+        throw new CorruptFileError(this.path, 'header', 'the ZIP64 end-of-central-directory locator is missing');
       const rec = this.read(u64(tv, loc + 8), 56);
       const rv = new DataView(rec.buffer);
       if (rv.getUint32(0, true) !== EOCD64) throw new CorruptFileError(this.path, 'header', 'bad ZIP64 end-of-central-directory record');
@@ -118,7 +129,8 @@ export class NpzFile {
     const out: ZipEntry[] = [];
     let at = 0;
     for (let i = 0; i < count; i++) {
-      if (at + 46 > cd.length || v.getUint32(at, true) !== CENTRAL) throw new CorruptFileError(this.path, 'header', `bad central directory record ${i}`);
+      if (at + 46 > cd.length || v.getUint32(at, true) !== CENTRAL)
+        throw new CorruptFileError(this.path, 'header', `bad central directory record ${i}`);
       const method = v.getUint16(at + 10, true);
       const crc = v.getUint32(at + 16, true);
       let compressedSize = v.getUint32(at + 20, true);
@@ -136,8 +148,14 @@ export class NpzFile {
         const len = v.getUint16(e + 2, true);
         if (id === 1) {
           let p = e + 4;
-          if (size === MAX32) (size = u64(v, p)), (p += 8);
-          if (compressedSize === MAX32) (compressedSize = u64(v, p)), (p += 8);
+          if (size === MAX32) {
+            size = u64(v, p);
+            p += 8;
+          }
+          if (compressedSize === MAX32) {
+            compressedSize = u64(v, p);
+            p += 8;
+          }
           if (localOffset === MAX32) localOffset = u64(v, p);
         }
         e += 4 + len;
@@ -165,7 +183,8 @@ export class NpzFile {
       } catch (error) {
         throw new CorruptFileError(this.path, 'deflate', `${e.name}: the deflated data are corrupt (${(error as Error).message})`);
       }
-    } else throw new CorruptFileError(this.path, 'header', `${e.name}: compression method ${e.method} is not supported (stored or deflate)`);
+    } else
+      throw new CorruptFileError(this.path, 'header', `${e.name}: compression method ${e.method} is not supported (stored or deflate)`);
     if (bytes.length !== e.size) throw new CorruptFileError(this.path, 'length', `${e.name}: ${bytes.length} bytes instead of ${e.size}`);
     if (crc32(bytes) !== e.crc) throw new CorruptFileError(this.path, 'crc32', `${e.name}: CRC-32 check failed (the archive is damaged)`);
     return bytes;
@@ -185,7 +204,8 @@ export class NpzFile {
     const start = e.localOffset + 30 + lv.getUint16(26, true) + lv.getUint16(28, true);
     try {
       const h = parseNpyHeader(this.read(start, Math.min(e.size, 8192)), `${this.path}:${name}`);
-      if (h.dataOffset + h.size * h.itemSize > e.size) throw new NpyFormatError(`${this.path}:${name}`, 'truncated', `shape [${h.shape}] needs more bytes than the entry holds`);
+      if (h.dataOffset + h.size * h.itemSize > e.size)
+        throw new NpyFormatError(`${this.path}:${name}`, 'truncated', `shape [${h.shape}] needs more bytes than the entry holds`);
       return { dtype: h.dtype, shape: h.shape };
     } catch (error) {
       if (error instanceof NpyFormatError && error.check === 'truncated' && e.size > 8192) return this.header(name);

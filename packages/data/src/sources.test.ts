@@ -3,7 +3,9 @@ import { DATASET_SOURCES } from './sources.js';
 
 describe('DATASET_SOURCES', () => {
   it('carries the official archive names and MD5s (docs/paper-notes.md §8.5, torchvision for Fashion-MNIST)', () => {
-    expect(DATASET_SOURCES.cifar10.files).toEqual([{ name: 'cifar-10-binary.tar.gz', md5: 'c32a1d4ab5d03f1284b67883e8d87530', bytes: 170_052_171 }]);
+    expect(DATASET_SOURCES.cifar10.files).toEqual([
+      { name: 'cifar-10-binary.tar.gz', md5: 'c32a1d4ab5d03f1284b67883e8d87530', bytes: 170_052_171 },
+    ]);
     expect(DATASET_SOURCES.cifar100.files[0]).toEqual({ name: 'cifar-100-binary.tar.gz', md5: '03b5dce01913d631647c71ecec9e9cb8' });
     expect(DATASET_SOURCES['tiny-imagenet'].files[0]!.md5).toBe('90528d7ca1a48142e341f4ef8d21d0de');
     expect(DATASET_SOURCES['fashion-mnist'].files.map((f) => f.md5)).toEqual([

@@ -7,7 +7,10 @@ import type { ImageDataset, ImageDatasetName, ImageSet } from './image-set.js';
 import { createRng, type Rng } from '@samrank/core';
 
 /** Image shape and class count of each real data set. */
-export const DATASET_SHAPES: Record<ImageDatasetName, { height: number; width: number; channels: number; numClasses: number; train: number; test: number }> = {
+export const DATASET_SHAPES: Record<
+  ImageDatasetName,
+  { height: number; width: number; channels: number; numClasses: number; train: number; test: number }
+> = {
   cifar10: { height: 32, width: 32, channels: 3, numClasses: 10, train: 50_000, test: 10_000 },
   cifar100: { height: 32, width: 32, channels: 3, numClasses: 100, train: 50_000, test: 10_000 },
   'tiny-imagenet': { height: 64, width: 64, channels: 3, numClasses: 200, train: 100_000, test: 10_000 },
@@ -26,7 +29,13 @@ export interface SyntheticOptions {
   noise?: number;
 }
 
-function makeSet(rng: Rng, protos: Uint8Array[], count: number, shape: { height: number; width: number; channels: number }, noise: number): ImageSet {
+function makeSet(
+  rng: Rng,
+  protos: Uint8Array[],
+  count: number,
+  shape: { height: number; width: number; channels: number },
+  noise: number,
+): ImageSet {
   const size = shape.height * shape.width * shape.channels;
   const images = new Uint8Array(count * size);
   const labels = new Int32Array(count);

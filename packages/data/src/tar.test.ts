@@ -45,7 +45,10 @@ describe('TarReader', () => {
     let len = record.length + 3;
     len = `${len}${record}`.length;
     const pax = new TextEncoder().encode(`${len}${record}`);
-    const raw = writeTar([{ path: 'PaxHeader', data: pax }, { path: 'short', data: Uint8Array.of(1, 2) }]);
+    const raw = writeTar([
+      { path: 'PaxHeader', data: pax },
+      { path: 'short', data: Uint8Array.of(1, 2) },
+    ]);
     raw[156] = 'x'.charCodeAt(0);
     // Fix the header checksum after changing the type flag.
     raw.fill(32, 148, 156);

@@ -182,8 +182,7 @@ export function writeTar(entries: ReadonlyArray<{ path: string; data?: Uint8Arra
     if (name.length > 100) throw new RangeError(`writeTar: path longer than 100 bytes: ${e.path}`);
     h.set(name, 0);
     const size = e.directory ? 0 : (e.data?.length ?? 0);
-    const field = (value: number, start: number, length: number) =>
-      h.set(enc.encode(value.toString(8).padStart(length - 1, '0')), start);
+    const field = (value: number, start: number, length: number) => h.set(enc.encode(value.toString(8).padStart(length - 1, '0')), start);
     field(e.directory ? 0o755 : 0o644, 100, 8);
     field(0, 108, 8);
     field(0, 116, 8);

@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  InvalidTeacherStudentOptionError,
-  TeacherLabelScaleError,
-  makeTeacherStudentData,
-} from './teacher-student.js';
+import { InvalidTeacherStudentOptionError, TeacherLabelScaleError, makeTeacherStudentData } from './teacher-student.js';
 import { twoLayerForward } from '@samrank/core';
 
 describe('makeTeacherStudentData', () => {

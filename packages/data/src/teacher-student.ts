@@ -129,9 +129,7 @@ export function makeTeacherStudentData(options: TeacherStudentOptions): TeacherS
   if (!Number.isInteger(seed)) throw new InvalidTeacherStudentOptionError(`seed must be an integer, got ${seed}`);
   const activation = options.activation ?? 'relu';
   if (!TWO_LAYER_ACTIVATIONS.includes(activation)) {
-    throw new InvalidTeacherStudentOptionError(
-      `activation must be one of ${TWO_LAYER_ACTIVATIONS.join(', ')}, got ${String(activation)}`,
-    );
+    throw new InvalidTeacherStudentOptionError(`activation must be one of ${TWO_LAYER_ACTIVATIONS.join(', ')}, got ${String(activation)}`);
   }
   const nTrain = positiveInt('nTrain', options.nTrain ?? 20);
   const nTest = positiveInt('nTest', options.nTest ?? 1000);
@@ -167,7 +165,5 @@ export function makeTeacherStudentData(options: TeacherStudentOptions): TeacherS
       };
     }
   }
-  throw new TeacherLabelScaleError(
-    `no teacher draw for seed ${seed} had max |y| <= ${bound} within ${maxAttempts} attempts`,
-  );
+  throw new TeacherLabelScaleError(`no teacher draw for seed ${seed} had max |y| <= ${bound} within ${maxAttempts} attempts`);
 }

@@ -47,7 +47,12 @@ describe('tensors', () => {
   });
 
   it('resuming from a step yields the same batches as the uninterrupted epoch', () => {
-    const all = [...trainBatches(p, 2, 16)].map((b) => ({ step: b.step, x: b.x.dataSync().slice(), y: b.y.dataSync().slice(), t: [b.x, b.y] }));
+    const all = [...trainBatches(p, 2, 16)].map((b) => ({
+      step: b.step,
+      x: b.x.dataSync().slice(),
+      y: b.y.dataSync().slice(),
+      t: [b.x, b.y],
+    }));
     const resumed = [...trainBatches(p, 2, 16, 4)];
     expect(resumed.map((b) => b.step)).toEqual([4, 5]);
     expect(resumed[0]!.x.dataSync()).toEqual(all[4]!.x);

@@ -212,7 +212,10 @@ export async function startTestServer(files: Record<string, Uint8Array>): Promis
         res.writeHead(416, { 'content-range': `bytes */${data.length}` }).end();
         return;
       }
-      res.writeHead(206, { 'content-length': String(data.length - start), 'content-range': `bytes ${start}-${data.length - 1}/${data.length}` });
+      res.writeHead(206, {
+        'content-length': String(data.length - start),
+        'content-range': `bytes ${start}-${data.length - 1}/${data.length}`,
+      });
     } else {
       res.writeHead(200, { 'content-length': String(data.length) });
     }

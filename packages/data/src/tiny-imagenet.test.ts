@@ -67,7 +67,7 @@ describe('loadTinyImageNet', () => {
     expect(again.test.labels).toEqual(ds.test.labels);
   });
 
-  it('records the decoded caches\' digests, pins them, and catches a damaged cache instead of training on other pixels', () => {
+  it("records the decoded caches' digests, pins them, and catches a damaged cache instead of training on other pixels", () => {
     const cacheDir = join(tmp, 'cache-digests');
     const first = loadTinyImageNet(join(tmp, 'data'), { cacheDir });
     expect(first.files!.map((f) => f.file)).toEqual(['train-order0.bin', 'val.bin']);
@@ -90,13 +90,19 @@ describe('loadTinyImageNet', () => {
       throw new Error('expected a throw');
     })();
     expect(err).toBeInstanceOf(ChecksumMismatchError);
-    expect(err.message).toMatch(new RegExp(`^${cache}: SHA-256 [0-9a-f]{64} does not match the expected ${second.files![1]!.sha256} .*delete it to rebuild it from the JPEGs\\)$`));
+    expect(err.message).toMatch(
+      new RegExp(
+        `^${cache}: SHA-256 [0-9a-f]{64} does not match the expected ${second.files![1]!.sha256} .*delete it to rebuild it from the JPEGs\\)$`,
+      ),
+    );
     rmSync(cache);
     expect(loadTinyImageNet(join(tmp, 'data'), { cacheDir }).digest).toBe(first.digest);
   });
 
   it('val annotations with an unknown class are a DatasetFormatError', () => {
-    expect(() => parseValAnnotations('val_0.JPEG\tn999\t0\t0\t1\t1\n', '/d', ['n1'], 'ann')).toThrow(/ann: line 1: class n999 has no training folder/);
+    expect(() => parseValAnnotations('val_0.JPEG\tn999\t0\t0\t1\t1\n', '/d', ['n1'], 'ann')).toThrow(
+      /ann: line 1: class n999 has no training folder/,
+    );
     expect(() => parseValAnnotations('garbage\n', '/d', ['n1'], 'ann')).toThrow(DatasetFormatError);
   });
 

@@ -80,7 +80,9 @@ function trainFiles(dir: string, wnids: string[]): ImageFileList {
   wnids.forEach((wnid, label) => {
     const imgDir = join(dir, 'train', wnid, 'images');
     if (!existsSync(imgDir)) throw new DatasetFormatError(imgDir, 'missing (expected train/<wnid>/images/*.JPEG)');
-    for (const f of readdirSync(imgDir).filter((f) => /\.jpe?g$/i.test(f)).sort()) {
+    for (const f of readdirSync(imgDir)
+      .filter((f) => /\.jpe?g$/i.test(f))
+      .sort()) {
       files.push(join(imgDir, f));
       labels.push(label);
     }
@@ -174,5 +176,14 @@ export function loadTinyImageNet(dataDir: string, options: TinyImageNetOptions =
   } finally {
     manifest.save();
   }
-  return { name: 'tiny-imagenet', numClasses: wnids.length, train, test, classNames: wnids, source: dir, files, digest: datasetDigest(files) };
+  return {
+    name: 'tiny-imagenet',
+    numClasses: wnids.length,
+    train,
+    test,
+    classNames: wnids,
+    source: dir,
+    files,
+    digest: datasetDigest(files),
+  };
 }

@@ -15,7 +15,15 @@ const payload = Uint8Array.from({ length: 5000 }, (_, i) => (i * 31) % 251);
 describe('unpackArchive', () => {
   it('unpacks a .tar.gz (streaming) with nested folders', async () => {
     const archive = join(tmp, 'a.tar.gz');
-    writeFileSync(archive, gzipSync(writeTar([{ path: 'root/sub/x.bin', data: payload }, { path: 'root/y.txt', data: Uint8Array.of(65) }])));
+    writeFileSync(
+      archive,
+      gzipSync(
+        writeTar([
+          { path: 'root/sub/x.bin', data: payload },
+          { path: 'root/y.txt', data: Uint8Array.of(65) },
+        ]),
+      ),
+    );
     const progress: number[] = [];
     const n = await unpackArchive(archive, join(tmp, 'out1'), undefined, (b) => progress.push(b));
     expect(n).toBe(2);
@@ -50,7 +58,12 @@ describe('unpackArchive', () => {
   });
 
   it('verifies every gzip member of a .tar.gz: flipped deflate byte, CRC, ISIZE, truncation are CorruptFileErrors', async () => {
-    const gz = gzipSync(writeTar([{ path: 'r/a.bin', data: payload }, { path: 'r/b.bin', data: payload.slice().reverse() }]));
+    const gz = gzipSync(
+      writeTar([
+        { path: 'r/a.bin', data: payload },
+        { path: 'r/b.bin', data: payload.slice().reverse() },
+      ]),
+    );
     const expected: Record<string, string> = { deflate: 'crc32', crc: 'crc32', isize: 'length', truncate: 'truncated' };
     for (const damage of ['deflate', 'crc', 'isize', 'truncate'] as const) {
       const archive = join(tmp, `damaged-${damage}.tar.gz`);

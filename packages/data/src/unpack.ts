@@ -50,7 +50,12 @@ function fileSink(path: string): { write(chunk: Uint8Array): void; end(): void }
 export type UnpackProgress = (consumedBytes: number) => void;
 
 /** Unpacks `archive` (streaming) into `destDir`, which is created. Returns the number of files written. */
-export async function unpackArchive(archive: string, destDir: string, kind = archiveKind(archive), onProgress?: UnpackProgress): Promise<number> {
+export async function unpackArchive(
+  archive: string,
+  destDir: string,
+  kind = archiveKind(archive),
+  onProgress?: UnpackProgress,
+): Promise<number> {
   mkdirSync(destDir, { recursive: true });
   let files = 0;
   let consumed = 0;

@@ -92,7 +92,7 @@ export type VisionCheckpointName = keyof typeof VISION_CHECKPOINTS;
 
 /** True for a name of {@link VISION_CHECKPOINTS}. */
 export function isVisionCheckpointName(name: string): name is VisionCheckpointName {
-  return Object.prototype.hasOwnProperty.call(VISION_CHECKPOINTS, name);
+  return Object.hasOwn(VISION_CHECKPOINTS, name);
 }
 
 /** `$SAMRANK_CHECKPOINT_DIR`, else `~/.cache/samrank/checkpoints`. */
@@ -140,7 +140,10 @@ export interface VisionCheckpointDownloadOptions {
  * continues from `<file>.part`). The file is accepted only complete and structurally sound (see the module
  * comment); a damaged part is removed. Returns whether it was fetched now.
  */
-export async function downloadVisionCheckpoint(name: VisionCheckpointName, options: VisionCheckpointDownloadOptions = {}): Promise<{ path: string; downloaded: boolean; url: string }> {
+export async function downloadVisionCheckpoint(
+  name: VisionCheckpointName,
+  options: VisionCheckpointDownloadOptions = {},
+): Promise<{ path: string; downloaded: boolean; url: string }> {
   const source = VISION_CHECKPOINTS[name];
   const dir = options.dir ?? defaultCheckpointDir();
   const path = visionCheckpointPath(name, dir);

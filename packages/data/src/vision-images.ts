@@ -83,7 +83,10 @@ const IMAGE_EXT = new Set(['.jpeg', '.jpg', '.png']);
  */
 export function decodeImageRgb(bytes: Uint8Array, file: string): { width: number; height: number; data: Uint8Array } {
   if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
-    throw new DatasetFormatError(file, 'is a PNG image; only JPEG is decoded (convert it to JPEG, or pass the images as an .npy uint8 array [N, H, W, 3])');
+    throw new DatasetFormatError(
+      file,
+      'is a PNG image; only JPEG is decoded (convert it to JPEG, or pass the images as an .npy uint8 array [N, H, W, 3])',
+    );
   }
   try {
     const d = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: 200, maxMemoryUsageInMB: 2048 });
@@ -99,12 +102,19 @@ class NpyImages implements VisionImageSource {
   readonly order = 'array order';
   private readonly file: NpyFile;
 
-  constructor(readonly location: string, limit: number) {
+  constructor(
+    readonly location: string,
+    limit: number,
+  ) {
     this.file = new NpyFile(location);
     const { shape, dtype } = this.file.header;
     if (dtype !== '|u1' || shape.length !== 4 || shape[3] !== 3) {
       this.file.close();
-      throw new NpyFormatError(location, dtype !== '|u1' ? 'dtype' : 'header', `expected a uint8 array [N, H, W, 3] of RGB images, got ${dtype} [${shape}]`);
+      throw new NpyFormatError(
+        location,
+        dtype !== '|u1' ? 'dtype' : 'header',
+        `expected a uint8 array [N, H, W, 3] of RGB images, got ${dtype} [${shape}]`,
+      );
     }
     this.count = Math.min(limit, shape[0]!);
   }
@@ -143,7 +153,10 @@ class FolderImages implements VisionImageSource {
   readonly order: string;
   private readonly files: string[];
 
-  constructor(readonly location: string, limit: number) {
+  constructor(
+    readonly location: string,
+    limit: number,
+  ) {
     const classes = readdirSync(location, { withFileTypes: true })
       .filter((e) => e.isDirectory())
       .map((e) => e.name)
@@ -155,13 +168,15 @@ class FolderImages implements VisionImageSource {
       const lists = classes.map((c) => imageFiles(join(location, c)).map((f) => `${c}/${f}`));
       files = [];
       const longest = Math.max(0, ...lists.map((l) => l.length));
-      for (let i = 0; i < longest && files.length < limit; i++) for (const l of lists) if (i < l.length && files.length < limit) files.push(l[i]!);
+      for (let i = 0; i < longest && files.length < limit; i++)
+        for (const l of lists) if (i < l.length && files.length < limit) files.push(l[i]!);
       this.order = `round-robin over ${classes.length} class folders (sorted), files sorted within each`;
     } else {
       files = imageFiles(location).slice(0, limit);
       this.order = 'file names sorted';
     }
-    if (files.length === 0) throw new DatasetNotFoundError('images', [location], 'No .JPEG/.jpg images found there (nor in class subfolders).');
+    if (files.length === 0)
+      throw new DatasetNotFoundError('images', [location], 'No .JPEG/.jpg images found there (nor in class subfolders).');
     this.files = files;
     this.count = files.length;
   }
@@ -191,7 +206,8 @@ class FolderImages implements VisionImageSource {
  */
 export function openVisionImages(path: string, options: { limit?: number } = {}): VisionImageSource {
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
-  if (!existsSync(path)) throw new DatasetNotFoundError('images', [path], 'Pass --images an .npy uint8 array [N, H, W, 3] or a folder of JPEG images.');
+  if (!existsSync(path))
+    throw new DatasetNotFoundError('images', [path], 'Pass --images an .npy uint8 array [N, H, W, 3] or a folder of JPEG images.');
   if (statSync(path).isDirectory()) {
     const train = join(path, 'train');
     return new FolderImages(existsSync(train) && statSync(train).isDirectory() ? train : path, limit);

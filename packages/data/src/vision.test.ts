@@ -6,10 +6,11 @@ import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CorruptFileError, DatasetFormatError, DatasetNotFoundError, DownloadError } from './errors.js';
 import { NpyFile, NpyFormatError, NpyMatrixWriter, decodeNpy, encodeNpy, npyHeaderBytes } from './npy.js';
-import { NpzFile, crc32, readNpz } from './npz.js';
+import { NpzFile, readNpz } from './npz.js';
 import { startTestServer } from './test-archives.js';
 import { VISION_CHECKPOINTS, checkNpzStructure, downloadVisionCheckpoint, isVisionCheckpointName } from './vision-checkpoints.js';
 import { openVisionImages, resizeBilinear } from './vision-images.js';
+import { storedZip } from '../../../test-utils/zip.js';
 
 let tmp: string;
 beforeAll(() => {
@@ -30,72 +31,6 @@ function file(name: string, bytes: Uint8Array): string {
   const p = join(tmp, name);
   writeFileSync(p, bytes);
   return p;
-}
-
-/** A stored zip whose central directory and end record are ZIP64 throughout (as numpy writes archives > 4 GB). */
-function zip64(entries: Record<string, Uint8Array>): Uint8Array {
-  const parts: Uint8Array[] = [];
-  const central: Uint8Array[] = [];
-  let offset = 0;
-  for (const [name, data] of Object.entries(entries)) {
-    const n = new TextEncoder().encode(name);
-    const local = new Uint8Array(30 + n.length);
-    const lv = new DataView(local.buffer);
-    lv.setUint32(0, 0x04034b50, true);
-    lv.setUint16(4, 45, true);
-    lv.setUint32(14, crc32(data), true);
-    lv.setUint32(18, data.length, true);
-    lv.setUint32(22, data.length, true);
-    lv.setUint16(26, n.length, true);
-    local.set(n, 30);
-    const c = new Uint8Array(46 + n.length + 28);
-    const cv = new DataView(c.buffer);
-    cv.setUint32(0, 0x02014b50, true);
-    cv.setUint32(16, crc32(data), true);
-    cv.setUint32(20, 0xffffffff, true);
-    cv.setUint32(24, 0xffffffff, true);
-    cv.setUint16(28, n.length, true);
-    cv.setUint16(30, 28, true);
-    cv.setUint32(42, 0xffffffff, true);
-    c.set(n, 46);
-    const e = 46 + n.length;
-    cv.setUint16(e, 1, true);
-    cv.setUint16(e + 2, 24, true);
-    cv.setBigUint64(e + 4, BigInt(data.length), true);
-    cv.setBigUint64(e + 12, BigInt(data.length), true);
-    cv.setBigUint64(e + 20, BigInt(offset), true);
-    parts.push(local, data);
-    central.push(c);
-    offset += local.length + data.length;
-  }
-  const cdSize = central.reduce((a, c) => a + c.length, 0);
-  const rec = new Uint8Array(56);
-  const rv = new DataView(rec.buffer);
-  rv.setUint32(0, 0x06064b50, true);
-  rv.setBigUint64(4, 44n, true);
-  rv.setBigUint64(24, BigInt(central.length), true);
-  rv.setBigUint64(32, BigInt(central.length), true);
-  rv.setBigUint64(40, BigInt(cdSize), true);
-  rv.setBigUint64(48, BigInt(offset), true);
-  const loc = new Uint8Array(20);
-  const lv = new DataView(loc.buffer);
-  lv.setUint32(0, 0x07064b50, true);
-  lv.setBigUint64(8, BigInt(offset + cdSize), true);
-  const end = new Uint8Array(22);
-  const ev = new DataView(end.buffer);
-  ev.setUint32(0, 0x06054b50, true);
-  ev.setUint16(8, 0xffff, true);
-  ev.setUint16(10, 0xffff, true);
-  ev.setUint32(12, 0xffffffff, true);
-  ev.setUint32(16, 0xffffffff, true);
-  const all = [...parts, ...central, rec, loc, end];
-  const out = new Uint8Array(all.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of all) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 describe('.npy', () => {
@@ -168,7 +103,15 @@ describe('.npz', () => {
     expect(z.readFloat32('w').data[49]).toBe(1);
     expect(() => z.readFloat32('i')).toThrow(/dtype '<i8' is not supported/);
     z.close();
-    const big = readNpz(file('zip64.npz', zip64({ 'x/y.npy': encodeNpy('<f4', [2], new Float32Array([3, 4])), 'z.npy': encodeNpy('<f8', [1], new Float64Array([0.5])) })));
+    const big = readNpz(
+      file(
+        'zip64.npz',
+        storedZip(
+          { 'x/y.npy': encodeNpy('<f4', [2], new Float32Array([3, 4])), 'z.npy': encodeNpy('<f8', [1], new Float64Array([0.5])) },
+          { zip64: true },
+        ),
+      ),
+    );
     expect(big).toEqual({ 'x/y': { shape: [2], data: new Float32Array([3, 4]) }, z: { shape: [1], data: new Float32Array([0.5]) } });
     const vit = readNpz(join(fixtures, 'vit.npz'));
     expect(Object.keys(vit)).toHaveLength(56);
@@ -222,7 +165,10 @@ describe('images for the vision probes', () => {
     images.close();
     const root = join(tmp, 'imagenet');
     const solid = (v: number) => jpeg.encode({ data: new Uint8Array(8 * 6 * 4).fill(v), width: 8, height: 6 }, 100).data;
-    for (const [cls, files] of [['n02', ['b.JPEG', 'a.JPEG', 'c.JPEG']], ['n01', ['z.JPEG', 'y.JPEG']]] as const) {
+    for (const [cls, files] of [
+      ['n02', ['b.JPEG', 'a.JPEG', 'c.JPEG']],
+      ['n01', ['z.JPEG', 'y.JPEG']],
+    ] as const) {
       for (const [i, f] of files.entries()) {
         const dir = join(root, 'train', cls);
         mkdirSync(dir, { recursive: true });
@@ -240,14 +186,20 @@ describe('images for the vision probes', () => {
     writeFileSync(join(root, 'train', 'n01', 'y.JPEG'), new Uint8Array([0xff, 0xd8, 1, 2, 3]));
     expect(() => folder.read(0, 1, 4)).toThrow(DatasetFormatError);
     expect(() => openVisionImages(join(tmp, 'nowhere'))).toThrow(DatasetNotFoundError);
-    expect(() => openVisionImages(file('floats.npy', encodeNpy('<f4', [1, 2, 2, 3], new Float32Array(12))))).toThrow(/expected a uint8 array \[N, H, W, 3\]/);
+    expect(() => openVisionImages(file('floats.npy', encodeNpy('<f4', [1, 2, 2, 3], new Float32Array(12))))).toThrow(
+      /expected a uint8 array \[N, H, W, 3\]/,
+    );
   });
 });
 
 describe('known checkpoints', () => {
   it("Table 1's ten checkpoints and R+Ti/16 are known by name with their buckets' URLs and resolutions", () => {
     expect(Object.keys(VISION_CHECKPOINTS)).toHaveLength(11);
-    expect(VISION_CHECKPOINTS['vit-b16']).toMatchObject({ path: 'vit_models/imagenet21k%2Bimagenet2012/ViT-B_16.npz', resolution: 384, training: 'standard' });
+    expect(VISION_CHECKPOINTS['vit-b16']).toMatchObject({
+      path: 'vit_models/imagenet21k%2Bimagenet2012/ViT-B_16.npz',
+      resolution: 384,
+      training: 'standard',
+    });
     expect(VISION_CHECKPOINTS['vit-l32-sam']).toMatchObject({ path: 'vit_models/sam/ViT-L_32.npz', resolution: 224, depth: 24 });
     expect(VISION_CHECKPOINTS['mixer-b16-sam'].path).toBe('mixer_models/sam/Mixer-B_16.npz');
     expect(isVisionCheckpointName('vit-b16')).toBe(true);
@@ -256,7 +208,10 @@ describe('known checkpoints', () => {
 
   it('downloads by name from a local server: resumes an interrupted transfer, checks structure, refuses a damaged file', async () => {
     const good = new Uint8Array(readFileSync(join(fixtures, 'vit.npz')));
-    const server = await startTestServer({ 'vit_models/sam/ViT-B_16.npz': good, 'mixer_models/sam/Mixer-B_16.npz': good.subarray(0, 4000) });
+    const server = await startTestServer({
+      'vit_models/sam/ViT-B_16.npz': good,
+      'mixer_models/sam/Mixer-B_16.npz': good.subarray(0, 4000),
+    });
     try {
       const dir = join(tmp, 'ckpts');
       server.modes.set('vit_models/sam/ViT-B_16.npz', 'truncate');
@@ -274,7 +229,9 @@ describe('known checkpoints', () => {
       expect(existsSync(join(dir, 'mixer-b16-sam.npz'))).toBe(false);
       await expect(downloadVisionCheckpoint('vit-l16', { dir, download: false })).rejects.toThrow(DatasetNotFoundError);
       writeFileSync(join(dir, 'vit-l16.npz'), good.subarray(0, 100));
-      await expect(downloadVisionCheckpoint('vit-l16', { dir, baseUrl: server.baseUrl })).rejects.toThrow(/already there but fails its check/);
+      await expect(downloadVisionCheckpoint('vit-l16', { dir, baseUrl: server.baseUrl })).rejects.toThrow(
+        /already there but fails its check/,
+      );
     } finally {
       await server.close();
     }

@@ -4,38 +4,23 @@
  * and archives use fs, path and crypto). Reads the built dist/ through the package's exports: `npm run build`
  * first (the root `npm test` builds).
  */
-import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { browserBundle, requireBuilt } from '../../../test-utils/browser-bundle.js';
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
-beforeAll(() => {
-  for (const name of ['teacher-student.js', 'index.js']) {
-    if (!existsSync(`${dist}${name}`)) throw new Error(`packages/data/dist/${name} is missing: run \`npm run build\` at the repository root first`);
-  }
-});
+beforeAll(() => requireBuilt('data', ['teacher-student.js', 'index.js']));
 
 describe('@samrank/data/teacher-student', () => {
   it('bundles for the browser without any Node module', async () => {
-    const result = await build({
-      stdin: { contents: "export { makeTeacherStudentData } from '@samrank/data/teacher-student';", resolveDir: repoRoot, sourcefile: 'entry.js' },
-      bundle: true,
-      platform: 'browser',
-      format: 'esm',
-      write: false,
-      metafile: true,
-      absWorkingDir: repoRoot,
-      logLevel: 'silent',
-    });
+    const result = await browserBundle("export { makeTeacherStudentData } from '@samrank/data/teacher-student';");
     expect(result.errors).toEqual([]);
     expect(result.warnings).toEqual([]);
-    const inputs = Object.keys(result.metafile.inputs);
+    const { inputs } = result;
     expect(inputs).toContain('packages/data/dist/teacher-student.js');
     expect(inputs.filter((i) => /^node:|(^|:)(fs|os|path|crypto|zlib)$/.test(i))).toEqual([]);
-    expect(result.outputFiles[0]!.text).not.toMatch(/["']node:[a-z_/]+["']/);
+    expect(result.text).not.toMatch(/["']node:[a-z_/]+["']/);
   });
 
   it('exports the same bindings as the main entry, and the same data', async () => {
@@ -44,6 +29,8 @@ describe('@samrank/data/teacher-student', () => {
     for (const name of Object.keys(sub)) expect(main[name], name).toBe((sub as Record<string, unknown>)[name]);
     const a = sub.makeTeacherStudentData({ seed: 1 });
     expect(a.xTrain.length).toBe(60);
-    expect(Array.from(a.yTrain)).toEqual(Array.from((await import('../src/teacher-student.js')).makeTeacherStudentData({ seed: 1 }).yTrain));
+    expect(Array.from(a.yTrain)).toEqual(
+      Array.from((await import('../src/teacher-student.js')).makeTeacherStudentData({ seed: 1 }).yTrain),
+    );
   });
 });

@@ -4,7 +4,15 @@
  * SAM `microBatches` option uses — with gradients (keyed like `params`) averaged by slice size.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type BatchNormMode, type BatchNormStateStore, type Model, type Params, type ValueAndGrads, classificationLoss, valueAndGrads } from '@samrank/models';
+import {
+  type BatchNormMode,
+  type BatchNormStateStore,
+  type Model,
+  type Params,
+  type ValueAndGrads,
+  classificationLoss,
+  valueAndGrads,
+} from '@samrank/models';
 import { chunkRange, sliceChunk } from '@samrank/optim';
 
 /** Mean cross-entropy and its gradients over `chunks` micro-batches of (x, y), BatchNorm in `mode`. */

@@ -23,7 +23,9 @@ interface TorchTwoLayer {
 }
 
 function torchTwoLayer(): TorchTwoLayer | null {
-  return torchReference<TorchTwoLayer>(['two_layer_teacher_student'], { threads: 1, timeoutMs: 600_000 })?.['two_layer_teacher_student'] ?? null;
+  return (
+    torchReference<TorchTwoLayer>(['two_layer_teacher_student'], { threads: 1, timeoutMs: 600_000 })?.['two_layer_teacher_student'] ?? null
+  );
 }
 
 async function sweepMs(seeds: number, iterations: number): Promise<{ ms: number; peakMB: number }> {
@@ -35,7 +37,12 @@ async function sweepMs(seeds: number, iterations: number): Promise<{ ms: number;
   let peak = rssMB();
   const t0 = performance.now();
   const { prepared } = await teacherStudentDefinition.prepare(config, () => {}, {});
-  const out = await runSweep({ definition: teacherStudentDefinition, config, prepared, hooks: { onProgress: () => (peak = Math.max(peak, rssMB())) } });
+  const out = await runSweep({
+    definition: teacherStudentDefinition,
+    config,
+    prepared,
+    hooks: { onProgress: () => (peak = Math.max(peak, rssMB())) },
+  });
   const ms = performance.now() - t0;
   if (!out.completed) throw new Error('sweep did not complete');
   return { ms, peakMB: Math.round(peak) };
@@ -44,7 +51,10 @@ async function sweepMs(seeds: number, iterations: number): Promise<{ ms: number;
 const torch = torchTwoLayer();
 const samSteps = Math.floor(ITER / 2) + 1;
 const reference = torch
-  ? { name: `pytorch ${torch.sam.median_ms} ms/SAM step, ${torch.sgd.median_ms} ms/SGD step (bench/torch_reference.py)`, ms: 5 * (samSteps * torch.sam.median_ms + (ITER - samSteps) * torch.sgd.median_ms) }
+  ? {
+      name: `pytorch ${torch.sam.median_ms} ms/SAM step, ${torch.sgd.median_ms} ms/SGD step (bench/torch_reference.py)`,
+      ms: 5 * (samSteps * torch.sam.median_ms + (ITER - samSteps) * torch.sgd.median_ms),
+    }
   : undefined;
 
 const entries: BenchEntry[] = [];

@@ -61,6 +61,7 @@ if (process.env['SAMRANK_PROFILE_SHAPES']) {
     byShape.set(key, (byShape.get(key) ?? 0) + (typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0));
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
-  for (const [key, ms] of [...byShape.entries()].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`${ms.toFixed(1).padStart(8)} ×${counts.get(key)} ${key}`);
+  for (const [key, ms] of [...byShape.entries()].sort((a, b) => b[1] - a[1]).slice(0, 30))
+    console.log(`${ms.toFixed(1).padStart(8)} ×${counts.get(key)} ${key}`);
 }
 process.exit(0);

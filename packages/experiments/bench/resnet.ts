@@ -58,9 +58,7 @@ async function resnetEntries(backendLabel: string, torch: Record<number, TorchRe
     const sgdStep = () => {
       const { value, grads } = accumulatedGrads(model, params, store, x, y, 'train', chunks);
       // Coupled weight decay as torch.optim.SGD(weight_decay=5e-4): added to the gradient before momentum.
-      const named = tf.tidy(() =>
-        Object.entries(params).map(([n, v]) => ({ name: v.name, tensor: tf.add(grads[n]!, tf.mul(v, 5e-4)) })),
-      );
+      const named = tf.tidy(() => Object.entries(params).map(([n, v]) => ({ name: v.name, tensor: tf.add(grads[n]!, tf.mul(v, 5e-4)) })));
       sgd.applyGradients(named);
       tf.dispose([value, ...Object.values(grads), ...named.map((g) => g.tensor)]);
     };

@@ -35,7 +35,8 @@ export async function stepConvMacs(width: number, batch: number): Promise<{ dire
     // Forward and filter gradient; the input gradient for every layer but the stem (its input needs none).
     const passes = cin === 3 ? 2 : 3;
     // The Winograd layers (winogradApplies: 3×3, same size out, even maps; ResNet channel counts tile).
-    const winograd = kh === 3 && kw === 3 && out[1] === h && out[2] === w && h! % 2 === 0 && w! % 2 === 0 && cin! % 8 === 0 && cout! % 8 === 0;
+    const winograd =
+      kh === 3 && kw === 3 && out[1] === h && out[2] === w && h! % 2 === 0 && w! % 2 === 0 && cin! % 8 === 0 && cout! % 8 === 0;
     direct += passes * macs;
     computed += passes * (winograd ? (macs * 4) / 9 : macs);
   }
@@ -46,7 +47,12 @@ export async function stepConvMacs(width: number, batch: number): Promise<{ dire
 }
 
 /** The peak entry and, per width, the SAM step at that peak on `cores` threads against PyTorch's SAM step. */
-export async function rooflineEntries(widths: number[], batch: number, cores: number, torchSamMs: Record<number, number | undefined>): Promise<BenchEntry[]> {
+export async function rooflineEntries(
+  widths: number[],
+  batch: number,
+  cores: number,
+  torchSamMs: Record<number, number | undefined>,
+): Promise<BenchEntry[]> {
   const gmacs = peakGmacs();
   const entries: BenchEntry[] = [peakEntry(gmacs)];
   for (const width of widths) {

@@ -38,7 +38,11 @@ for (let r = 0; r < rounds; r++) {
     forward();
     ours.push(performance.now() - t0);
   }
-  const ref = torchReference<Record<string, TorchTiming & { peak_rss_mb?: number }>>([`vit_b16_224_b${batch}`], { threads: 1, quick: true, timeoutMs: 600_000 });
+  const ref = torchReference<Record<string, TorchTiming & { peak_rss_mb?: number }>>([`vit_b16_224_b${batch}`], {
+    threads: 1,
+    quick: true,
+    timeoutMs: 600_000,
+  });
   const t = ref?.[`vit_b16_224_b${batch}`]?.['forward'];
   if (t) {
     theirs.push(t.median_ms);
@@ -48,10 +52,12 @@ for (let r = 0; r < rounds; r++) {
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
 const ms = median(ours);
 const entry: BenchEntry = {
-  name: `vit-b16 224px forward, batch ${batch}, ${setup.backend} 1 thread`,
+  name: `vit-b16 224px forward, batch ${batch}, ${setup.backend} ${setup.threads ?? 1} thread(s)`,
   ms,
   peakMB: Math.round(peak),
-  notes: `${((1000 * batch) / ms).toFixed(2)} images/s` + (theirs.length ? `; PyTorch ${((1000 * batch) / median(theirs)).toFixed(2)} images/s, peak RSS ${torchPeak} MB` : ''),
+  notes:
+    `${((1000 * batch) / ms).toFixed(2)} images/s` +
+    (theirs.length ? `; PyTorch ${((1000 * batch) / median(theirs)).toFixed(2)} images/s, peak RSS ${torchPeak} MB` : ''),
   ...(theirs.length ? { reference: { name: `PyTorch ${batch}× ViT-B/16 forward, 1 thread`, ms: median(theirs) } } : {}),
 };
 console.log(entry.notes);

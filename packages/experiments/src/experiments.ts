@@ -10,4 +10,6 @@ import { vitRanksDefinition } from './vit-ranks/definition.js';
 export const EXPERIMENTS: readonly AnyExperiment[] = [teacherStudentDefinition, ...classificationDefinitions, vitRanksDefinition];
 
 /** Missing or damaged data (or a checkpoint that is not the model it claims) is bad input, not a bug: one line with the hint, exit 2. */
-export const CLI_ERRORS: ErrorPolicy = { oneLine: [DatasetNotFoundError, DatasetFormatError, DownloadError, ChecksumMismatchError, CheckpointFormatError] };
+export const CLI_ERRORS: ErrorPolicy = {
+  oneLine: [DatasetNotFoundError, DatasetFormatError, DownloadError, ChecksumMismatchError, CheckpointFormatError],
+};

@@ -31,12 +31,43 @@ export type {
   ReportText,
   CommonValues,
   Progress,
+  FigureSpec,
+  SeriesProbe,
 } from './runner/definition.js';
-export { type FlagSpec, type FlagSpecs, type FlagValues, type ValueFlag, type Toggle, flag, toggle, choice, wholeNumber, numberList, integerList, text } from './runner/flags.js';
+export {
+  type PairedComparison,
+  CONFIDENCE,
+  pairedComparisons,
+  bootstrapMedianInterval,
+  signTest,
+} from './runner/statistics.js';
+export {
+  type FlagSpec,
+  type FlagSpecs,
+  type FlagValues,
+  type ValueFlag,
+  type Toggle,
+  flag,
+  toggle,
+  choice,
+  wholeNumber,
+  numberList,
+  integerList,
+  text,
+} from './runner/flags.js';
 export { runExperiment, type RunOptions, type RunOutcome, type RunHooks } from './runner/run.js';
 export { runSweep, type SweepHooks, type SweepOutcome, type SweepProgress, type JobProgress } from './runner/sweep.js';
 export type { Results } from './runner/outputs.js';
-export { type RunResult, type RunStatus, type HistoryRecord, type MetricValues, type RhoSummary, type Spread, spread, summarizeByRho } from './runner/results.js';
+export {
+  type RunResult,
+  type RunStatus,
+  type HistoryRecord,
+  type MetricValues,
+  type RhoSummary,
+  type Spread,
+  spread,
+  summarizeByRho,
+} from './runner/results.js';
 export { CLI_BACKENDS, DEFAULT_BACKEND, type CliBackend, selectBackend } from './cli/backend.js';
 export { runCli, type ErrorPolicy } from './cli/program.js';
 export { type CliIO, type OutputStream, EXIT, processIO } from './cli/io.js';

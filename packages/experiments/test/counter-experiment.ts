@@ -136,7 +136,12 @@ export const counterExperiment: ExperimentDefinition<CounterConfig, null, Contex
     const runs = config.seeds.flatMap((seed) => config.rhos.map((rho) => ({ rho, seed })));
     return config.batched ? [runs] : runs.map((r) => [r]);
   },
-  prepare: async (config) => ({ prepared: null, config, notes: ['counted, not trained'], sources: [{ name: 'none', location: 'generated' }] }),
+  prepare: async (config) => ({
+    prepared: null,
+    config,
+    notes: ['counted, not trained'],
+    sources: [{ name: 'none', location: 'generated' }],
+  }),
   steps: (config) => config.steps,
   evaluationSteps(config) {
     const steps: number[] = [];
@@ -145,7 +150,8 @@ export const counterExperiment: ExperimentDefinition<CounterConfig, null, Contex
   },
   createJob: (config, _prepared, runs, resume) => job(config, runs, resume),
   stateSchema,
-  checkState: (_config, runs, state) => (state.values.length === runs.length ? null : `${state.values.length} values for ${runs.length} runs`),
+  checkState: (_config, runs, state) =>
+    state.values.length === runs.length ? null : `${state.values.length} values for ${runs.length} runs`,
   metrics: () => metrics,
   series: () => [{ key: 'pair', compute: (e) => [e.value, e.value + 1] }],
   extraFigures: () => [{ name: 'thrice', title: 'Thrice', kind: 'final', metrics: ['thrice'], caption: 'three times the value' }],
@@ -153,6 +159,12 @@ export const counterExperiment: ExperimentDefinition<CounterConfig, null, Contex
   report: (config) => ({
     title: 'Counter',
     settings: [`${config.steps} steps`],
-    paper: { source: 'made up', rows: new Map([[0, { value: 0 }], [1, { value: 10 }]]) },
+    paper: {
+      source: 'made up',
+      rows: new Map([
+        [0, { value: 0 }],
+        [1, { value: 10 }],
+      ]),
+    },
   }),
 };

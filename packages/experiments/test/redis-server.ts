@@ -24,14 +24,31 @@ export function makeTlsFiles(dir: string): { ca: string; cert: string; key: stri
   run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=samrank test CA');
   run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
   writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
-  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf');
+  run(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'ext.cnf',
+  );
   return { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
 }
 
 /** Whether `redis-server` can be started here. */
 export const HAS_REDIS = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 /** Why the queue tests were skipped. */
-export const NO_REDIS_MESSAGE = 'redis-server is not installed: the job-queue tests are skipped (apt-get install redis-server; .ci/run installs it)';
+export const NO_REDIS_MESSAGE =
+  'redis-server is not installed: the job-queue tests are skipped (apt-get install redis-server; .ci/run installs it)';
 
 /** A free TCP port on 127.0.0.1 (bound and released; redis-server takes it right after). */
 export async function freePort(): Promise<number> {
@@ -64,9 +81,31 @@ export async function startRedis(options: { password?: string; tls?: { ca: strin
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
     const listen = tls
-      ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no']
+      ? [
+          '--port',
+          '0',
+          '--tls-port',
+          String(port),
+          '--tls-cert-file',
+          tls.cert,
+          '--tls-key-file',
+          tls.key,
+          '--tls-ca-cert-file',
+          tls.ca,
+          '--tls-auth-clients',
+          'no',
+        ]
       : ['--port', String(port)];
-    const args = [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...(options.password ? ['--requirepass', options.password] : [])];
+    const args = [
+      ...listen,
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      ...(options.password ? ['--requirepass', options.password] : []),
+    ];
     const child: ChildProcess = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
@@ -86,7 +125,13 @@ export async function startRedis(options: { password?: string; tls?: { ca: strin
       port,
       url: `${tls ? 'rediss' : 'redis'}://${options.password ? `:${encodeURIComponent(options.password)}@` : ''}127.0.0.1:${port}/0`,
       client() {
-        const c = new Redis({ host: '127.0.0.1', port, ...(options.password ? { password: options.password } : {}), ...clientTls, protocol: 2 });
+        const c = new Redis({
+          host: '127.0.0.1',
+          port,
+          ...(options.password ? { password: options.password } : {}),
+          ...clientTls,
+          protocol: 2,
+        });
         clients.push(c);
         return c;
       },
@@ -102,12 +147,24 @@ export async function startRedis(options: { password?: string; tls?: { ca: strin
   }
 }
 
-async function waitReady(port: number, auth: { password?: string; tls?: { ca: Buffer } }, exited: Promise<number | null>): Promise<boolean> {
+async function waitReady(
+  port: number,
+  auth: { password?: string; tls?: { ca: Buffer } },
+  exited: Promise<number | null>,
+): Promise<boolean> {
   let gone = false;
   void exited.then(() => (gone = true));
   const t0 = Date.now();
   while (Date.now() - t0 < 10_000 && !gone) {
-    const c = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, ...auth, protocol: 2 });
+    const c = new Redis({
+      host: '127.0.0.1',
+      port,
+      lazyConnect: true,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+      ...auth,
+      protocol: 2,
+    });
     c.on('error', () => {});
     try {
       await c.connect();

@@ -12,7 +12,12 @@ beforeAll(async () => {
 
 describe('BatchNormStateStore', () => {
   it('keeps updates made inside tf.tidy and disposes what they replace', () => {
-    const store = new BatchNormStateStore(createBnState([{ name: 'a', channels: 2 }, { name: 'b', channels: 3 }]));
+    const store = new BatchNormStateStore(
+      createBnState([
+        { name: 'a', channels: 2 },
+        { name: 'b', channels: 3 },
+      ]),
+    );
     const old = store.state['a']!;
     const before = tf.memory().numTensors;
     tf.tidy(() => store.update({ a: { mean: tf.tensor1d([1, 2]), variance: tf.tensor1d([3, 4]) } }));
@@ -31,7 +36,7 @@ describe('BatchNormStateStore', () => {
 });
 
 describe('accumulated BatchNorm statistics', () => {
-  it('commit updates once with the mean and unbiased variance of all the parts\' values together', () => {
+  it("commit updates once with the mean and unbiased variance of all the parts' values together", () => {
     // Two channels; parts of 3 and 5 values per channel, given as their mean, biased variance and count.
     const parts = [
       [
@@ -81,11 +86,15 @@ describe('accumulated BatchNorm statistics', () => {
       [3, 5],
     ] as const) {
       tf.tidy(() =>
-        split.accumulate(m.apply(params, split.state, tf.slice(x, [start, 0, 0, 0], [size, 32, 32, 3]), { training: true, batchStatistics: true }).batchStatistics),
+        split.accumulate(
+          m.apply(params, split.state, tf.slice(x, [start, 0, 0, 0], [size, 32, 32, 3]), { training: true, batchStatistics: true })
+            .batchStatistics,
+        ),
       );
     }
     // Nothing moves until the commit.
-    for (const [name, s] of Object.entries(split.state)) expect(Array.from(s.mean.dataSync())).toEqual(Array.from(state[name]!.mean.dataSync()));
+    for (const [name, s] of Object.entries(split.state))
+      expect(Array.from(s.mean.dataSync())).toEqual(Array.from(state[name]!.mean.dataSync()));
     split.commit(0.1);
     expect(tf.memory().numTensors).toBe(before);
     const first = 'layer1.0.bn1';

@@ -40,9 +40,13 @@ describe('checkpoints', () => {
     ];
     for (const m of models) {
       const { params, state } = m.init(3);
-      const back = restoreCheckpoint(checkpointFromJSON(JSON.parse(JSON.stringify(checkpointToJSON(await saveCheckpoint(params, state))))), m);
+      const back = restoreCheckpoint(
+        checkpointFromJSON(JSON.parse(JSON.stringify(checkpointToJSON(await saveCheckpoint(params, state))))),
+        m,
+      );
       expect(Object.keys(back.state), m.name).toEqual(m.stateSpecs.map((s) => s.name));
-      for (const spec of m.paramSpecs) expect(Array.from(back.params[spec.name]!.dataSync()), m.name).toEqual(Array.from(params[spec.name]!.dataSync()));
+      for (const spec of m.paramSpecs)
+        expect(Array.from(back.params[spec.name]!.dataSync()), m.name).toEqual(Array.from(params[spec.name]!.dataSync()));
       disposeState(back.params, back.state);
       disposeState(params, state);
     }

@@ -68,7 +68,11 @@ function checkLayout(ckpt: ModelCheckpoint, layout: CheckpointLayout): void {
   const extra = Object.keys(ckpt.params).filter((n) => !want.has(n));
   const missing = [...want].filter((n) => !(n in ckpt.params));
   const wantBn = new Set(layout.stateSpecs.map((s) => s.name));
-  extra.push(...Object.keys(ckpt.bnState).filter((n) => !wantBn.has(n)).map((n) => `bn:${n}`));
+  extra.push(
+    ...Object.keys(ckpt.bnState)
+      .filter((n) => !wantBn.has(n))
+      .map((n) => `bn:${n}`),
+  );
   missing.push(...[...wantBn].filter((n) => !(n in ckpt.bnState)).map((n) => `bn:${n}`));
   if (missing.length || extra.length) {
     throw new ParamsMismatchError(

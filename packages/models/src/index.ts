@@ -3,7 +3,15 @@ export { type ApplyOptions, type Model, type ModelOutput, type ModelState, resol
 export { type BuiltinModels, type ModelFactory, createModel, modelNames, registerModel } from './registry.js';
 
 // The models.
-export { type ResNet18Config, type ResNet18Options, type ResNetTap, type ResNetVariant, ResNet18, preActResNet18, resNet18 } from './resnet.js';
+export {
+  type ResNet18Config,
+  type ResNet18Options,
+  type ResNetTap,
+  type ResNetVariant,
+  ResNet18,
+  preActResNet18,
+  resNet18,
+} from './resnet.js';
 export {
   type TwoLayerConfig,
   type TwoLayerLayout,
@@ -56,7 +64,16 @@ export {
   flatten,
   globalAvgPool,
 } from './layers.js';
-export { type AttentionWeights, FLAX_NORM_EPS, geluTanh, groupNorm, layerNorm, maxPool3x3Stride2Same, selfAttention, standardizeKernel } from './vision-layers.js';
+export {
+  type AttentionWeights,
+  FLAX_NORM_EPS,
+  geluTanh,
+  groupNorm,
+  layerNorm,
+  maxPool3x3Stride2Same,
+  selfAttention,
+  standardizeKernel,
+} from './vision-layers.js';
 export { accuracy, softmaxCrossEntropy, squaredLoss } from './losses.js';
 export { type BatchNormMode, type ValueAndGrads, classificationLoss, valueAndGrads } from './training.js';
 
@@ -74,4 +91,11 @@ export {
 } from './checkpoint.js';
 
 // Errors.
-export { CheckpointFormatError, InputShapeError, ModelConfigError, ModelsError, ParamsMismatchError, SecondOrderGradientError } from './errors.js';
+export {
+  CheckpointFormatError,
+  InputShapeError,
+  ModelConfigError,
+  ModelsError,
+  ParamsMismatchError,
+  SecondOrderGradientError,
+} from './errors.js';

@@ -24,7 +24,8 @@ describe('initialisers', () => {
 
   it('creates distinct trainable variables so two models coexist', () => {
     const specs = [{ name: 'a', shape: [2], init: { kind: 'zeros' } }] as const;
-    const p = createParams(specs, 0), q = createParams(specs, 0);
+    const p = createParams(specs, 0),
+      q = createParams(specs, 0);
     expect(p['a']!.name).not.toBe(q['a']!.name);
     expect(p['a']!.trainable).toBe(true);
     expect(countParams([{ name: 'x', shape: [3, 4], init: { kind: 'zeros' } }, ...specs])).toBe(14);

@@ -73,8 +73,9 @@ export function countParams(specs: readonly ParamSpec[]): number {
 /** Disposes every tensor of a parameter record and/or a model state (BatchNorm statistics). */
 export function disposeState(params?: Record<string, tf.Tensor> | null, state?: BnState | null): void {
   if (params) for (const t of Object.values(params)) t.dispose();
-  if (state) for (const s of Object.values(state)) {
-    s.mean.dispose();
-    s.variance.dispose();
-  }
+  if (state)
+    for (const s of Object.values(state)) {
+      s.mean.dispose();
+      s.variance.dispose();
+    }
 }

@@ -12,8 +12,13 @@ beforeAll(async () => {
 
 /** PyTorch conv2d semantics by direct loops: zero padding of `pad` on every side, NHWC/HWIO. */
 function referenceConv(x: number[][][][], k: number[][][][], stride: number, pad: number): number[][][][] {
-  const n = x.length, h = x[0]!.length, w = x[0]![0]!.length, cin = x[0]![0]![0]!.length;
-  const kh = k.length, kw = k[0]!.length, cout = k[0]![0]![0]!.length;
+  const n = x.length,
+    h = x[0]!.length,
+    w = x[0]![0]!.length,
+    cin = x[0]![0]![0]!.length;
+  const kh = k.length,
+    kw = k[0]!.length,
+    cout = k[0]![0]![0]!.length;
   const ho = Math.floor((h + 2 * pad - kh) / stride) + 1;
   const wo = Math.floor((w + 2 * pad - kw) / stride) + 1;
   const out: number[][][][] = [];
@@ -25,11 +30,13 @@ function referenceConv(x: number[][][][], k: number[][][][], stride: number, pad
         const px: number[] = [];
         for (let o = 0; o < cout; o++) {
           let s = 0;
-          for (let di = 0; di < kh; di++) for (let dj = 0; dj < kw; dj++) {
-            const y = i * stride + di - pad, xx = j * stride + dj - pad;
-            if (y < 0 || y >= h || xx < 0 || xx >= w) continue;
-            for (let c = 0; c < cin; c++) s += x[b]![y]![xx]![c]! * k[di]![dj]![c]![o]!;
-          }
+          for (let di = 0; di < kh; di++)
+            for (let dj = 0; dj < kw; dj++) {
+              const y = i * stride + di - pad,
+                xx = j * stride + dj - pad;
+              if (y < 0 || y >= h || xx < 0 || xx >= w) continue;
+              for (let c = 0; c < cin; c++) s += x[b]![y]![xx]![c]! * k[di]![dj]![c]![o]!;
+            }
           px.push(s);
         }
         cols.push(px);
@@ -42,7 +49,10 @@ function referenceConv(x: number[][][][], k: number[][][][], stride: number, pad
 }
 
 const seq = (shape: number[], scale: number, offset = 0) =>
-  tf.tensor(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * scale + offset)), shape);
+  tf.tensor(
+    Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * scale + offset)),
+    shape,
+  );
 
 describe('conv2d (PyTorch padding)', () => {
   for (const [size, stride, k, pad] of [
@@ -76,34 +86,36 @@ describe('conv2d (PyTorch padding)', () => {
 describe('BatchNorm', () => {
   // x[n, 0, 0, c] for 2 channels and 4 examples: channel 0 = 1, 2, 3, 6; channel 1 = −1, 0, 0, 5.
   const values = [1, -1, 2, 0, 3, 0, 6, 5];
-  const ch0 = [1, 2, 3, 6], ch1 = [-1, 0, 0, 5];
+  const ch0 = [1, 2, 3, 6],
+    ch1 = [-1, 0, 0, 5];
   const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
   const varB = (a: number[]) => mean(a.map((v) => (v - mean(a)) ** 2));
 
-  for (const secondOrder of [false, true]) it(`training mode (${secondOrder ? 'autodiff' : 'fused'}) normalises with the biased batch variance and updates running stats with the unbiased one`, () => {
-    const x = tf.tensor4d(values, [4, 1, 1, 2]);
-    const gamma = tf.tensor1d([2, 0.5]);
-    const beta = tf.tensor1d([0.1, -1]);
-    const running = { mean: tf.tensor1d([0.5, -0.5]), variance: tf.tensor1d([2, 3]) };
-    const before = tf.memory().numTensors;
-    const { y, stats } = batchNormTrain(x, gamma, beta, running, undefined, secondOrder);
-    if (!secondOrder) expect(tf.memory().numTensors - before).toBe(3);
-    const eps = 1e-5;
-    const expectY: number[] = [];
-    for (let n = 0; n < 4; n++) {
-      expectY.push(2 * (ch0[n]! - mean(ch0)) / Math.sqrt(varB(ch0) + eps) + 0.1);
-      expectY.push(0.5 * (ch1[n]! - mean(ch1)) / Math.sqrt(varB(ch1) + eps) - 1);
-    }
-    Array.from(y.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(expectY[i]!, 5));
-    // running ← 0.9·running + 0.1·batch, with the unbiased variance (n/(n−1) = 4/3).
-    expect(Array.from(stats!.mean.dataSync())).toEqual([0.9 * 0.5 + 0.1 * 3, 0.9 * -0.5 + 0.1 * 1].map(Math.fround));
-    const v = stats!.variance.dataSync();
-    expect(v[0]).toBeCloseTo(0.9 * 2 + 0.1 * (varB(ch0) * 4) / 3, 5);
-    expect(v[1]).toBeCloseTo(0.9 * 3 + 0.1 * (varB(ch1) * 4) / 3, 5);
-    // Inputs untouched.
-    expect(Array.from(running.mean.dataSync())).toEqual([0.5, -0.5]);
-    tf.dispose([x, gamma, beta, running.mean, running.variance, y, stats!.mean, stats!.variance]);
-  });
+  for (const secondOrder of [false, true])
+    it(`training mode (${secondOrder ? 'autodiff' : 'fused'}) normalises with the biased batch variance and updates running stats with the unbiased one`, () => {
+      const x = tf.tensor4d(values, [4, 1, 1, 2]);
+      const gamma = tf.tensor1d([2, 0.5]);
+      const beta = tf.tensor1d([0.1, -1]);
+      const running = { mean: tf.tensor1d([0.5, -0.5]), variance: tf.tensor1d([2, 3]) };
+      const before = tf.memory().numTensors;
+      const { y, stats } = batchNormTrain(x, gamma, beta, running, undefined, secondOrder);
+      if (!secondOrder) expect(tf.memory().numTensors - before).toBe(3);
+      const eps = 1e-5;
+      const expectY: number[] = [];
+      for (let n = 0; n < 4; n++) {
+        expectY.push((2 * (ch0[n]! - mean(ch0))) / Math.sqrt(varB(ch0) + eps) + 0.1);
+        expectY.push((0.5 * (ch1[n]! - mean(ch1))) / Math.sqrt(varB(ch1) + eps) - 1);
+      }
+      Array.from(y.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(expectY[i]!, 5));
+      // running ← 0.9·running + 0.1·batch, with the unbiased variance (n/(n−1) = 4/3).
+      expect(Array.from(stats!.mean.dataSync())).toEqual([0.9 * 0.5 + 0.1 * 3, 0.9 * -0.5 + 0.1 * 1].map(Math.fround));
+      const v = stats!.variance.dataSync();
+      expect(v[0]).toBeCloseTo(0.9 * 2 + (0.1 * (varB(ch0) * 4)) / 3, 5);
+      expect(v[1]).toBeCloseTo(0.9 * 3 + (0.1 * (varB(ch1) * 4)) / 3, 5);
+      // Inputs untouched.
+      expect(Array.from(running.mean.dataSync())).toEqual([0.5, -0.5]);
+      tf.dispose([x, gamma, beta, running.mean, running.variance, y, stats!.mean, stats!.variance]);
+    });
 
   it('training mode counts N·H·W values per channel for the unbiased correction', () => {
     const x = seq([2, 3, 2, 1], 0.9) as tf.Tensor4D;
@@ -130,48 +142,53 @@ describe('BatchNorm', () => {
 });
 
 describe('fused BatchNorm gradient', () => {
-  for (const relu of [false, true]) it(`equals the autodiff gradient for x, γ and β${relu ? ' (with ReLU)' : ''}`, () => {
-    const x = tf.add(tf.mul(seq([3, 4, 5, 6], 0.77), 2), 0.5) as tf.Tensor4D;
-    const dy = seq([3, 4, 5, 6], 1.3, 2);
-    const gamma = tf.tensor1d([1.5, -0.5, 2, 0.3, 1, 0.8]);
-    const beta = tf.tensor1d([0.1, 0.2, -0.3, 0, 1, -1]);
-    const grads = (secondOrder: boolean) =>
-      tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
-        tf.sum(tf.mul(batchNormTrain(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, null, undefined, secondOrder, relu).y, dy)),
-      )([x, gamma, beta]);
-    const fused = grads(false);
-    const auto = grads(true);
-    for (let i = 0; i < 3; i++) {
-      const a = fused[i]!.dataSync(), b = auto[i]!.dataSync();
-      expect(a.length).toBe(b.length);
-      for (let j = 0; j < a.length; j++) expect(Math.abs(a[j]! - b[j]!)).toBeLessThan(1e-4 * (1 + Math.abs(b[j]!)));
-    }
-    // Outputs agree too.
-    const yf = batchNormTrain(x, gamma, beta, null, undefined, false, relu).y.dataSync();
-    const ya = batchNormTrain(x, gamma, beta, null, undefined, true, relu).y.dataSync();
-    if (relu) expect(Math.min(...yf)).toBe(0);
-    yf.forEach((v, i) => expect(v).toBeCloseTo(ya[i]!, 5));
-  });
+  for (const relu of [false, true])
+    it(`equals the autodiff gradient for x, γ and β${relu ? ' (with ReLU)' : ''}`, () => {
+      const x = tf.add(tf.mul(seq([3, 4, 5, 6], 0.77), 2), 0.5) as tf.Tensor4D;
+      const dy = seq([3, 4, 5, 6], 1.3, 2);
+      const gamma = tf.tensor1d([1.5, -0.5, 2, 0.3, 1, 0.8]);
+      const beta = tf.tensor1d([0.1, 0.2, -0.3, 0, 1, -1]);
+      const grads = (secondOrder: boolean) =>
+        tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(batchNormTrain(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, null, undefined, secondOrder, relu).y, dy)),
+        )([x, gamma, beta]);
+      const fused = grads(false);
+      const auto = grads(true);
+      for (let i = 0; i < 3; i++) {
+        const a = fused[i]!.dataSync(),
+          b = auto[i]!.dataSync();
+        expect(a.length).toBe(b.length);
+        for (let j = 0; j < a.length; j++) expect(Math.abs(a[j]! - b[j]!)).toBeLessThan(1e-4 * (1 + Math.abs(b[j]!)));
+      }
+      // Outputs agree too.
+      const yf = batchNormTrain(x, gamma, beta, null, undefined, false, relu).y.dataSync();
+      const ya = batchNormTrain(x, gamma, beta, null, undefined, true, relu).y.dataSync();
+      if (relu) expect(Math.min(...yf)).toBe(0);
+      yf.forEach((v, i) => expect(v).toBeCloseTo(ya[i]!, 5));
+    });
 
-  for (const relu of [false, true]) it(`eval mode: fused and autodiff agree in value and gradient${relu ? ' (with ReLU)' : ''}`, () => {
-    const x = tf.add(tf.mul(seq([3, 4, 5, 6], 0.77), 2), 0.5) as tf.Tensor4D;
-    const dy = seq([3, 4, 5, 6], 1.3, 2);
-    const gamma = tf.tensor1d([1.5, -0.5, 2, 0.3, 1, 0.8]);
-    const beta = tf.tensor1d([0.1, 0.2, -0.3, 0, 1, -1]);
-    const running = { mean: tf.tensor1d([0.4, 0.5, 0.6, 0.2, 0.1, 0]), variance: tf.tensor1d([4, 3, 2, 1, 0.5, 5]) };
-    const run = (secondOrder: boolean) =>
-      tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
-        tf.sum(tf.mul(batchNormEval(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, running, undefined, secondOrder, relu), dy)),
-      )([x, gamma, beta]);
-    const fused = run(false), auto = run(true);
-    for (let i = 0; i < 3; i++) {
-      const a = fused[i]!.dataSync(), b = auto[i]!.dataSync();
-      for (let j = 0; j < a.length; j++) expect(Math.abs(a[j]! - b[j]!)).toBeLessThan(1e-4 * (1 + Math.abs(b[j]!)));
-    }
-    const yf = batchNormEval(x, gamma, beta, running, undefined, false, relu).dataSync();
-    const ya = batchNormEval(x, gamma, beta, running, undefined, true, relu).dataSync();
-    yf.forEach((v, i) => expect(v).toBeCloseTo(ya[i]!, 5));
-  });
+  for (const relu of [false, true])
+    it(`eval mode: fused and autodiff agree in value and gradient${relu ? ' (with ReLU)' : ''}`, () => {
+      const x = tf.add(tf.mul(seq([3, 4, 5, 6], 0.77), 2), 0.5) as tf.Tensor4D;
+      const dy = seq([3, 4, 5, 6], 1.3, 2);
+      const gamma = tf.tensor1d([1.5, -0.5, 2, 0.3, 1, 0.8]);
+      const beta = tf.tensor1d([0.1, 0.2, -0.3, 0, 1, -1]);
+      const running = { mean: tf.tensor1d([0.4, 0.5, 0.6, 0.2, 0.1, 0]), variance: tf.tensor1d([4, 3, 2, 1, 0.5, 5]) };
+      const run = (secondOrder: boolean) =>
+        tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(batchNormEval(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, running, undefined, secondOrder, relu), dy)),
+        )([x, gamma, beta]);
+      const fused = run(false),
+        auto = run(true);
+      for (let i = 0; i < 3; i++) {
+        const a = fused[i]!.dataSync(),
+          b = auto[i]!.dataSync();
+        for (let j = 0; j < a.length; j++) expect(Math.abs(a[j]! - b[j]!)).toBeLessThan(1e-4 * (1 + Math.abs(b[j]!)));
+      }
+      const yf = batchNormEval(x, gamma, beta, running, undefined, false, relu).dataSync();
+      const ya = batchNormEval(x, gamma, beta, running, undefined, true, relu).dataSync();
+      yf.forEach((v, i) => expect(v).toBeCloseTo(ya[i]!, 5));
+    });
 
   it('leaves no tensors behind in a gradient computation', () => {
     const x = seq([2, 3, 3, 4], 0.5) as tf.Tensor4D;
@@ -194,11 +211,13 @@ describe('avgPool and dense', () => {
     const got = avgPool(x, 4);
     expect(got.shape).toEqual([1, 2, 2, 2]);
     const g = got.arraySync()[0]!;
-    for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) for (let c = 0; c < 2; c++) {
-      let s = 0;
-      for (let u = 0; u < 4; u++) for (let v = 0; v < 4; v++) s += a[4 * i + u]![4 * j + v]![c]!;
-      expect(g[i]![j]![c]).toBeCloseTo(s / 16, 5);
-    }
+    for (let i = 0; i < 2; i++)
+      for (let j = 0; j < 2; j++)
+        for (let c = 0; c < 2; c++) {
+          let s = 0;
+          for (let u = 0; u < 4; u++) for (let v = 0; v < 4; v++) s += a[4 * i + u]![4 * j + v]![c]!;
+          expect(g[i]![j]![c]).toBeCloseTo(s / 16, 5);
+        }
     expect(() => avgPool(tf.ones([1, 6, 6, 1]), 4)).toThrow(InputShapeError);
   });
 
@@ -211,7 +230,14 @@ describe('avgPool and dense', () => {
   });
 
   it('dense = x @ W + b', () => {
-    const y = dense(tf.tensor2d([[1, 2]]), tf.tensor2d([[1, 0, 2], [0, 1, 3]]), tf.tensor1d([0.5, 0, -1])).arraySync();
+    const y = dense(
+      tf.tensor2d([[1, 2]]),
+      tf.tensor2d([
+        [1, 0, 2],
+        [0, 1, 3],
+      ]),
+      tf.tensor1d([0.5, 0, -1]),
+    ).arraySync();
     expect(y).toEqual([[1.5, 2, 7]]);
   });
 });

@@ -29,7 +29,12 @@ export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, pad:
   const kw = kernel.shape[1];
   if (pad === 0) return tf.conv2d(x, kernel, stride, 'valid');
   if (stride === 1 && kh === kw && kh === 2 * pad + 1) return tf.conv2d(x, kernel, 1, 'same');
-  return tf.conv2d(x, kernel, stride, [[0, 0], [pad, pad], [pad, pad], [0, 0]]);
+  return tf.conv2d(x, kernel, stride, [
+    [0, 0],
+    [pad, pad],
+    [pad, pad],
+    [0, 0],
+  ]);
 }
 
 /** `x @ kernel + bias` with a TF-layout kernel [in, out]. */
@@ -134,7 +139,8 @@ function batchNormTrainAutodiff(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Ten
 function channelAffine(x: tf.Tensor4D, a: tf.Tensor1D, b: tf.Tensor1D, relu: boolean): tf.Tensor4D {
   const c = x.shape[3];
   // The fused kernel where installed: no gradient is recorded inside the custom-gradient ops that call this.
-  if (tf.getKernel(SCALE_SHIFT_KERNEL, tf.getBackend())) return tf.engine().runKernel(SCALE_SHIFT_KERNEL, { x, scale: a, shift: b }, { relu }) as tf.Tensor4D;
+  if (tf.getKernel(SCALE_SHIFT_KERNEL, tf.getBackend()))
+    return tf.engine().runKernel(SCALE_SHIFT_KERNEL, { x, scale: a, shift: b }, { relu }) as tf.Tensor4D;
   return tf.fused.depthwiseConv2d({
     x,
     filter: tf.reshape(a, [1, 1, c, 1]) as tf.Tensor4D,

@@ -49,9 +49,13 @@ function resolveConfig(options: MixerOptions): MixerConfig {
   };
   for (const [key, v] of Object.entries(cfg)) {
     const ok = key === 'numClasses' ? Number.isInteger(v) && v >= 0 : Number.isInteger(v) && v >= 1;
-    if (!ok) throw new ModelConfigError(`Mixer ${key} must be ${key === 'numClasses' ? 'an integer ≥ 0' : 'a positive integer'}, got ${String(v)}`);
+    if (!ok)
+      throw new ModelConfigError(
+        `Mixer ${key} must be ${key === 'numClasses' ? 'an integer ≥ 0' : 'a positive integer'}, got ${String(v)}`,
+      );
   }
-  if (cfg.imageSize < cfg.patchSize) throw new ModelConfigError(`a ${cfg.imageSize}-pixel image has no whole ${cfg.patchSize}×${cfg.patchSize} patch`);
+  if (cfg.imageSize < cfg.patchSize)
+    throw new ModelConfigError(`a ${cfg.imageSize}-pixel image has no whole ${cfg.patchSize}×${cfg.patchSize} patch`);
   return cfg;
 }
 
@@ -139,7 +143,11 @@ export class MlpMixer implements Model {
       const grid = Math.floor(cfg.imageSize / p);
       let z = x as tf.Tensor4D;
       if (grid * p !== cfg.imageSize) z = tf.slice(z, [0, 0, 0, 0], [n, grid * p, grid * p, cfg.inChannels]);
-      let h = tf.reshape(tf.add(tf.conv2d(z, params['stem.kernel'] as tf.Tensor4D, p, 'valid'), params['stem.bias']!), [n, this.tokens, cfg.hiddenDim]) as tf.Tensor3D;
+      let h = tf.reshape(tf.add(tf.conv2d(z, params['stem.kernel'] as tf.Tensor4D, p, 'valid'), params['stem.bias']!), [
+        n,
+        this.tokens,
+        cfg.hiddenDim,
+      ]) as tf.Tensor3D;
       for (let k = 1; k <= lastBlock; k++) {
         const prev = h;
         h = tf.tidy(() => this.block(params, k - 1, prev));
@@ -147,8 +155,14 @@ export class MlpMixer implements Model {
         if (wanted.has(k)) tapped[`L${k}.res`] = tf.mean(h, 1) as tf.Tensor2D;
       }
       if (!withOutput) return { taps: tapped };
-      const rep = tf.mean(layerNorm(h, params['pre_head_layer_norm.scale'] as tf.Tensor1D, params['pre_head_layer_norm.bias'] as tf.Tensor1D), 1) as tf.Tensor2D;
-      const output = cfg.numClasses > 0 ? (denseLast(rep, params['head.kernel'] as tf.Tensor2D, params['head.bias'] as tf.Tensor1D) as tf.Tensor2D) : rep;
+      const rep = tf.mean(
+        layerNorm(h, params['pre_head_layer_norm.scale'] as tf.Tensor1D, params['pre_head_layer_norm.bias'] as tf.Tensor1D),
+        1,
+      ) as tf.Tensor2D;
+      const output =
+        cfg.numClasses > 0
+          ? (denseLast(rep, params['head.kernel'] as tf.Tensor2D, params['head.bias'] as tf.Tensor1D) as tf.Tensor2D)
+          : rep;
       return { output, taps: tapped };
     });
     return { ...out, ...(options.training && state ? { state: {} } : {}) };

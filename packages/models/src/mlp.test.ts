@@ -16,7 +16,14 @@ describe('MLP', () => {
   it('any depth: names, counts, shapes and hidden features', () => {
     const net = mlp({ inputDim: 4, hiddenDims: [8, 6, 5], outputDim: 3 });
     expect(net.paramSpecs.map((s) => s.name)).toEqual([
-      'fc0.weight', 'fc0.bias', 'fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias', 'fc3.weight', 'fc3.bias',
+      'fc0.weight',
+      'fc0.bias',
+      'fc1.weight',
+      'fc1.bias',
+      'fc2.weight',
+      'fc2.bias',
+      'fc3.weight',
+      'fc3.bias',
     ]);
     expect(net.numParams).toBe(4 * 8 + 8 + 8 * 6 + 6 + 6 * 5 + 5 + 5 * 3 + 3);
     expect(net.name).toBe('mlp');
@@ -27,7 +34,11 @@ describe('MLP', () => {
     const x = tf.randomNormal([7, 4], 0, 1, 'float32', 1) as tf.Tensor2D;
     const { output, taps } = net.apply(p, state, x, { training: false, taps: net.tapNames });
     expect(output!.shape).toEqual([7, 3]);
-    expect(Object.values(taps).map((h) => h.shape)).toEqual([[7, 8], [7, 6], [7, 5]]);
+    expect(Object.values(taps).map((h) => h.shape)).toEqual([
+      [7, 8],
+      [7, 6],
+      [7, 5],
+    ]);
     expect(Math.min(...taps['hidden1']!.dataSync())).toBeGreaterThanOrEqual(0);
     // output: false stops after the deepest requested tap: the same values, no output.
     const part = net.apply(p, null, x, { training: false, output: false, taps: ['hidden1'] });
@@ -50,13 +61,17 @@ describe('MLP', () => {
     expect(Math.sqrt(tf.mean(tf.square(g['fc0.weight']!)).dataSync()[0]!)).toBeCloseTo(0.5, 1);
     const tiny = mlp({ inputDim: 2, hiddenDims: [2], outputDim: 1, activation: 'tanh' });
     const params = {
-      'fc0.weight': tf.tensor2d([[1, 2], [3, 4]]),
+      'fc0.weight': tf.tensor2d([
+        [1, 2],
+        [3, 4],
+      ]),
       'fc0.bias': tf.tensor1d([0.1, -0.1]),
       'fc1.weight': tf.tensor2d([[0.5], [-1]]),
       'fc1.bias': tf.tensor1d([0.2]),
     };
     const out = tiny.apply(params, null, tf.tensor2d([[0.1, -0.2]]), { training: false }).output!.dataSync()[0]!;
-    const h0 = Math.tanh(0.1 * 1 - 0.2 * 3 + 0.1), h1 = Math.tanh(0.1 * 2 - 0.2 * 4 - 0.1);
+    const h0 = Math.tanh(0.1 * 1 - 0.2 * 3 + 0.1),
+      h1 = Math.tanh(0.1 * 2 - 0.2 * 4 - 0.1);
     expect(out).toBeCloseTo(0.5 * h0 - h1 + 0.2, 5);
   });
 
@@ -79,7 +94,9 @@ describe('MLP', () => {
     const { params: p } = net.init(0);
     expect(() => net.apply(p, null, tf.zeros([1, 3]), { training: false })).toThrow(InputShapeError);
     expect(() => net.apply({ ...p, 'fc1.bias': tf.zeros([2]) }, null, tf.zeros([1, 2]), { training: false })).toThrow(ParamsMismatchError);
-    expect(() => net.apply(p, null, tf.zeros([1, 2]), { training: false, taps: ['hidden1'] })).toThrow(/mlp has no tap 'hidden1' \(its taps: hidden0\)/);
+    expect(() => net.apply(p, null, tf.zeros([1, 2]), { training: false, taps: ['hidden1'] })).toThrow(
+      /mlp has no tap 'hidden1' \(its taps: hidden0\)/,
+    );
     expect(() => net.apply(p, null, tf.zeros([1, 2]), { training: false, output: false })).toThrow(ModelConfigError);
   });
 

@@ -31,7 +31,8 @@ function resolveConfig(options: MlpOptions): MlpConfig {
     throw new ModelConfigError('an MLP needs options { inputDim, hiddenDims, outputDim, activation?, bias?, init? }');
   }
   const cfg = { activation: 'relu' as Activation, bias: true, init: 'pytorch' as const, ...options };
-  if (!Array.isArray(cfg.hiddenDims)) throw new ModelConfigError(`hiddenDims must be an array of layer widths, got ${String(cfg.hiddenDims)}`);
+  if (!Array.isArray(cfg.hiddenDims))
+    throw new ModelConfigError(`hiddenDims must be an array of layer widths, got ${String(cfg.hiddenDims)}`);
   const dims = [cfg.inputDim, ...cfg.hiddenDims, cfg.outputDim];
   for (const d of dims) {
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 1) {
@@ -71,7 +72,8 @@ export class Mlp implements Model {
     const specs: ParamSpec[] = [];
     for (let i = 0; i + 1 < this.dims.length; i++) {
       const fanIn = this.dims[i]!;
-      const init: InitSpec = cfg.init === 'pytorch' ? { kind: 'uniform', bound: 1 / Math.sqrt(fanIn) } : { kind: 'normal', std: cfg.init.std };
+      const init: InitSpec =
+        cfg.init === 'pytorch' ? { kind: 'uniform', bound: 1 / Math.sqrt(fanIn) } : { kind: 'normal', std: cfg.init.std };
       specs.push({ name: `fc${i}.weight`, shape: [fanIn, this.dims[i + 1]!], init });
       if (cfg.bias) specs.push({ name: `fc${i}.bias`, shape: [this.dims[i + 1]!], init });
     }

@@ -83,7 +83,9 @@ export function resolveTaps(model: Pick<Model, 'name' | 'tapNames'>, options: Ap
     out.add(i);
   }
   if (options.output === false && out.size === 0) {
-    throw new ModelConfigError(`apply with output: false needs at least one tap (${model.name}'s taps: ${model.tapNames.join(', ') || 'none'})`);
+    throw new ModelConfigError(
+      `apply with output: false needs at least one tap (${model.name}'s taps: ${model.tapNames.join(', ') || 'none'})`,
+    );
   }
   return out;
 }

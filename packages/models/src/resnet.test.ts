@@ -90,7 +90,12 @@ describe('feature block shapes (docs/paper-notes.md §3.1)', () => {
   });
 
   for (const variant of ['preact', 'postact'] as const) {
-    for (const [size, classes] of [[32, 10], [64, 200], [32, 100], [32, 2]] as const) {
+    for (const [size, classes] of [
+      [32, 10],
+      [64, 200],
+      [32, 100],
+      [32, 2],
+    ] as const) {
       it(`${variant}, width 4, ${size} px, ${classes} classes: forward shapes in both modes`, () => {
         const make = variant === 'preact' ? preActResNet18 : resNet18;
         const m = make({ width: 4, numClasses: classes, imageSize: size });
@@ -174,7 +179,10 @@ describe('blocks are the right tensors', () => {
     const blk = (h: tf.Tensor4D, p: string) => {
       const u = tf.relu(tf.mul(h, s)) as tf.Tensor4D;
       const v = tf.conv2d(u, params[`${p}.conv1.weight`] as tf.Tensor4D, 1, 'same');
-      return tf.add(tf.conv2d(tf.relu(tf.mul(v, s)) as tf.Tensor4D, params[`${p}.conv2.weight`] as tf.Tensor4D, 1, 'same'), h) as tf.Tensor4D;
+      return tf.add(
+        tf.conv2d(tf.relu(tf.mul(v, s)) as tf.Tensor4D, params[`${p}.conv2.weight`] as tf.Tensor4D, 1, 'same'),
+        h,
+      ) as tf.Tensor4D;
     };
     const want = blk(blk(stem, 'layer1.0'), 'layer1.1').dataSync();
     const got = ev.taps['block1']!.dataSync();
@@ -190,7 +198,9 @@ describe('blocks are the right tensors', () => {
 describe('initialisation', () => {
   it('same seed ⇒ same weights; another seed ⇒ different weights', () => {
     const m = preActResNet18({ width: 8 });
-    const a = m.initParams(42), b = m.initParams(42), c = m.initParams(43);
+    const a = m.initParams(42),
+      b = m.initParams(42),
+      c = m.initParams(43);
     for (const name of Object.keys(a)) {
       expect(Array.from(b[name]!.dataSync())).toEqual(Array.from(a[name]!.dataSync()));
     }
@@ -332,9 +342,13 @@ describe('double backprop (doubleBackprop: true)', () => {
     const fused = preActResNet18({ width: 2, numClasses: 3 });
     expect(() =>
       tf.grad((t: tf.Tensor) =>
-        tf.sum(tf.square(tf.grad((u: tf.Tensor) =>
-          softmaxCrossEntropy(fused.apply({ ...params, 'conv1.weight': u }, null, x, { training: true }).output!, labels),
-        )(t))),
+        tf.sum(
+          tf.square(
+            tf.grad((u: tf.Tensor) =>
+              softmaxCrossEntropy(fused.apply({ ...params, 'conv1.weight': u }, null, x, { training: true }).output!, labels),
+            )(t),
+          ),
+        ),
       )(params['conv1.weight']!),
     ).toThrow(SecondOrderGradientError);
   });

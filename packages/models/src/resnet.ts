@@ -6,16 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InputShapeError, ModelConfigError, ParamsMismatchError } from './errors.js';
 import { countParams, createBnState, createParams } from './init.js';
-import {
-  type BatchNormOptions,
-  PYTORCH_BN,
-  avgPool,
-  batchNormEval,
-  batchNormTrain,
-  conv2d,
-  dense,
-  flatten,
-} from './layers.js';
+import { type BatchNormOptions, PYTORCH_BN, avgPool, batchNormEval, batchNormTrain, conv2d, dense, flatten } from './layers.js';
 import { type ApplyOptions, type Model, type ModelOutput, type ModelState, resolveTaps } from './model.js';
 import type { BatchNormSpec, BatchStatistics, BnState, ParamSpec, ParamValues, Params } from './types.js';
 
@@ -334,9 +325,7 @@ export class ResNet18 implements Model {
         } else {
           let v = bn(conv2d(h, p(`${name}.conv1.weight`), stride, 1), `${name}.bn1`, true);
           v = bn(conv2d(v, p(`${name}.conv2.weight`), 1, 1), `${name}.bn2`);
-          const shortcut = projection
-            ? bn(conv2d(h, p(`${name}.shortcut.conv.weight`), stride, 0), `${name}.shortcut.bn`)
-            : h;
+          const shortcut = projection ? bn(conv2d(h, p(`${name}.shortcut.conv.weight`), stride, 0), `${name}.shortcut.bn`) : h;
           h = tf.relu(tf.add(v, shortcut) as tf.Tensor4D);
         }
         cin = stage.planes;
@@ -354,7 +343,13 @@ export class ResNet18 implements Model {
     return { ...this.finish(out, bnState, updates, training, batchStatistics), logits };
   }
 
-  private finish(taps: Record<string, tf.Tensor2D>, bnState: BnState | null, updates: BnState, training: boolean, batch?: Record<string, BatchStatistics>): RunOutput {
+  private finish(
+    taps: Record<string, tf.Tensor2D>,
+    bnState: BnState | null,
+    updates: BnState,
+    training: boolean,
+    batch?: Record<string, BatchStatistics>,
+  ): RunOutput {
     const out: RunOutput = training && bnState ? { taps, state: updates } : { taps };
     return batch && Object.keys(batch).length ? { ...out, batchStatistics: batch } : out;
   }

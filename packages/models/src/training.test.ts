@@ -47,7 +47,9 @@ describe('BatchNorm modes in loss closures', () => {
     const x = tf.randomNormal([5, 4], 0, 1, 'float32', 3);
     const y = tf.tensor1d([0, 1, 2, 1, 0], 'int32');
     const before = tf.memory().numTensors;
-    const losses = (['train', 'train-frozen', 'eval'] as const).map((mode) => tf.tidy(() => classificationLoss(net, params, store, x, y, mode)().dataSync()[0]!));
+    const losses = (['train', 'train-frozen', 'eval'] as const).map((mode) =>
+      tf.tidy(() => classificationLoss(net, params, store, x, y, mode)().dataSync()[0]!),
+    );
     expect(tf.memory().numTensors).toBe(before);
     expect(new Set(losses).size).toBe(1);
     expect(store.state).toEqual({});

@@ -65,7 +65,7 @@ export function classificationLoss(
     if (mode === 'train') store.update(out.state);
     if (accumulate) store.accumulate(out.batchStatistics);
     const logits = out.output;
-    if (!logits || logits.rank !== 2) throw new InputShapeError(`${model.name}'s output is not a logits matrix [N, K]: [${logits?.shape ?? ''}]`);
+    if (logits?.rank !== 2) throw new InputShapeError(`${model.name}'s output is not a logits matrix [N, K]: [${logits?.shape ?? ''}]`);
     return softmaxCrossEntropy(logits as tf.Tensor2D, labels);
   };
 }

@@ -27,9 +27,17 @@ const f64 = (xs: number[]) => Float64Array.from(xs);
 
 describe('two-layer net: forward pass', () => {
   it('computes Σ a_j act(w_j·x + b_j) + c per run for relu, tanh and abs; tap `hidden` is act(W x + b)', () => {
-    const x = [[0.5, -1, 2], [1, 0, -0.5]];
-    const W = [[0.2, -0.1, 0.4], [-0.3, 0.5, 0.1]];
-    const b = [0.1, -0.2], a = [1.5, -2], c = 0.3;
+    const x = [
+      [0.5, -1, 2],
+      [1, 0, -0.5],
+    ];
+    const W = [
+      [0.2, -0.1, 0.4],
+      [-0.3, 0.5, 0.1],
+    ];
+    const b = [0.1, -0.2],
+      a = [1.5, -2],
+      c = 0.3;
     const acts = { relu: (v: number) => Math.max(0, v), tanh: Math.tanh, abs: Math.abs };
     const p: TwoLayerParams = { W: f64(W.flat()), b: f64(b), a: f64(a), c };
     for (const activation of ['relu', 'tanh', 'abs'] as const) {
@@ -152,7 +160,9 @@ describe('two-layer net: errors', () => {
     expect(() => net.apply({}, null, tf.zeros([2, 3]), { training: false })).toThrow(ParamsMismatchError);
     expect(() => net.apply({ theta: tf.zeros([1, 16]) }, null, tf.zeros([2, 3]), { training: false })).toThrow(ParamsMismatchError);
     expect(() => net.apply(params, null, tf.zeros([2, 3]), { training: false, taps: ['block3'] })).toThrow(/two-layer has no tap 'block3'/);
-    expect(() => plainSgdStep(net, { theta: tf.zeros([2, 16]) as tf.Variable }, new Float32Array(6), new Float32Array(2), 0.1)).toThrow(/tf.Variable/);
+    expect(() => plainSgdStep(net, { theta: tf.zeros([2, 16]) as tf.Variable }, new Float32Array(6), new Float32Array(2), 0.1)).toThrow(
+      /tf.Variable/,
+    );
     disposeState(params);
   });
 });
@@ -179,7 +189,10 @@ describe.each([
     const { net, params } = makeNet(activation, biases);
     const theta = params['theta']!;
     const ref = tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => batchedSquaredLoss(net, params, tf.tensor2d(x, [RUNS, DIM]), tf.tensor1d(y)), [theta]);
+      const { value, grads } = tf.variableGrads(
+        () => batchedSquaredLoss(net, params, tf.tensor2d(x, [RUNS, DIM]), tf.tensor1d(y)),
+        [theta],
+      );
       return { value: value.dataSync()[0]!, grad: Array.from(grads[theta.name]!.dataSync()) };
     });
     const mine = squaredLossAndGradient(net, theta.dataSync() as Float32Array, x, y);

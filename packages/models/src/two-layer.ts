@@ -64,7 +64,10 @@ export function twoLayerLayout(hiddenUnits: number, inputDim: number, biases: bo
  * One run's seeded init: every entry of W, b, a, c i.i.d. N(0, initStd²), drawn in that order from
  * `createRng(seed).fork('student-init')` (b and c draw nothing without biases and stay 0).
  */
-export function twoLayerInit(seed: number, config: Pick<TwoLayerConfig, 'hiddenUnits' | 'inputDim' | 'initStd' | 'biases'>): TwoLayerParams {
+export function twoLayerInit(
+  seed: number,
+  config: Pick<TwoLayerConfig, 'hiddenUnits' | 'inputDim' | 'initStd' | 'biases'>,
+): TwoLayerParams {
   const { hiddenUnits: width, inputDim, initStd: std, biases } = config;
   const rng = createRng(seed).fork('student-init');
   const W = new Float64Array(width * inputDim).map(() => std * rng.normal());
@@ -75,7 +78,8 @@ export function twoLayerInit(seed: number, config: Pick<TwoLayerConfig, 'hiddenU
 }
 
 const positiveInt = (name: string, v: unknown): number => {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ModelConfigError(`${name} must be a positive integer, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+    throw new ModelConfigError(`${name} must be a positive integer, got ${String(v)}`);
   return v;
 };
 
@@ -137,7 +141,8 @@ export class TwoLayerModel implements Model {
 
   /** Run r starts from the init of `seeds[r]` (a multi-seed batch); one seed per run. */
   initRuns(seeds: readonly number[]): { params: Params; state: ModelState } {
-    if (seeds.length !== this.config.runs) throw new ModelConfigError(`initRuns needs one seed per run (${this.config.runs}), got ${seeds.length}`);
+    if (seeds.length !== this.config.runs)
+      throw new ModelConfigError(`initRuns needs one seed per run (${this.config.runs}), got ${seeds.length}`);
     return { params: this.createParams(seeds.map((seed) => twoLayerInit(seed, this.config))), state: {} };
   }
 

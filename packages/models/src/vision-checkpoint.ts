@@ -40,9 +40,12 @@ export class CheckpointKeysError extends CheckpointFormatError {
     /** Missing keys are named as Flax Linen numbers them; said so when the file uses the pre-Linen numbering. */
     naming: 'linen' | 'pre-linen' = 'linen',
   ) {
-    const list = (keys: readonly string[]) => (keys.length > 6 ? `${keys.slice(0, 6).join(', ')} and ${keys.length - 6} more` : keys.join(', '));
+    const list = (keys: readonly string[]) =>
+      keys.length > 6 ? `${keys.slice(0, 6).join(', ')} and ${keys.length - 6} more` : keys.join(', ');
     const parts = [
-      missing.length ? `missing key${missing.length === 1 ? '' : 's'} ${list(missing)}${naming === 'pre-linen' ? ' (Linen numbering; the file numbers modules the pre-Linen way)' : ''}` : '',
+      missing.length
+        ? `missing key${missing.length === 1 ? '' : 's'} ${list(missing)}${naming === 'pre-linen' ? ' (Linen numbering; the file numbers modules the pre-Linen way)' : ''}`
+        : '',
       extra.length ? `unexpected key${extra.length === 1 ? '' : 's'} ${list(extra)}` : '',
       shapeMismatches.length
         ? `wrong shape${shapeMismatches.length === 1 ? '' : 's'}: ${list(shapeMismatches.map((m) => `${m.key} is [${m.actual}], expected [${m.expected}]`))}`
@@ -54,8 +57,20 @@ export class CheckpointKeysError extends CheckpointFormatError {
 
 /** What the keys and shapes of a checkpoint say, before any tensor is made. */
 export type VisionCheckpointInfo =
-  | { architecture: 'vit'; options: Required<Omit<VitOptions, 'resnetRoot' | 'representationSize'>> & Pick<VitOptions, 'resnetRoot' | 'representationSize'>; naming: 'linen' | 'pre-linen'; description: string; keyMap: ReadonlyMap<string, string> }
-  | { architecture: 'mixer'; options: Required<MixerOptions>; naming: 'linen' | 'pre-linen'; description: string; keyMap: ReadonlyMap<string, string> };
+  | {
+      architecture: 'vit';
+      options: Required<Omit<VitOptions, 'resnetRoot' | 'representationSize'>> & Pick<VitOptions, 'resnetRoot' | 'representationSize'>;
+      naming: 'linen' | 'pre-linen';
+      description: string;
+      keyMap: ReadonlyMap<string, string>;
+    }
+  | {
+      architecture: 'mixer';
+      options: Required<MixerOptions>;
+      naming: 'linen' | 'pre-linen';
+      description: string;
+      keyMap: ReadonlyMap<string, string>;
+    };
 
 const NUMBERED = /^(.*)_(\d+)$/;
 
@@ -102,13 +117,20 @@ export function linenKeyMap(keys: readonly string[]): Map<string, string> {
 
 /** GroupNorm scale and bias are [1, 1, 1, C] in some checkpoints (Flax issue 1721): their squeezed shape. */
 function squeezeGroupNorm(key: string, shape: readonly number[]): number[] {
-  if (/(^|\/)gn(\d+|_root|_proj)\/(scale|bias)$/.test(key) && shape.length > 1 && shape.slice(0, -1).every((d) => d === 1)) return [shape[shape.length - 1]!];
+  if (/(^|\/)gn(\d+|_root|_proj)\/(scale|bias)$/.test(key) && shape.length > 1 && shape.slice(0, -1).every((d) => d === 1))
+    return [shape[shape.length - 1]!];
   return [...shape];
 }
 
 const slash = (name: string) => name.replaceAll('.', '/');
 
-function compare(architecture: string, specs: readonly ParamSpec[], shapes: ReadonlyMap<string, number[]>, original: ReadonlyMap<string, string>, naming: 'linen' | 'pre-linen'): void {
+function compare(
+  architecture: string,
+  specs: readonly ParamSpec[],
+  shapes: ReadonlyMap<string, number[]>,
+  original: ReadonlyMap<string, string>,
+  naming: 'linen' | 'pre-linen',
+): void {
   const expected = new Map(specs.map((s) => [slash(s.name), s.shape]));
   const missing = [...expected.keys()].filter((k) => !shapes.has(k));
   const extra = [...shapes.keys()].filter((k) => !expected.has(k)).map((k) => original.get(k) ?? k);
@@ -161,20 +183,29 @@ export function inspectVisionCheckpoint(shapesByKey: Readonly<Record<string, rea
   }
   if (isVit) {
     if (keys.some((k) => /^block\d+\//.test(k))) {
-      throw new CheckpointFormatError('hybrid ViTs with ResNet stages (R26+, R50+…) are not supported, only the stage-less ResNet root of R+Ti/16');
+      throw new CheckpointFormatError(
+        'hybrid ViTs with ResNet stages (R26+, R50+…) are not supported, only the stage-less ResNet root of R+Ti/16',
+      );
     }
-    if (!shapes.has('cls')) throw new CheckpointFormatError("the ViT checkpoint has no class token ('cls'): only the token classifier is supported");
+    if (!shapes.has('cls'))
+      throw new CheckpointFormatError("the ViT checkpoint has no class token ('cls'): only the token classifier is supported");
     const arch = 'ViT';
     const [emb, pos, q, mlp] = need(
       shapes,
       arch,
-      ['embedding/kernel', 'Transformer/posembed_input/pos_embedding', 'Transformer/encoderblock_0/MultiHeadDotProductAttention_0/query/kernel', 'Transformer/encoderblock_0/MlpBlock_0/Dense_0/kernel'],
+      [
+        'embedding/kernel',
+        'Transformer/posembed_input/pos_embedding',
+        'Transformer/encoderblock_0/MultiHeadDotProductAttention_0/query/kernel',
+        'Transformer/encoderblock_0/MlpBlock_0/Dense_0/kernel',
+      ],
       [4, 3, 3, 2],
     );
     const depth = new Set(keys.map((k) => /^Transformer\/encoderblock_(\d+)\//.exec(k)?.[1]).filter((v) => v !== undefined)).size;
     const root = shapes.get('conv_root/kernel');
     const grid = Math.round(Math.sqrt(pos![1]! - 1));
-    if (grid * grid + 1 !== pos![1]) throw new CheckpointFormatError(`the position embedding has ${pos![1]} tokens, not a square grid plus the class token`);
+    if (grid * grid + 1 !== pos![1])
+      throw new CheckpointFormatError(`the position embedding has ${pos![1]} tokens, not a square grid plus the class token`);
     const patch = emb![0]!;
     const head = shapes.get('head/kernel');
     const preLogits = shapes.get('pre_logits/kernel');
@@ -203,7 +234,12 @@ export function inspectVisionCheckpoint(shapesByKey: Readonly<Record<string, rea
     return { architecture: 'vit', options, naming, description, keyMap };
   }
   const arch = 'MLP-Mixer';
-  const [stem, tok, ch] = need(shapes, arch, ['stem/kernel', 'MixerBlock_0/token_mixing/Dense_0/kernel', 'MixerBlock_0/channel_mixing/Dense_0/kernel'], [4, 2, 2]);
+  const [stem, tok, ch] = need(
+    shapes,
+    arch,
+    ['stem/kernel', 'MixerBlock_0/token_mixing/Dense_0/kernel', 'MixerBlock_0/channel_mixing/Dense_0/kernel'],
+    [4, 2, 2],
+  );
   const depth = new Set(keys.map((k) => /^MixerBlock_(\d+)\//.exec(k)?.[1]).filter((v) => v !== undefined)).size;
   const tokens = tok![0]!;
   const grid = Math.round(Math.sqrt(tokens));
@@ -233,10 +269,7 @@ export function inspectVisionCheckpoint(shapesByKey: Readonly<Record<string, rea
 }
 
 /** A model built from a checkpoint and its parameters. */
-export type VisionCheckpoint = (
-  | { architecture: 'vit'; model: VisionTransformer }
-  | { architecture: 'mixer'; model: MlpMixer }
-) & {
+export type VisionCheckpoint = ({ architecture: 'vit'; model: VisionTransformer } | { architecture: 'mixer'; model: MlpMixer }) & {
   /** One tf.Variable per parameter (trainable only with `trainable: true`). */
   params: Params;
   naming: 'linen' | 'pre-linen';
@@ -254,7 +287,9 @@ export function visionCheckpoint(arrays: CheckpointArrays, options: { trainable?
   for (const [key, a] of Object.entries(arrays)) {
     const size = a.shape.reduce((x, y) => x * y, 1);
     if (!(a.data instanceof Float32Array) || a.data.length !== size) {
-      throw new CheckpointFormatError(`checkpoint array ${key}: shape [${a.shape}] needs ${size} float32 values, got ${a.data?.length ?? 'none'}`);
+      throw new CheckpointFormatError(
+        `checkpoint array ${key}: shape [${a.shape}] needs ${size} float32 values, got ${a.data?.length ?? 'none'}`,
+      );
     }
     shapes[key] = a.shape;
   }
@@ -275,5 +310,7 @@ export function visionCheckpoint(arrays: CheckpointArrays, options: { trainable?
     throw error;
   }
   const common = { params, naming: info.naming, description: info.description };
-  return info.architecture === 'vit' ? { architecture: 'vit', model: model as VisionTransformer, ...common } : { architecture: 'mixer', model: model as MlpMixer, ...common };
+  return info.architecture === 'vit'
+    ? { architecture: 'vit', model: model as VisionTransformer, ...common }
+    : { architecture: 'mixer', model: model as MlpMixer, ...common };
 }

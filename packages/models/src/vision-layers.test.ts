@@ -11,7 +11,8 @@ beforeAll(async () => {
 
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-5) => {
   expect(a.length).toBe(b.length);
-  for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!), `index ${i}: ${a[i]} vs ${b[i]}`).toBeLessThanOrEqual(tol * (1 + Math.abs(b[i]!)));
+  for (let i = 0; i < a.length; i++)
+    expect(Math.abs(a[i]! - b[i]!), `index ${i}: ${a[i]} vs ${b[i]}`).toBeLessThanOrEqual(tol * (1 + Math.abs(b[i]!)));
 };
 
 describe('vision layers (Flax conventions)', () => {
@@ -55,7 +56,16 @@ describe('vision layers (Flax conventions)', () => {
     // Float64 reference with explicit loops.
     const X = x.dataSync();
     const arr = (k: tf.Tensor) => Array.from(k.dataSync());
-    const [Wq, Wk, Wv, Bq, Bk, Bv, Wo, Bo] = [w.queryKernel, w.keyKernel, w.valueKernel, w.queryBias, w.keyBias, w.valueBias, w.outKernel, w.outBias].map(arr) as number[][];
+    const [Wq, Wk, Wv, Bq, Bk, Bv, Wo, Bo] = [
+      w.queryKernel,
+      w.keyKernel,
+      w.valueKernel,
+      w.queryBias,
+      w.keyBias,
+      w.valueBias,
+      w.outKernel,
+      w.outBias,
+    ].map(arr) as number[][];
     const expected: number[] = [];
     for (let b = 0; b < n; b++) {
       const proj = (W: number[], B: number[]) =>
@@ -95,7 +105,12 @@ describe('vision layers (Flax conventions)', () => {
   });
 
   it('the 3×3/2 SAME max-pool equals tf.maxPool on even and odd sizes', () => {
-    for (const [hh, ww] of [[8, 8], [7, 9], [5, 4], [2, 3]] as const) {
+    for (const [hh, ww] of [
+      [8, 8],
+      [7, 9],
+      [5, 4],
+      [2, 3],
+    ] as const) {
       const x = tf.randomNormal([2, hh, ww, 3], 0, 1, 'float32', hh * 10 + ww) as tf.Tensor4D;
       const ours = maxPool3x3Stride2Same(x);
       const theirs = tf.maxPool(x, 3, 2, 'same');

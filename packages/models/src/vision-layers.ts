@@ -41,7 +41,8 @@ export function geluTanh<T extends tf.Tensor>(x: T): T {
  */
 export function denseLast(x: tf.Tensor, kernel: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor {
   const inDim = x.shape[x.rank - 1]!;
-  if (inDim !== kernel.shape[0]) throw new InputShapeError(`dense layer: input has ${inDim} features, the kernel expects ${kernel.shape[0]}`);
+  if (inDim !== kernel.shape[0])
+    throw new InputShapeError(`dense layer: input has ${inDim} features, the kernel expects ${kernel.shape[0]}`);
   const lead = x.shape.slice(0, -1);
   let y: tf.Tensor = tf.matMul(tf.reshape(x, [-1, inDim]) as tf.Tensor2D, kernel);
   if (bias) y = tf.add(y, bias);
@@ -132,7 +133,16 @@ export function maxPool3x3Stride2Same(x: tf.Tensor4D): tf.Tensor4D {
   };
   const [oh, top, bottom] = padding(h);
   const [ow, left, right] = padding(w);
-  const p = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], -Infinity);
+  const p = tf.pad(
+    x,
+    [
+      [0, 0],
+      [top, bottom],
+      [left, right],
+      [0, 0],
+    ],
+    -Infinity,
+  );
   const [n, ph, pw, c] = p.shape;
   // Rows: window i covers padded rows 2i, 2i + 1, 2i + 2.
   const r = tf.reshape(p, [n, ph / 2, 2, pw, c]);

@@ -87,7 +87,9 @@ describe('ViT and MLP-Mixer models', () => {
       const sgd = tf.train.sgd(0.05);
       const step = () =>
         tf.tidy(() => {
-          const { value, grads } = valueAndGrads(params, () => softmaxCrossEntropy(m.apply(params, {}, x, { training: true }).output as tf.Tensor2D, y));
+          const { value, grads } = valueAndGrads(params, () =>
+            softmaxCrossEntropy(m.apply(params, {}, x, { training: true }).output as tf.Tensor2D, y),
+          );
           sgd.applyGradients(Object.entries(params).map(([n, v]) => ({ name: v.name, tensor: grads[n]! })));
           return value.dataSync()[0]!;
         });
@@ -114,13 +116,21 @@ describe('ViT and MLP-Mixer models', () => {
     const labels = tf.tensor1d([1, 3], 'int32');
     const gradNormSq = (ts: tf.Tensor[]) => {
       const g = tf.grads((...us: tf.Tensor[]) =>
-        softmaxCrossEntropy(m.apply(Object.fromEntries(names.map((n, i) => [n, us[i]!])), null, x, { training: true }).output as tf.Tensor2D, labels),
+        softmaxCrossEntropy(
+          m.apply(Object.fromEntries(names.map((n, i) => [n, us[i]!])), null, x, { training: true }).output as tf.Tensor2D,
+          labels,
+        ),
       )(ts);
       return tf.addN(g.map((t) => tf.sum(tf.square(t)))) as tf.Scalar;
     };
     const second = tf.grads((...ts: tf.Tensor[]) => gradNormSq(ts))(w);
     // A direction through the attention, the LayerNorms and the MLP (GELU).
-    const along = new Set(['LayerNorm_0.scale', 'query.kernel', 'key.kernel', 'Dense_0.kernel', 'LayerNorm_1.bias'].map((s) => `Transformer.encoderblock_0.${s.startsWith('q') || s.startsWith('k') ? `MultiHeadDotProductAttention_0.${s}` : s.startsWith('D') ? `MlpBlock_0.${s}` : s}`));
+    const along = new Set(
+      ['LayerNorm_0.scale', 'query.kernel', 'key.kernel', 'Dense_0.kernel', 'LayerNorm_1.bias'].map(
+        (s) =>
+          `Transformer.encoderblock_0.${s.startsWith('q') || s.startsWith('k') ? `MultiHeadDotProductAttention_0.${s}` : s.startsWith('D') ? `MlpBlock_0.${s}` : s}`,
+      ),
+    );
     expect(along.size).toBe(5);
     const dir = w.map((t, i) => (along.has(names[i]!) ? tf.randomNormal(t.shape, 0, 1, 'float32', 40 + i) : tf.zerosLike(t)));
     const norm = Math.sqrt(dir.reduce((s, d) => s + tf.sum(tf.square(d)).dataSync()[0]!, 0));
@@ -144,10 +154,16 @@ describe('models from vision_transformer checkpoints', () => {
       expect(ck.architecture).toBe(kind);
       expect(ck.naming).toBe('linen');
       expect(ck.model.config).toEqual(m.config);
-      expect(ck.description).toMatch(kind === 'vit' ? /^ViT: 3 blocks, width 8, 2 heads, MLP 12, 4×4 patches, 16×16 input, 5 classes$/ : /^MLP-Mixer: 2 blocks/);
+      expect(ck.description).toMatch(
+        kind === 'vit' ? /^ViT: 3 blocks, width 8, 2 heads, MLP 12, 4×4 patches, 16×16 input, 5 classes$/ : /^MLP-Mixer: 2 blocks/,
+      );
       const x = tf.randomNormal([2, 16, 16, 3], 0, 1, 'float32', 9);
-      const direct = Object.fromEntries(Object.keys(params).map((n) => [n, tf.tensor(arrays[n.replaceAll('.', '/')]!.data, params[n]!.shape)]));
-      expect(maxAbsDiff(ck.model.apply(ck.params, null, x, { training: false }).output!, m.apply(direct, null, x, { training: false }).output!)).toBe(0);
+      const direct = Object.fromEntries(
+        Object.keys(params).map((n) => [n, tf.tensor(arrays[n.replaceAll('.', '/')]!.data, params[n]!.shape)]),
+      );
+      expect(
+        maxAbsDiff(ck.model.apply(ck.params, null, x, { training: false }).output!, m.apply(direct, null, x, { training: false }).output!),
+      ).toBe(0);
       expect(Object.values(ck.params).every((v) => !v.trainable)).toBe(true);
       expect(Object.values(visionCheckpoint(arrays, { trainable: true }).params).every((v) => v.trainable)).toBe(true);
       disposeState(params);
@@ -160,10 +176,22 @@ describe('models from vision_transformer checkpoints', () => {
     const { params } = m.init(10);
     const linen = toArrays(params);
     const preLinen: Record<string, { shape: number[]; data: Float32Array }> = {};
-    const rename: Record<string, string> = { MultiHeadDotProductAttention_0: 'MultiHeadDotProductAttention_1', LayerNorm_1: 'LayerNorm_2', MlpBlock_0: 'MlpBlock_3' };
-    for (const [k, v] of Object.entries(linen)) preLinen[k.split('/').map((p, i) => (i === 2 && rename[p]) || p).join('/')] = v;
+    const rename: Record<string, string> = {
+      MultiHeadDotProductAttention_0: 'MultiHeadDotProductAttention_1',
+      LayerNorm_1: 'LayerNorm_2',
+      MlpBlock_0: 'MlpBlock_3',
+    };
+    for (const [k, v] of Object.entries(linen))
+      preLinen[
+        k
+          .split('/')
+          .map((p, i) => (i === 2 && rename[p]) || p)
+          .join('/')
+      ] = v;
     expect(Object.keys(preLinen)).toContain('Transformer/encoderblock_2/MlpBlock_3/Dense_1/kernel');
-    expect(linenKeyMap(Object.keys(preLinen)).get('Transformer/encoderblock_1/LayerNorm_2/scale')).toBe('Transformer/encoderblock_1/LayerNorm_1/scale');
+    expect(linenKeyMap(Object.keys(preLinen)).get('Transformer/encoderblock_1/LayerNorm_2/scale')).toBe(
+      'Transformer/encoderblock_1/LayerNorm_1/scale',
+    );
     const a = visionCheckpoint(linen);
     const b = visionCheckpoint(preLinen);
     expect(b.naming).toBe('pre-linen');
@@ -197,8 +225,12 @@ describe('models from vision_transformer checkpoints', () => {
     const shaped = err({ ...arrays, 'Transformer/encoderblock_2/MlpBlock_0/Dense_1/bias': { shape: [7], data: new Float32Array(7) } });
     expect(shaped.shapeMismatches).toEqual([{ key: 'Transformer/encoderblock_2/MlpBlock_0/Dense_1/bias', expected: [8], actual: [7] }]);
     expect(shaped.message).toMatch(/wrong shape: Transformer\/encoderblock_2\/MlpBlock_0\/Dense_1\/bias is \[7\], expected \[8\]/);
-    expect(() => visionCheckpoint({ 'head/kernel': { shape: [2, 2], data: new Float32Array(4) } })).toThrow(/neither a ViT .* nor an MLP-Mixer/);
-    expect(() => visionCheckpoint({ ...arrays, cls: { shape: [1, 1, 8], data: new Float32Array(3) } })).toThrow(/needs 8 float32 values, got 3/);
+    expect(() => visionCheckpoint({ 'head/kernel': { shape: [2, 2], data: new Float32Array(4) } })).toThrow(
+      /neither a ViT .* nor an MLP-Mixer/,
+    );
+    expect(() => visionCheckpoint({ ...arrays, cls: { shape: [1, 1, 8], data: new Float32Array(3) } })).toThrow(
+      /needs 8 float32 values, got 3/,
+    );
     const noPos = { ...arrays };
     delete noPos['Transformer/posembed_input/pos_embedding'];
     expect(err(noPos).missing).toEqual(['Transformer/posembed_input/pos_embedding']);
@@ -210,7 +242,14 @@ describe('models from vision_transformer checkpoints', () => {
 // ---- the hybrid's ResNet root against a float64 reference written here ----
 
 /** Float64 root: StdConv 7×7/2 SAME (no bias), GroupNorm(32, ε 1e-6), ReLU, max-pool 3×3/2 SAME; NHWC in and out. */
-function rootReference(x: Float64Array, [n, s, c]: [number, number, number], kernel: Float64Array, width: number, gScale: Float64Array, gBias: Float64Array) {
+function rootReference(
+  x: Float64Array,
+  [n, s, c]: [number, number, number],
+  kernel: Float64Array,
+  width: number,
+  gScale: Float64Array,
+  gBias: Float64Array,
+) {
   const K = 7;
   const fan = K * K * c;
   const w = new Float64Array(kernel.length);
@@ -272,7 +311,16 @@ function rootReference(x: Float64Array, [n, s, c]: [number, number, number], ker
 
 describe('the R+Ti-style ResNet root', () => {
   it('a hybrid ViT equals the plain ViT applied to a float64 reference of its root, tap for tap', () => {
-    const hybridOptions = { imageSize: 30, patchSize: 2, hiddenSize: 8, depth: 2, heads: 2, mlpDim: 12, numClasses: 3, resnetRoot: { width: 32 } };
+    const hybridOptions = {
+      imageSize: 30,
+      patchSize: 2,
+      hiddenSize: 8,
+      depth: 2,
+      heads: 2,
+      mlpDim: 12,
+      numClasses: 3,
+      resnetRoot: { width: 32 },
+    };
     const hybrid = vit(hybridOptions);
     // 30 → 15 (conv) → 8 (pool) → 4×4 patches of 2.
     expect(hybrid.tokens).toBe(17);
@@ -286,7 +334,14 @@ describe('the R+Ti-style ResNet root', () => {
     expect(ck.model.config.imageSize).toBe(32); // inferred: grid 4 × patch 2 × 4
     // The checkpoint says 32 px (30 gives the same grid); check both through the same reference.
     const x = tf.randomUniform([2, 32, 32, 3], -1, 1, 'float32', 14);
-    const ref = rootReference(Float64Array.from(x.dataSync()), [2, 32, 3], Float64Array.from(arrays['conv_root/kernel']!.data), 32, Float64Array.from(arrays['gn_root/scale']!.data), Float64Array.from(arrays['gn_root/bias']!.data));
+    const ref = rootReference(
+      Float64Array.from(x.dataSync()),
+      [2, 32, 3],
+      Float64Array.from(arrays['conv_root/kernel']!.data),
+      32,
+      Float64Array.from(arrays['gn_root/scale']!.data),
+      Float64Array.from(arrays['gn_root/bias']!.data),
+    );
     expect(ref.size).toBe(8);
     const plain = vit({ ...hybridOptions, imageSize: 8, resnetRoot: null, inChannels: 32 });
     const plainParams = Object.fromEntries(plain.paramSpecs.map((s) => [s.name, ck.params[s.name]!]));
@@ -295,7 +350,8 @@ describe('the R+Ti-style ResNet root', () => {
     const b = plain.apply(plainParams, null, rootOut, { training: false, taps: plain.tapNames });
     for (const t of plain.tapNames) {
       const [ta, tb] = [a.taps[t]!.dataSync(), b.taps[t]!.dataSync()];
-      for (let i = 0; i < ta.length; i++) expect(Math.abs(ta[i]! - tb[i]!), `${t}[${i}]`).toBeLessThanOrEqual(1e-4 + 1e-3 * Math.abs(tb[i]!));
+      for (let i = 0; i < ta.length; i++)
+        expect(Math.abs(ta[i]! - tb[i]!), `${t}[${i}]`).toBeLessThanOrEqual(1e-4 + 1e-3 * Math.abs(tb[i]!));
     }
     expect(maxAbsDiff(a.output!, b.output!)).toBeLessThan(1e-3);
     disposeState(params);

@@ -76,15 +76,22 @@ function resolveConfig(options: VitOptions): VitConfig {
   for (const key of ['imageSize', 'patchSize', 'hiddenSize', 'depth', 'heads', 'mlpDim', 'inChannels'] as const) {
     if (!positiveInt(cfg[key])) throw new ModelConfigError(`ViT ${key} must be a positive integer, got ${String(cfg[key])}`);
   }
-  if (!(Number.isInteger(cfg.numClasses) && cfg.numClasses >= 0)) throw new ModelConfigError(`ViT numClasses must be an integer ≥ 0, got ${String(cfg.numClasses)}`);
+  if (!(Number.isInteger(cfg.numClasses) && cfg.numClasses >= 0))
+    throw new ModelConfigError(`ViT numClasses must be an integer ≥ 0, got ${String(cfg.numClasses)}`);
   if (cfg.representationSize !== null && !positiveInt(cfg.representationSize)) {
     throw new ModelConfigError(`ViT representationSize must be a positive integer or null, got ${String(cfg.representationSize)}`);
   }
-  if (cfg.hiddenSize % cfg.heads !== 0) throw new ModelConfigError(`ViT hiddenSize ${cfg.hiddenSize} is not divisible by ${cfg.heads} heads`);
+  if (cfg.hiddenSize % cfg.heads !== 0)
+    throw new ModelConfigError(`ViT hiddenSize ${cfg.hiddenSize} is not divisible by ${cfg.heads} heads`);
   if (cfg.resnetRoot !== null && !(positiveInt(cfg.resnetRoot.width) && cfg.resnetRoot.width % 32 === 0)) {
-    throw new ModelConfigError(`the ResNet root's width must be a positive multiple of 32 (GroupNorm has 32 groups), got ${String(cfg.resnetRoot?.width)}`);
+    throw new ModelConfigError(
+      `the ResNet root's width must be a positive multiple of 32 (GroupNorm has 32 groups), got ${String(cfg.resnetRoot?.width)}`,
+    );
   }
-  if (vitGrid(cfg) < 1) throw new ModelConfigError(`a ${cfg.imageSize}-pixel image has no whole ${cfg.patchSize}×${cfg.patchSize} patch${cfg.resnetRoot ? ' after the ResNet root' : ''}`);
+  if (vitGrid(cfg) < 1)
+    throw new ModelConfigError(
+      `a ${cfg.imageSize}-pixel image has no whole ${cfg.patchSize}×${cfg.patchSize} patch${cfg.resnetRoot ? ' after the ResNet root' : ''}`,
+    );
   return cfg;
 }
 
@@ -252,11 +259,16 @@ export class VisionTransformer implements Model {
         prev.dispose();
       }
       if (!withOutput) return { taps: tapped };
-      let rep = token0(layerNorm(h, params['Transformer.encoder_norm.scale'] as tf.Tensor1D, params['Transformer.encoder_norm.bias'] as tf.Tensor1D));
+      let rep = token0(
+        layerNorm(h, params['Transformer.encoder_norm.scale'] as tf.Tensor1D, params['Transformer.encoder_norm.bias'] as tf.Tensor1D),
+      );
       if (cfg.representationSize !== null) {
         rep = tf.tanh(denseLast(rep, params['pre_logits.kernel'] as tf.Tensor2D, params['pre_logits.bias'] as tf.Tensor1D)) as tf.Tensor2D;
       }
-      const output = cfg.numClasses > 0 ? (denseLast(rep, params['head.kernel'] as tf.Tensor2D, params['head.bias'] as tf.Tensor1D) as tf.Tensor2D) : rep;
+      const output =
+        cfg.numClasses > 0
+          ? (denseLast(rep, params['head.kernel'] as tf.Tensor2D, params['head.bias'] as tf.Tensor1D) as tf.Tensor2D)
+          : rep;
       return { output, taps: tapped };
     });
     return { ...out, ...(options.training && state ? { state: {} } : {}) };
@@ -285,7 +297,12 @@ export class VisionTransformer implements Model {
   }
 
   /** Block k (1-based): pre-LN attention and MLP, each added back; the wanted tensors at token 0. */
-  private block(params: ParamValues, k: number, x: tf.Tensor3D, want: Set<string> | undefined): { x: tf.Tensor3D; taps: Record<string, tf.Tensor2D> } {
+  private block(
+    params: ParamValues,
+    k: number,
+    x: tf.Tensor3D,
+    want: Set<string> | undefined,
+  ): { x: tf.Tensor3D; taps: Record<string, tf.Tensor2D> } {
     const b = vitBlockPrefix(k - 1);
     const p = (name: string) => params[`${b}.${name}`]!;
     const taps: Record<string, tf.Tensor2D> = {};

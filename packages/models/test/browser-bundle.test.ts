@@ -4,42 +4,25 @@
  * @samrank/backend (Node only). Reads the built dist/ through the package's exports: `npm run build` first (the
  * root `npm test` builds).
  */
-import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { browserBundle, requireBuilt } from '../../../test-utils/browser-bundle.js';
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
-beforeAll(() => {
-  for (const name of ['two-layer.js', 'index.js']) {
-    if (!existsSync(`${dist}${name}`)) throw new Error(`packages/models/dist/${name} is missing: run \`npm run build\` at the repository root first`);
-  }
-});
+beforeAll(() => requireBuilt('models', ['two-layer.js', 'index.js']));
 
 describe('@samrank/models/two-layer', () => {
   it('bundles for the browser without @samrank/backend or any Node module', async () => {
-    const result = await build({
-      stdin: {
-        contents: "export { twoLayer, fusedSquaredLoss, plainSgdStep, readTwoLayerParams } from '@samrank/models/two-layer';",
-        resolveDir: repoRoot,
-        sourcefile: 'entry.js',
-      },
-      bundle: true,
-      platform: 'browser',
-      format: 'esm',
-      write: false,
-      metafile: true,
-      absWorkingDir: repoRoot,
-      logLevel: 'silent',
-    });
+    const result = await browserBundle(
+      "export { twoLayer, fusedSquaredLoss, plainSgdStep, readTwoLayerParams } from '@samrank/models/two-layer';",
+    );
     expect(result.errors).toEqual([]);
     expect(result.warnings).toEqual([]);
-    const inputs = Object.keys(result.metafile.inputs);
+    const { inputs } = result;
     expect(inputs).toContain('packages/models/dist/two-layer.js');
     expect(inputs.filter((i) => /packages\/backend\/|^node:|(^|:)(fs|os|module|path|worker_threads)$/.test(i))).toEqual([]);
-    expect(result.outputFiles[0]!.text).not.toMatch(/["']node:[a-z_/]+["']/);
+    expect(result.text).not.toMatch(/["']node:[a-z_/]+["']/);
   });
 
   it('exports the same bindings as the main entry (one copy of each class: instanceof holds across entries)', async () => {

@@ -28,7 +28,11 @@ interface TorchTwoLayer {
 
 /** PyTorch two-layer step times (ms/step) measured now, or null when torch is absent. */
 function torchTwoLayer(): TorchTwoLayer | null {
-  return torchReference<TorchTwoLayer>(['two_layer_teacher_student'], { threads: 2, quick: true, timeoutMs: 300_000 })?.['two_layer_teacher_student'] ?? null;
+  return (
+    torchReference<TorchTwoLayer>(['two_layer_teacher_student'], { threads: 2, quick: true, timeoutMs: 300_000 })?.[
+      'two_layer_teacher_student'
+    ] ?? null
+  );
 }
 
 /** Two-layer teacher-student student (optionally R runs along axis 0) with 20 unit-sphere inputs. */
@@ -64,7 +68,13 @@ function mlp() {
   const W2 = tf.variable(tf.randomNormal([128, 10], 0, 0.05, 'float32', 6), true);
   const b2 = tf.variable(tf.zeros([10]), true);
   const X = tf.randomNormal([128, 256], 0, 1, 'float32', 7);
-  const Y = tf.oneHot(tf.tensor1d(Array.from({ length: 128 }, (_, i) => i % 10), 'int32'), 10);
+  const Y = tf.oneHot(
+    tf.tensor1d(
+      Array.from({ length: 128 }, (_, i) => i % 10),
+      'int32',
+    ),
+    10,
+  );
   // Micro-batched optimizers ask for rows ctx.chunk of ctx.chunks; the others pass chunks = 1 (all rows).
   const loss = (ctx: StepContext = { pass: 'first', chunk: 0, chunks: 1 }) => {
     const x = sliceChunk(X, ctx);
@@ -80,12 +90,16 @@ async function msPerStep(
   model: { vars: tf.Variable[]; loss: (ctx?: StepContext) => tf.Scalar; next: () => void },
   n: number,
 ) {
-  const ms = await timeMedian(() => {
-    for (let s = 0; s < n; s++) {
-      opt.minimize(model.loss, false, model.vars);
-      model.next();
-    }
-  }, 3, 1);
+  const ms = await timeMedian(
+    () => {
+      for (let s = 0; s < n; s++) {
+        opt.minimize(model.loss, false, model.vars);
+        model.next();
+      }
+    },
+    3,
+    1,
+  );
   return ms / n;
 }
 
@@ -140,7 +154,8 @@ for (const p of prepared) {
   const ms = median(p.times);
   twoLayerMs[p.c.name] = ms;
   const entry: BenchEntry = { name: p.c.name, ms, peakMB: p.peak };
-  if (torch && p.c.torch) entry.reference = { name: `PyTorch ${p.c.torch} step (bench/torch_reference.py)`, ms: torch[p.c.torch].median_ms };
+  if (torch && p.c.torch)
+    entry.reference = { name: `PyTorch ${p.c.torch} step (bench/torch_reference.py)`, ms: torch[p.c.torch].median_ms };
   entries.push(entry);
   p.opt.dispose();
   p.model.dispose();
@@ -161,9 +176,7 @@ const mlpCases = [
   () => tf.train.momentum(0.05, 0.9),
   () => new SAM(tf.train.momentum(0.05, 0.9), { rho: 0.05 }),
   () => new SAM(tf.train.momentum(0.05, 0.9), { rho: 0.05, microBatches: 4 }),
-].map(
-  (make) => ({ model: mlp(), opt: make() as tf.Optimizer, times: [] as number[] }),
-);
+].map((make) => ({ model: mlp(), opt: make() as tf.Optimizer, times: [] as number[] }));
 for (let round = 0; round < rounds; round++) {
   for (const m of mlpCases) m.times.push(await msPerStep(m.opt, m.model, mlpSteps));
 }

@@ -94,7 +94,9 @@ describe('two_layer_grad_norm_reg.json', () => {
       opt.dispose();
       tf.dispose([value, ...Object.values(grads)]);
     }
-    console.log(`finite-difference max |error| vs exact for r = 0.03, 0.01, 0.003, 0.001: ${errors.map((e) => e.toExponential(2)).join(', ')}`);
+    console.log(
+      `finite-difference max |error| vs exact for r = 0.03, 0.01, 0.003, 0.001: ${errors.map((e) => e.toExponential(2)).join(', ')}`,
+    );
     for (let i = 1; i < errors.length; i++) expect(errors[i]).toBeLessThan(errors[i - 1]!);
     expect(errors[errors.length - 1]).toBeLessThan(5e-4);
     tf.dispose([W, a, X, y]);
@@ -278,9 +280,7 @@ describe('GradientNormRegularizer behaviour', () => {
     expect(() => new GradientNormRegularizer(tf.train.sgd(0.1), { lambda: NaN })).toThrow(InvalidLambdaError);
     expect(() => new GradientNormRegularizer(tf.train.sgd(0.1), { mode: 'fd' as never })).toThrow(InvalidOptionError);
     expect(() => new GradientNormRegularizer(tf.train.sgd(0.1), { r: 0 })).toThrow(InvalidOptionError);
-    expect(() => new GradientNormRegularizer(tf.train.sgd(0.1), { lambda: [0.1, 0.2], runs: 3 })).toThrow(
-      RunsMismatchError,
-    );
+    expect(() => new GradientNormRegularizer(tf.train.sgd(0.1), { lambda: [0.1, 0.2], runs: 3 })).toThrow(RunsMismatchError);
   });
 });
 
@@ -295,10 +295,7 @@ describe('microBatches (finite-difference mode accumulates; exact mode refuses)'
     const loss = (ctx: Pick<StepContext, 'chunk' | 'chunks'>) => twoLayerLoss(W, a, sliceChunk(X, ctx), sliceChunk(y, ctx));
     return { W, a, loss, dispose: () => tf.dispose([W, a, X, y]) };
   };
-  const flatGrads = (g: tf.NamedTensorMap, W: tf.Variable, a: tf.Variable) => [
-    ...g[W.name]!.dataSync(),
-    ...g[a.name]!.dataSync(),
-  ];
+  const flatGrads = (g: tf.NamedTensorMap, W: tf.Variable, a: tf.Variable) => [...g[W.name]!.dataSync(), ...g[a.name]!.dataSync()];
 
   it('two_layer_grad_norm_reg.json: one global perturbation over 2 and 3 micro-batches = full batch', () => {
     const exact = [...(ex.grad_objective.W as number[][]).flat(), ...(ex.grad_objective.a as number[])];
@@ -347,7 +344,12 @@ describe('microBatches (finite-difference mode accumulates; exact mode refuses)'
     const got = opt.computeGradients((ctx) => (calls.push(ctx), p.loss(ctx)), [p.W, p.a]);
     expect(calls).toEqual([0, 1, 2].map((chunk) => ({ pass: 'first', chunk, chunks: 3 })));
     expectClose(got.value, ex.loss, f32Tol(fx), 'loss');
-    expectClose(flatGrads(got.grads, p.W, p.a), [...(ex.grad_loss.W as number[][]).flat(), ...(ex.grad_loss.a as number[])], f32Tol(fx), 'grad_loss');
+    expectClose(
+      flatGrads(got.grads, p.W, p.a),
+      [...(ex.grad_loss.W as number[][]).flat(), ...(ex.grad_loss.a as number[])],
+      f32Tol(fx),
+      'grad_loss',
+    );
     tf.dispose([got.value, ...Object.values(got.grads)]);
     opt.dispose();
     p.dispose();
@@ -369,7 +371,7 @@ describe('microBatches (finite-difference mode accumulates; exact mode refuses)'
     p.dispose();
   });
 
-  it("exact mode with microBatches > 1 throws InvalidOptionError; bad values are typed; config keeps it", () => {
+  it('exact mode with microBatches > 1 throws InvalidOptionError; bad values are typed; config keeps it', () => {
     let err: unknown;
     try {
       new GradientNormRegularizer(tf.train.sgd(0.1), { mode: 'exact', microBatches: 2 });

@@ -5,12 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { DoubleBackpropGradientsError, InvalidOptionError } from './errors.js';
-import {
-  type LossClosure,
-  type LossGradients,
-  lossGradients,
-  type StepContext,
-} from './loss-gradients.js';
+import { type LossClosure, type LossGradients, lossGradients, type StepContext } from './loss-gradients.js';
 import { broadcastPerRun, samPerturbation, sumSquaresPerRun } from './perturbation.js';
 import { averaged, perturbedGradients } from './perturbed-gradients.js';
 import { evaluateSchedule, type Schedule } from './schedules.js';
@@ -52,7 +47,9 @@ function assertDoubleBackpropGradients(): void {
   if (kernels === undefined) {
     throw new DoubleBackpropGradientsError(`GradientNormRegularizer mode 'exact' needs the double-backprop gradients: ${fix}`, []);
   }
-  const replaced = kernels.filter((k) => (tf.getGradient(k) as unknown as Record<symbol, unknown> | undefined)?.[DOUBLE_BACKPROP_MARKER] !== true);
+  const replaced = kernels.filter(
+    (k) => (tf.getGradient(k) as unknown as Record<symbol, unknown> | undefined)?.[DOUBLE_BACKPROP_MARKER] !== true,
+  );
   if (replaced.length > 0) {
     throw new DoubleBackpropGradientsError(
       `GradientNormRegularizer mode 'exact': the double-backprop gradients of ${replaced.join(', ')} were replaced since they were registered (e.g. by importing @tensorflow/tfjs-layers again): ${fix}`,

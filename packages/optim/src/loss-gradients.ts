@@ -63,8 +63,7 @@ export function resolveVariables(varList: tf.Variable[] | undefined, runs: numbe
     for (const v of vars) {
       if (v.rank === 0 || v.shape[0] !== runs) {
         throw new RunsMismatchError(
-          `runs is ${runs} but variable '${v.name}' has shape [${v.shape.join(', ')}]; axis 0 of every ` +
-            'variable must index the runs',
+          `runs is ${runs} but variable '${v.name}' has shape [${v.shape.join(', ')}]; axis 0 of every ` + 'variable must index the runs',
         );
       }
     }

@@ -82,9 +82,7 @@ export function samPerturbation(
     const norm = jointNormPerRun(directions, spec.runs);
     // epsilon 0: a zero norm means g = 0, so dividing by max(‖g‖, 1e-30) gives ε = 0·finite = 0, not NaN
     // (two kernels instead of divNoNan's four; identical to ρ/‖g‖ whenever ‖g‖ >= 1e-30).
-    scale = spec.epsilonIsZero
-      ? tf.div(spec.rho, tf.maximum(norm, MIN_NORM))
-      : tf.div(spec.rho, tf.add(norm, spec.epsilon));
+    scale = spec.epsilonIsZero ? tf.div(spec.rho, tf.maximum(norm, MIN_NORM)) : tf.div(spec.rho, tf.add(norm, spec.epsilon));
   } else if (spec.clipToBall) {
     // ‖ρ·g‖ ≤ ρ ⇔ ‖g‖ ≤ 1: the factor min(1, 1/‖g‖) leaves small gradients unnormalized and projects the rest.
     const norm = jointNormPerRun(directions, spec.runs);

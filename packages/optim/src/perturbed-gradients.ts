@@ -142,10 +142,7 @@ function accumulateValue(sum: tf.Scalar | null, v: tf.Scalar): tf.Scalar {
   return s;
 }
 
-function accumulateGrads(
-  sum: Array<tf.Tensor | null> | null,
-  g: Array<tf.Tensor | null>,
-): Array<tf.Tensor | null> {
+function accumulateGrads(sum: Array<tf.Tensor | null> | null, g: Array<tf.Tensor | null>): Array<tf.Tensor | null> {
   if (sum == null) return g;
   const out = sum.map((s, i) => {
     const gi = g[i];

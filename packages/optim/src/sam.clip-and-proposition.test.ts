@@ -24,7 +24,16 @@ const y = tf.tensor1d([0.4, -0.3, 0.8]);
 
 /** A smooth two-layer tanh net (twice differentiable everywhere, so the expansion behind Proposition 1 holds). */
 function net(scale = 1) {
-  const W = tf.variable(tf.mul(tf.tensor2d([[0.3, -0.2, 0.5], [-0.4, 0.1, 0.2], [0.25, 0.6, -0.3]]), scale) as tf.Tensor2D);
+  const W = tf.variable(
+    tf.mul(
+      tf.tensor2d([
+        [0.3, -0.2, 0.5],
+        [-0.4, 0.1, 0.2],
+        [0.25, 0.6, -0.3],
+      ]),
+      scale,
+    ) as tf.Tensor2D,
+  );
   const a = tf.variable(tf.mul(tf.tensor1d([0.5, -0.7, 0.9]), scale) as tf.Tensor1D);
   const loss = () => tf.mean(tf.square(tf.sub(tf.sum(tf.mul(tf.tanh(tf.matMul(X, W, false, true)), a), 1), y))) as tf.Scalar;
   return { W, a, vars: [W, a] as tf.Variable[], loss, dispose: () => tf.dispose([W, a]) };
@@ -32,7 +41,7 @@ function net(scale = 1) {
 
 const flatGrads = (grads: tf.NamedTensorMap, vars: tf.Variable[]) => tf.concat(vars.map((v) => tf.reshape(grads[v.name]!, [-1])));
 
-describe('clipped unnormalized SAM (the classification code\'s --sam_no_grad_norm)', () => {
+describe("clipped unnormalized SAM (the classification code's --sam_no_grad_norm)", () => {
   it('ε = min(ρ, ρ‖g‖)·g/‖g‖: unnormalized below ‖g‖ = 1, projected onto the ρ-ball above', () => {
     for (const scale of [0.3, 4]) {
       const n = net(scale);

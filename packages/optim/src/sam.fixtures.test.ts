@@ -91,15 +91,16 @@ describe('two-layer step fixtures', () => {
       const hp = fx.hyperparameters;
       const g = [tf.tensor(ex.grad.W as number[][]), tf.tensor(ex.grad.a as number[])];
       const w = [tf.tensor(fx.params_before.W as number[][]), tf.tensor(fx.params_before.a as number[])];
-      const eps = tf.tidy(() =>
-        samPerturbation(g, w, {
-          rho: tf.scalar(hp.rho),
-          normalize: hp.sam_normalized,
-          epsilon: tf.scalar(1e-12),
-          epsilonIsZero: false,
-          adaptiveEta: null,
-          runs: undefined,
-        }) as tf.Tensor[],
+      const eps = tf.tidy(
+        () =>
+          samPerturbation(g, w, {
+            rho: tf.scalar(hp.rho),
+            normalize: hp.sam_normalized,
+            epsilon: tf.scalar(1e-12),
+            epsilonIsZero: false,
+            adaptiveEta: null,
+            runs: undefined,
+          }) as tf.Tensor[],
       );
       expectClose(eps[0]!, ex.eps.W, f32Tol(fx), `${file} eps.W`);
       expectClose(eps[1]!, ex.eps.a, f32Tol(fx), `${file} eps.a`);

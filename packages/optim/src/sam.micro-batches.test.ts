@@ -83,11 +83,7 @@ function convFixture(file: string, microBatches: number) {
     const Y = tf.tensor(step.labels_one_hot) as tf.Tensor2D;
     const label = (k: string) => `${file} k=${microBatches} step ${s} ${k}`;
     let calls = 0;
-    const value = sam.minimize(
-      (ctx) => (calls++, convLoss(v, sliceChunk(X, ctx), sliceChunk(Y, ctx))),
-      true,
-      vars,
-    )!;
+    const value = sam.minimize((ctx) => (calls++, convLoss(v, sliceChunk(X, ctx), sliceChunk(Y, ctx))), true, vars)!;
     expect(calls, label('closure calls')).toBe(2 * microBatches);
     expectClose(value, ex.loss_before, tol, label('loss_before'));
     value.dispose();
@@ -109,8 +105,7 @@ describe('accumulated SAM over k equal micro-batches = full-batch SAM (golden fi
     convFixture('conv_sam_step.json', 2);
     convFixture('conv_sam_step.json', 4);
   });
-  it('conv_sam_momentum_wd.json, microBatches 3 (one example per micro-batch)', () =>
-    convFixture('conv_sam_momentum_wd.json', 3));
+  it('conv_sam_momentum_wd.json, microBatches 3 (one example per micro-batch)', () => convFixture('conv_sam_momentum_wd.json', 3));
 });
 
 /** A seeded 3-layer tanh/relu MLP on a 16-example batch (variables created fresh per call). */
@@ -193,11 +188,10 @@ describe('composition', () => {
     for (let s = 0; s < 3; s++) {
       disposeLoss(samFull.minimize(() => tf.sum(twoLayerRunLosses(full.W, full.a, X, y)) as tf.Scalar, true, [full.W, full.a]));
       disposeLoss(
-        samMicro.minimize(
-          (ctx) => tf.sum(twoLayerRunLosses(micro.W, micro.a, sliceChunk(X, ctx), sliceChunk(y, ctx))) as tf.Scalar,
-          true,
-          [micro.W, micro.a],
-        ),
+        samMicro.minimize((ctx) => tf.sum(twoLayerRunLosses(micro.W, micro.a, sliceChunk(X, ctx), sliceChunk(y, ctx))) as tf.Scalar, true, [
+          micro.W,
+          micro.a,
+        ]),
       );
     }
     expectClose(micro.W, vals(full.W), ROUNDING, 'W');
@@ -216,7 +210,16 @@ describe('composition', () => {
     const lr = samRef.minimize((ctx) => ref.loss(ctx), true, ref.vars)!;
     const lb = samBoth.minimize((ctx) => (calls.push(ctx), both.loss(ctx)), true, both.vars)!;
     const c = (pass: 'first' | 'second', chunk: number) => ({ pass, chunk, chunks: 4 });
-    expect(calls).toEqual([c('first', 0), c('first', 1), c('second', 0), c('second', 1), c('first', 2), c('first', 3), c('second', 2), c('second', 3)]);
+    expect(calls).toEqual([
+      c('first', 0),
+      c('first', 1),
+      c('second', 0),
+      c('second', 1),
+      c('first', 2),
+      c('first', 3),
+      c('second', 2),
+      c('second', 3),
+    ]);
     expectClose(lb, vals(lr), ROUNDING, 'loss');
     both.vars.forEach((v, i) => expectClose(v, vals(ref.vars[i]!), ROUNDING, `param ${i}`));
     tf.dispose([lr, lb]);
@@ -264,11 +267,7 @@ describe('composition', () => {
     const n0 = tf.memory().numTensors;
     for (const bad of ['first', 'second'] as const) {
       expect(() =>
-        sam.minimize(
-          (ctx) => (ctx.pass === bad && ctx.chunk === 2 ? tf.mul(p.loss(ctx), NaN) as tf.Scalar : p.loss(ctx)),
-          false,
-          p.vars,
-        ),
+        sam.minimize((ctx) => (ctx.pass === bad && ctx.chunk === 2 ? (tf.mul(p.loss(ctx), NaN) as tf.Scalar) : p.loss(ctx)), false, p.vars),
       ).toThrow(NonFiniteGradientError);
       expect(p.vars.map(bits)).toEqual(before);
       expect(tf.memory().numTensors).toBe(n0);

@@ -102,11 +102,9 @@ describe('SAM runs: batched R models == R separate models', () => {
   });
 
   it('epsilon 0, momentum + weight decay, ASAM, unnormalized: runs == separate', () => {
-    for (const options of [
-      { epsilon: 0, weightDecay: 5e-4 },
-      { adaptive: true, eta: 0.01 },
-      { normalize: false },
-    ] satisfies Array<Omit<SAMOptions, 'rho' | 'runs'>>) {
+    for (const options of [{ epsilon: 0, weightDecay: 5e-4 }, { adaptive: true, eta: 0.01 }, { normalize: false }] satisfies Array<
+      Omit<SAMOptions, 'rho' | 'runs'>
+    >) {
       const res = trainBoth([0.05, 0.2, 0], options, () => tf.train.momentum(0.02, 0.5));
       const { maxDiff } = compare(res);
       expect(maxDiff, JSON.stringify(options)).toBeLessThan(1e-5);
@@ -132,11 +130,7 @@ describe('SAM runs with m-sharpness', () => {
       const start = (step * 4) % 20;
       const xb = tf.slice(X, [start, 0], [4, -1]);
       const yb = tf.slice(y, [start], [4]);
-      batched.minimize(
-        (ctx) => tf.sum(twoLayerRunLosses(W, a, sliceChunk(xb, ctx), sliceChunk(yb, ctx))) as tf.Scalar,
-        false,
-        [W, a],
-      );
+      batched.minimize((ctx) => tf.sum(twoLayerRunLosses(W, a, sliceChunk(xb, ctx), sliceChunk(yb, ctx))) as tf.Scalar, false, [W, a]);
       for (const s of singles) {
         s.opt.minimize((ctx) => twoLayerLoss(s.W, s.a, sliceChunk(xb, ctx), sliceChunk(yb, ctx)), false, [s.W, s.a]);
       }

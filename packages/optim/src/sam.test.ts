@@ -161,10 +161,14 @@ describe('weights are restored bit-identically', () => {
     const sam = new SAM(tf.train.sgd(0.1), { rho: 0.5 });
     const n0 = tf.memory().numTensors;
     expect(() =>
-      sam.minimize(({ pass }) => {
-        if (pass === 'second') throw new Error('boom');
-        return p.loss();
-      }, false, [p.W, p.a]),
+      sam.minimize(
+        ({ pass }) => {
+          if (pass === 'second') throw new Error('boom');
+          return p.loss();
+        },
+        false,
+        [p.W, p.a],
+      ),
     ).toThrow('boom');
     expect([bits(p.W), bits(p.a)]).toEqual(before);
     expect(tf.memory().numTensors).toBe(n0);
@@ -180,10 +184,14 @@ describe('zero gradient', () => {
     const sam = new SAM(tf.train.sgd(0.1), { rho: 0.1, epsilon: 0 });
     let second: number[] = [];
     // Constant loss in w: gradient exactly 0.
-    sam.minimize(({ pass }) => {
-      if (pass === 'second') second = Array.from(w.dataSync());
-      return tf.sum(tf.mul(w, 0)) as tf.Scalar;
-    }, false, [w]);
+    sam.minimize(
+      ({ pass }) => {
+        if (pass === 'second') second = Array.from(w.dataSync());
+        return tf.sum(tf.mul(w, 0)) as tf.Scalar;
+      },
+      false,
+      [w],
+    );
     expect(second).toEqual([1, 2, 3]);
     expect(Array.from(w.dataSync())).toEqual([1, 2, 3]);
     sam.dispose();
@@ -204,10 +212,14 @@ describe('zero gradient', () => {
       [0, 0],
       [1, 1],
     ]);
-    sam.minimize(({ pass }) => {
-      if (pass === 'second') second = Array.from(w.dataSync());
-      return tf.sum(tf.square(tf.mul(w, mask))) as tf.Scalar;
-    }, false, [w]);
+    sam.minimize(
+      ({ pass }) => {
+        if (pass === 'second') second = Array.from(w.dataSync());
+        return tf.sum(tf.square(tf.mul(w, mask))) as tf.Scalar;
+      },
+      false,
+      [w],
+    );
     expect(second.slice(0, 2)).toEqual([1, 2]);
     expect(second.slice(2).every(Number.isFinite)).toBe(true);
     expect(second[2]).not.toBe(3);
@@ -223,10 +235,14 @@ describe('ASAM and m-sharpness against hand-written math', () => {
     // L = Σ c_i w_i² → g = 2 c w
     const c = [1, 0.5, 3];
     let perturbed: number[] = [];
-    sam.minimize(({ pass }) => {
-      if (pass === 'second') perturbed = Array.from(w.dataSync());
-      return tf.sum(tf.mul(tf.tensor1d(c), tf.square(w))) as tf.Scalar;
-    }, false, [w]);
+    sam.minimize(
+      ({ pass }) => {
+        if (pass === 'second') perturbed = Array.from(w.dataSync());
+        return tf.sum(tf.mul(tf.tensor1d(c), tf.square(w))) as tf.Scalar;
+      },
+      false,
+      [w],
+    );
     const w0 = [0.5, -2, 1];
     const g = w0.map((x, i) => 2 * c[i]! * x);
     const T = w0.map((x) => Math.abs(x) + 0.1);
@@ -245,14 +261,16 @@ describe('ASAM and m-sharpness against hand-written math', () => {
       [0.2, -0.3],
       [2, 1],
     ];
-    const chunkLoss = (rows: number[][]) =>
-      tf.mean(tf.square(tf.sub(tf.sum(tf.mul(tf.tensor2d(rows), w), 1), 1))) as tf.Scalar;
+    const chunkLoss = (rows: number[][]) => tf.mean(tf.square(tf.sub(tf.sum(tf.mul(tf.tensor2d(rows), w), 1), 1))) as tf.Scalar;
     const sam = new SAM(tf.train.sgd(1), { rho: 0.1, mSharpness: 2 });
     const seen: string[] = [];
-    const value = sam.computeGradients(({ pass, chunk, chunks }) => {
-      seen.push(`${pass}${chunk}/${chunks}`);
-      return chunkLoss(data.slice(chunk * 2, chunk * 2 + 2));
-    }, [w]);
+    const value = sam.computeGradients(
+      ({ pass, chunk, chunks }) => {
+        seen.push(`${pass}${chunk}/${chunks}`);
+        return chunkLoss(data.slice(chunk * 2, chunk * 2 + 2));
+      },
+      [w],
+    );
     expect(seen).toEqual(['first0/2', 'second0/2', 'first1/2', 'second1/2']);
     // Reference: SAM gradient of each chunk separately (rho 0.1), averaged.
     const ref = [0, 1].map((c) => {
@@ -277,10 +295,13 @@ describe('weight decay and schedules', () => {
     const w = v([1, -1], 'wd');
     const sam = new SAM(tf.train.sgd(1), { rho: 0.1, weightDecay: 0.5 });
     let perturbed: number[] = [];
-    const { value, grads } = sam.computeGradients(({ pass }) => {
-      if (pass === 'second') perturbed = Array.from(w.dataSync());
-      return tf.sum(tf.mul(tf.tensor1d([2, 3]), w)) as tf.Scalar; // g = (2, 3), constant
-    }, [w]);
+    const { value, grads } = sam.computeGradients(
+      ({ pass }) => {
+        if (pass === 'second') perturbed = Array.from(w.dataSync());
+        return tf.sum(tf.mul(tf.tensor1d([2, 3]), w)) as tf.Scalar; // g = (2, 3), constant
+      },
+      [w],
+    );
     const n = Math.hypot(2, 3);
     expect(perturbed[0]).toBeCloseTo(1 + (0.1 * 2) / n, 6);
     expect(perturbed[1]).toBeCloseTo(-1 + (0.1 * 3) / n, 6);
@@ -315,13 +336,7 @@ describe('state', () => {
     for (let s = 0; s < 3; s++) sam.minimize(p.loss, false, [p.W, p.a]);
     sam.setRho(0.3);
     const weights = await sam.getWeights();
-    expect(weights.map((w) => w.name)).toEqual([
-      'iter',
-      'sam/rho',
-      'base/iter',
-      `base/${p.W.name}/momentum`,
-      `base/${p.a.name}/momentum`,
-    ]);
+    expect(weights.map((w) => w.name)).toEqual(['iter', 'sam/rho', 'base/iter', `base/${p.W.name}/momentum`, `base/${p.a.name}/momentum`]);
     const copies = weights.map((w) => ({ name: w.name, tensor: tf.clone(w.tensor) }));
     // Full checkpoint: config (hyperparameters) + weights (iterations, rho, slots).
     const restored = SAM.fromConfig(SAM, sam.getConfig()) as SAM;
@@ -366,9 +381,7 @@ describe('state', () => {
     expect(copy.getConfig()).toEqual(config);
     expect(copy.base.getClassName()).toBe('Momentum');
     expect(copy.base.getConfig()).toEqual({ learningRate: 0.05, momentum: 0.8, useNesterov: true });
-    expect(() => SAM.fromConfig(SAM, { ...config, base: { className: 'NoSuchOptimizer', config: {} } })).toThrow(
-      InvalidStateError,
-    );
+    expect(() => SAM.fromConfig(SAM, { ...config, base: { className: 'NoSuchOptimizer', config: {} } })).toThrow(InvalidStateError);
     sam.dispose();
     copy.dispose();
   });
@@ -410,9 +423,7 @@ describe('typed errors', () => {
     const sam = new SAM(tf.train.sgd(0.1));
     const before = bits(p.W);
     const n0 = tf.memory().numTensors;
-    expect(() => sam.minimize(() => tf.mul(p.W, 2) as unknown as tf.Scalar, false, [p.W, p.a])).toThrow(
-      NonScalarLossError,
-    );
+    expect(() => sam.minimize(() => tf.mul(p.W, 2) as unknown as tf.Scalar, false, [p.W, p.a])).toThrow(NonScalarLossError);
     expect(bits(p.W)).toEqual(before);
     expect(tf.memory().numTensors).toBe(n0);
     sam.dispose();

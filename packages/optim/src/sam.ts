@@ -136,9 +136,7 @@ export class SAM extends WrappedOptimizer {
       adaptiveEta: this.etaTensor,
       runs: this.runs,
     };
-    return perturbedGradients(f, vars, this.chunkLayout, this.checkFinite, (first, saved) =>
-      samPerturbation(first, saved, spec),
-    );
+    return perturbedGradients(f, vars, this.chunkLayout, this.checkFinite, (first, saved) => samPerturbation(first, saved, spec));
   }
 
   protected override ownState(): Array<{ name: string; values: number[] }> {

@@ -36,21 +36,31 @@ function net(runs?: number) {
 
 const configs: Array<[string, () => WrappedOptimizer, number | undefined]> = [
   ['SAM (sgd)', () => new SAM(tf.train.sgd(0.05), { rho: 0.1 }), undefined],
-  ['SAM + momentum + weight decay + lr/rho schedules', () =>
-    new SAM(tf.train.momentum(0.05, 0.9), {
-      rho: 0.1,
-      weightDecay: 5e-4,
-      lrSchedule: cosineSchedule(100),
-      rhoSchedule: windowSchedule(100, { start: 0.3, end: 0.6 }),
-    }), undefined],
+  [
+    'SAM + momentum + weight decay + lr/rho schedules',
+    () =>
+      new SAM(tf.train.momentum(0.05, 0.9), {
+        rho: 0.1,
+        weightDecay: 5e-4,
+        lrSchedule: cosineSchedule(100),
+        rhoSchedule: windowSchedule(100, { start: 0.3, end: 0.6 }),
+      }),
+    undefined,
+  ],
   ['ASAM (adam)', () => new SAM(tf.train.adam(0.01), { rho: 0.5, adaptive: true }), undefined],
   ['SAM m-sharpness 3', () => new SAM(tf.train.sgd(0.05), { rho: 0.1, mSharpness: 3 }), undefined],
   ['SAM runs 4, per-run rho, epsilon 0', () => new SAM(tf.train.momentum(0.05, 0.9), { rho: [0, 0.05, 0.1, 0.2], runs: 4, epsilon: 0 }), 4],
   ['GradientNormRegularizer exact', () => new GradientNormRegularizer(tf.train.sgd(0.05), { lambda: 0.1 }), undefined],
-  ['GradientNormRegularizer exact, runs 3, m-sharpness 2', () =>
-    new GradientNormRegularizer(tf.train.sgd(0.05), { lambda: [0, 0.1, 0.2], runs: 3, mSharpness: 2 }), 3],
-  ['GradientNormRegularizer finite-difference + weight decay', () =>
-    new GradientNormRegularizer(tf.train.momentum(0.05, 0.9), { lambda: 0.1, mode: 'finite-difference', weightDecay: 1e-3 }), undefined],
+  [
+    'GradientNormRegularizer exact, runs 3, m-sharpness 2',
+    () => new GradientNormRegularizer(tf.train.sgd(0.05), { lambda: [0, 0.1, 0.2], runs: 3, mSharpness: 2 }),
+    3,
+  ],
+  [
+    'GradientNormRegularizer finite-difference + weight decay',
+    () => new GradientNormRegularizer(tf.train.momentum(0.05, 0.9), { lambda: 0.1, mode: 'finite-difference', weightDecay: 1e-3 }),
+    undefined,
+  ],
 ];
 
 describe('tf.memory().numTensors is unchanged across 100 steps', () => {

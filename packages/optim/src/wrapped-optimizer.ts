@@ -5,13 +5,7 @@
  * the base optimizer take the step. It also owns state (de)serialization.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  InvalidLambdaError,
-  InvalidOptionError,
-  InvalidRhoError,
-  InvalidStateError,
-  RunsMismatchError,
-} from './errors.js';
+import { InvalidLambdaError, InvalidOptionError, InvalidRhoError, InvalidStateError, RunsMismatchError } from './errors.js';
 import { assertFinite, type LossClosure, type LossGradients, resolveVariables } from './loss-gradients.js';
 import { addWeightDecay } from './perturbation.js';
 import { accumulatedGradients, type ChunkLayout } from './perturbed-gradients.js';
@@ -84,13 +78,8 @@ export interface WrapperOptions {
 const LAYERS_TRAINING_CLOSURE = 'totalLossFunction';
 
 /** Validates a ρ / λ value (number, or per-run array) and returns it as an array (length runs or 1). */
-export function perRunValues(
-  value: number | readonly number[],
-  runs: number | undefined,
-  name: 'rho' | 'lambda',
-): number[] {
-  const bad = (v: number, where: string) =>
-    name === 'rho' ? new InvalidRhoError(v, where) : new InvalidLambdaError(v, where);
+export function perRunValues(value: number | readonly number[], runs: number | undefined, name: 'rho' | 'lambda'): number[] {
+  const bad = (v: number, where: string) => (name === 'rho' ? new InvalidRhoError(v, where) : new InvalidLambdaError(v, where));
   if (Array.isArray(value)) {
     if (runs === undefined) {
       throw new RunsMismatchError(`${name} is an array of length ${value.length} but the 'runs' option is not set`);
@@ -325,7 +314,7 @@ export abstract class WrappedOptimizer extends tf.Optimizer {
     return (ctx) => {
       if (calls++ === 0) return f(ctx);
       const engine = tf.engine() as unknown as { keep: <T extends tf.Tensor>(t: T) => T };
-      const own = Object.prototype.hasOwnProperty.call(engine, 'keep');
+      const own = Object.hasOwn(engine, 'keep');
       const keep = engine.keep;
       engine.keep = function <T extends tf.Tensor>(this: unknown, t: T): T {
         kept.push(t);
@@ -384,11 +373,7 @@ export abstract class WrappedOptimizer extends tf.Optimizer {
   override async getWeights(): Promise<NamedTensor[]> {
     const own = this.ownState().map(({ name, values }) => ({ name, tensor: encodeFloat64(values) }));
     const base = await this.base.getWeights();
-    return [
-      await this.saveIterations(),
-      ...own,
-      ...base.map((w) => ({ name: `base/${w.name}`, tensor: w.tensor })),
-    ];
+    return [await this.saveIterations(), ...own, ...base.map((w) => ({ name: `base/${w.name}`, tensor: w.tensor }))];
   }
 
   /** Restores what `getWeights` returned (iteration count, own state, base optimizer slots). */
@@ -435,9 +420,7 @@ export abstract class WrappedOptimizer extends tf.Optimizer {
     }
     const registered = tf.serialization.SerializationMap.getMap().classNameMap[className];
     if (registered == null) {
-      throw new InvalidStateError(
-        `fromConfig: base optimizer class '${className}' is not registered with tf.serialization.registerClass`,
-      );
+      throw new InvalidStateError(`fromConfig: base optimizer class '${className}' is not registered with tf.serialization.registerClass`);
     }
     const [cls, fromConfig] = registered;
     const base = fromConfig(cls, (baseEntry!['config'] ?? {}) as tf.serialization.ConfigDict) as tf.Optimizer;

@@ -14,15 +14,15 @@ const script = join(repoRoot, 'scripts', 'fixtures', 'golden.py');
 
 // Debian's python3-torch is in the system interpreter, which a pyenv/venv python3 may shadow on PATH.
 const candidates = ['python3', '/usr/bin/python3'];
-const python = candidates.find(
-  (exe) => spawnSync(exe, ['-c', 'import numpy, torch'], { stdio: 'ignore', timeout: 120_000 }).status === 0,
-);
+const python = candidates.find((exe) => spawnSync(exe, ['-c', 'import numpy, torch'], { stdio: 'ignore', timeout: 120_000 }).status === 0);
 const skipReason = `no python3 with numpy and torch (tried ${candidates.join(', ')}); apt-get install python3-numpy python3-torch to run it`;
 if (!python) console.warn(`golden fixture check skipped: ${skipReason}`);
 
 describe('golden fixtures', () => {
   it.skipIf(!python)(
-    python ? 'scripts/fixtures/golden.py --check recomputes every expected value within its float64 tolerance' : `golden.py --check skipped: ${skipReason}`,
+    python
+      ? 'scripts/fixtures/golden.py --check recomputes every expected value within its float64 tolerance'
+      : `golden.py --check skipped: ${skipReason}`,
     () => {
       const run = spawnSync(python!, [script, '--check'], { cwd: repoRoot, encoding: 'utf8', timeout: 300_000 });
       const output = `${run.stdout}${run.stderr}`;

@@ -33,8 +33,7 @@ export function f32Tol(fixture: { tolerances: { float32: Tol } }): Tol {
 
 /** Asserts |actual − expected| ≤ atol + rtol·|expected| elementwise, naming `label` on failure. */
 export function expectClose(actual: tf.Tensor | number | ArrayLike<number>, expected: unknown, tol: Tol, label: string): void {
-  const a =
-    actual instanceof tf.Tensor ? Array.from(actual.dataSync()) : typeof actual === 'number' ? [actual] : Array.from(actual);
+  const a = actual instanceof tf.Tensor ? Array.from(actual.dataSync()) : typeof actual === 'number' ? [actual] : Array.from(actual);
   const e = flat(expected);
   const v = worstViolation(a, e, tol.atol, tol.rtol);
   expect(v, `${label}: worst |a-e|/(atol+rtol|e|) = ${v}`).toBeLessThanOrEqual(1);
@@ -143,9 +142,7 @@ export function expectParamsAndMomentumAfter(
   const buffers = ex.momentum_buffers_after;
   if (buffers) {
     const slots = momentumSlots(base);
-    Object.keys(vars).forEach((k, i) =>
-      expectClose(slots[i]!, buffers[k], tol, label(`momentum_buffers_after.${k}`)),
-    );
+    Object.keys(vars).forEach((k, i) => expectClose(slots[i]!, buffers[k], tol, label(`momentum_buffers_after.${k}`)));
   }
 }
 

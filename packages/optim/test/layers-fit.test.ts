@@ -31,7 +31,13 @@ function mlp(seed: number): tfl.Sequential {
 
 function data(n: number): { x: tf.Tensor2D; y: tf.Tensor2D } {
   const x = tf.randomNormal([n, 4], 0, 1, 'float32', 7) as tf.Tensor2D;
-  const y = tf.oneHot(tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 7) % 3), 'int32'), 3) as tf.Tensor2D;
+  const y = tf.oneHot(
+    tf.tensor1d(
+      Array.from({ length: n }, (_, i) => (i * 7) % 3),
+      'int32',
+    ),
+    3,
+  ) as tf.Tensor2D;
   created.push(x, y);
   return { x, y };
 }
@@ -124,7 +130,7 @@ describe('SAM in model.compile + model.fit (tfjs-layers)', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it("BatchNormalization updates its moving statistics in both passes (the documented caveat)", async () => {
+  it('BatchNormalization updates its moving statistics in both passes (the documented caveat)', async () => {
     const momentum = 0.9;
     const build = () => {
       const model = tfl.sequential({
@@ -162,10 +168,14 @@ describe('keptOnRepeat', () => {
       created.push(sam);
       const kept: tf.Tensor[] = [];
       const step = () =>
-        sam.minimize(() => {
-          kept.push(tf.keep(tf.sum(w)));
-          return tf.sum(tf.square(w));
-        }, false, [w]);
+        sam.minimize(
+          () => {
+            kept.push(tf.keep(tf.sum(w)));
+            return tf.sum(tf.square(w));
+          },
+          false,
+          [w],
+        );
       step();
       const afterOne = kept.map((t) => t.isDisposed);
       step();
@@ -194,7 +204,7 @@ describe('keptOnRepeat', () => {
     const w = tf.variable(tf.scalar(2));
     created.push(w);
     sam.minimize(() => tf.square(w), false, [w]);
-    expect(Object.prototype.hasOwnProperty.call(tf.engine(), 'keep')).toBe(false);
+    expect(Object.hasOwn(tf.engine(), 'keep')).toBe(false);
   });
 });
 
@@ -227,7 +237,9 @@ describe('GradientNormRegularizer (exact) in model.fit with categoricalCrossentr
     }
     expect(error).toBeInstanceOf(DoubleBackpropGradientsError);
     expect((error as DoubleBackpropGradientsError).kernels).toEqual(['Einsum']);
-    expect((error as Error).message).toMatch(/Einsum .* has no registered gradient: register one with tf.registerGradient.*'finite-difference'/);
+    expect((error as Error).message).toMatch(
+      /Einsum .* has no registered gradient: register one with tf.registerGradient.*'finite-difference'/,
+    );
     expect(Array.from(w.dataSync())).toEqual([0.5, -1, 2]);
   });
 

@@ -5,7 +5,8 @@
  * by numpy_rank.py): column-centered Gram + eigenvalues + 99% rank (ours: `spectrum(…, { method: 'gram' })`
  * then `rankFromSpectrum`; numpy: `Hc.T @ Hc` then `eigvalsh`, float32), and the two halves separately.
  * Rounds alternate numpy and ours, and each figure is the median over all rounds, because the machine is
- * shared. Without /usr/bin/python3 + numpy the matrix comes from a seeded generator and there is no reference.
+ * shared. numpy runs with OPENBLAS_CORETYPE set to the CPU's kernel family (bench/lib.ts `referenceEnv`: numpy at
+ * its best, not OpenBLAS's generic fallback) and reports its BLAS library. Without /usr/bin/python3 + numpy the matrix comes from a seeded generator and there is no reference.
  *
  * SAMRANK_BENCH_PAPER_SCALE=1 also times the 10240×16384 case once (n×n Gram + eigen-solve; minutes).
  */
@@ -13,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot, rssMB, writeResults, type BenchEntry } from '../../../bench/lib.js';
+import { referenceEnv, repoRoot, rssMB, writeResults, type BenchEntry } from '../../../bench/lib.js';
 import { rankFromSpectrum, spectrum, symmetricEigenvalues } from '../src/index.js';
 import { addRowGramF32 } from '../src/gemm.js';
 
@@ -28,12 +29,14 @@ interface NumpyResult {
   gram_ms: number;
   eigvalsh64_ms: number;
   rank99: number;
+  blas?: string[];
 }
 
 function numpy(n: number, d: number, write: boolean): NumpyResult | null {
   if (!existsSync(PYTHON)) return null;
   try {
     const out = execFileSync(PYTHON, [script, String(n), String(d), String(reps), join(tmp, `h${n}x${d}`), ...(write ? ['--write'] : [])], {
+      env: referenceEnv().env,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -103,19 +106,28 @@ for (const d of [256, 512]) {
       ref.gram.push(np.gram_ms);
       ref.eig.push(np.eigvalsh64_ms);
     }
-    timeReps(() => {
-      rank = rankFromSpectrum(spectrum(x, { method: 'gram', center: 'feature' }), { threshold: 0.99 });
-    }, reps, ours.all);
+    timeReps(
+      () => {
+        rank = rankFromSpectrum(spectrum(x, { method: 'gram', center: 'feature' }), { threshold: 0.99 });
+      },
+      reps,
+      ours.all,
+    );
     peak = Math.max(peak, rssMB());
-    timeReps(() => {
-      G.fill(0);
-      addRowGramF32(H, d, 0, n, shift, null, G, null);
-    }, reps, ours.gram);
+    timeReps(
+      () => {
+        G.fill(0);
+        addRowGramF32(H, d, 0, n, shift, null, G, null);
+      },
+      reps,
+      ours.gram,
+    );
     timeReps(() => void symmetricEigenvalues(G, d), reps, ours.eig);
     if (np && r === 0 && np.rank99 !== rank) console.warn(`rank differs from numpy: ours ${rank}, numpy ${np.rank99}`);
   }
   // The machine is shared: record how busy it was, since both timings move with it.
-  const load = `1-min load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`;
+  const blas = first?.blas?.find((lib) => /openblas|mkl|blis/i.test(lib)) ?? first?.blas?.[0] ?? 'unknown';
+  const load = `1-min load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores; numpy BLAS ${blas}, OPENBLAS_CORETYPE=${referenceEnv().blasCoretype ?? '(detected)'}`;
   const withRef = (name: string, ms: number[], refName: string, refMs: number[], notes: string): BenchEntry => ({
     name,
     ms: Number(medianOf(ms).toFixed(2)),
@@ -123,10 +135,24 @@ for (const d of [256, 512]) {
     notes: `${notes}; ${load}`,
   });
   entries.push({
-    ...withRef(`featureRank gram+eig ${n}x${d} f32`, ours.all, 'numpy Hc.T@Hc + eigvalsh (f32)', ref.all, `rank99=${rank}; centering, NaN check, float64 eigen-solve included`),
+    ...withRef(
+      `featureRank gram+eig ${n}x${d} f32`,
+      ours.all,
+      'numpy Hc.T@Hc + eigvalsh (f32)',
+      ref.all,
+      `rank99=${rank}; centering, NaN check, float64 eigen-solve included`,
+    ),
     peakMB: Number(peak.toFixed(0)),
   });
-  entries.push(withRef(`gram only ${n}x${d} f32 (wasm SIMD, f64 flush)`, ours.gram, 'numpy Hc.T@Hc (f32, incl. centering)', ref.gram, 'upper triangle only'));
+  entries.push(
+    withRef(
+      `gram only ${n}x${d} f32 (wasm SIMD, f64 flush)`,
+      ours.gram,
+      'numpy Hc.T@Hc (f32, incl. centering)',
+      ref.gram,
+      'upper triangle only',
+    ),
+  );
   entries.push(withRef(`eigenvalues ${d}x${d} f64`, ours.eig, 'numpy eigvalsh (f64)', ref.eig, 'Householder (wasm f64x2) + implicit QL'));
 }
 

@@ -6,7 +6,7 @@ Builds a feature-like float32 matrix (relu of a random projection of 64-dim data
 optionally writes it to OUT_PREFIX.f32 (raw little-endian float32, row-major) so the TypeScript side times
 the identical input, then times what a numpy user would write for a 99% rank through the Gram matrix:
 Hc = H - mean(H, 0); G = Hc.T @ Hc; eigvalsh(G) (float32 throughout), plus the Gram alone and eigvalsh of
-the float64 Gram. Prints one JSON line of median milliseconds and the 99% rank.
+the float64 Gram. Prints one JSON line of median milliseconds, the 99% rank and the BLAS library loaded.
 """
 import json
 import statistics
@@ -22,6 +22,15 @@ P = rng.standard_normal((64, d)).astype(np.float32)
 H = (np.maximum(Z @ P, 0) + 0.05 * rng.standard_normal((n, d)).astype(np.float32)).astype(np.float32)
 if "--write" in sys.argv:
     H.tofile(prefix + ".f32")
+
+
+def blas_library():
+    """The BLAS shared libraries this process has loaded (from /proc/self/maps), so a benchmark says which ran."""
+    try:
+        with open("/proc/self/maps") as f:
+            return sorted({line.split()[-1] for line in f if "blas" in line.split()[-1].lower()})
+    except OSError:
+        return []
 
 
 def rank_from_var(var, thr=0.99):
@@ -60,5 +69,5 @@ def median_ms(fn):
 print(json.dumps({
     "n": n, "d": d, "numpy": np.__version__,
     "gram_eigh_ms": median_ms(gram_eigh), "gram_ms": median_ms(gram_only), "eigvalsh64_ms": median_ms(eig64),
-    "rank99": gram_eigh(),
+    "rank99": gram_eigh(), "blas": blas_library(),
 }))

@@ -56,8 +56,14 @@ describe('RankAccumulator: streaming equals one-shot', () => {
   }
 
   it("gram: 'features' and 'examples' force a side and agree", () => {
-    const a = new RankAccumulator(d, { gram: 'features' }).add(rowsOf(x64, 0, 20)).add(rowsOf(x64, 20, 600)).spectrum();
-    const b = new RankAccumulator(d, { gram: 'examples' }).add(rowsOf(x64, 0, 20)).add(rowsOf(x64, 20, 600)).spectrum();
+    const a = new RankAccumulator(d, { gram: 'features' })
+      .add(rowsOf(x64, 0, 20))
+      .add(rowsOf(x64, 20, 600))
+      .spectrum();
+    const b = new RankAccumulator(d, { gram: 'examples' })
+      .add(rowsOf(x64, 0, 20))
+      .add(rowsOf(x64, 20, 600))
+      .spectrum();
     expect([a.method, b.method]).toEqual(['gram-features', 'gram-examples']);
     expectSameSpectrum(a, b, 3e-6);
   });
@@ -80,9 +86,9 @@ describe('RankAccumulator: streaming equals one-shot', () => {
   });
 
   it('matches feature_rank.json when fed one row at a time', () => {
-    const fixture = loadFixture<{ cases: { name: string; H: number[][]; thresholds: number[]; expected: { ranks: Record<string, number> } }[] }>(
-      'feature_rank.json',
-    );
+    const fixture = loadFixture<{
+      cases: { name: string; H: number[][]; thresholds: number[]; expected: { ranks: Record<string, number> } }[];
+    }>('feature_rank.json');
     for (const c of fixture.cases) {
       const acc = new RankAccumulator(c.H[0]!.length);
       for (const row of c.H) acc.add([row]);

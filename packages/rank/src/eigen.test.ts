@@ -9,11 +9,12 @@ function withEigenvalues(l: readonly number[], seed: number): Float64Array {
   const n = l.length;
   const Q = orthonormalColumns(n, n, seed);
   const A = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-    let v = 0;
-    for (let k = 0; k < n; k++) v += Q[i * n + k]! * l[k]! * Q[j * n + k]!;
-    A[i * n + j] = v;
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let v = 0;
+      for (let k = 0; k < n; k++) v += Q[i * n + k]! * l[k]! * Q[j * n + k]!;
+      A[i * n + j] = v;
+    }
   return A;
 }
 
@@ -44,11 +45,12 @@ describe('symmetricEigenvalues', () => {
     const d = 12;
     const x = knownSpectrum(n, d, s, 21);
     const G = new Float64Array(d * d);
-    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) {
-      let v = 0;
-      for (let r = 0; r < n; r++) v += x[r * d + i]! * x[r * d + j]!;
-      G[i * d + j] = v;
-    }
+    for (let i = 0; i < d; i++)
+      for (let j = 0; j < d; j++) {
+        let v = 0;
+        for (let r = 0; r < n; r++) v += x[r * d + i]! * x[r * d + j]!;
+        G[i * d + j] = v;
+      }
     const got = symmetricEigenvalues(G, d);
     for (let i = 0; i < s.length; i++) expect(Math.abs(got[i]! - s[i]! ** 2) / s[i]! ** 2).toBeLessThan(1e-10);
     for (let i = s.length; i < d; i++) expect(Math.abs(got[i]!)).toBeLessThan(1e-13 * s[0]! ** 2);
@@ -72,7 +74,10 @@ describe('symmetricEigenvalues', () => {
 
   it('tridiagonalize preserves the trace and the Frobenius norm', () => {
     const n = 33;
-    const A = withEigenvalues(Array.from({ length: n }, (_, i) => Math.sin(i + 1)), 4);
+    const A = withEigenvalues(
+      Array.from({ length: n }, (_, i) => Math.sin(i + 1)),
+      4,
+    );
     const { diag, off } = tridiagonalize(A, n);
     let trace = 0;
     let fro = 0;

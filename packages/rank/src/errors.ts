@@ -84,7 +84,8 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
   if (typeof value === 'bigint') return `the bigint ${value}n`;
   if (typeof value !== 'object') return `a ${typeof value}`;
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of length ${(value as unknown as ArrayLike<number>).length ?? value.byteLength}`;
+  if (ArrayBuffer.isView(value))
+    return `a ${value.constructor.name} of length ${(value as unknown as ArrayLike<number>).length ?? value.byteLength}`;
   const ctor = (value as object).constructor?.name;
   return ctor && ctor !== 'Object' ? `a ${ctor} object` : 'an object';
 }

@@ -27,15 +27,16 @@ describe('addProductTN (f32 blocks, float64 output)', () => {
       const x = randomF32(n * d, n + d);
       const G = new Float64Array(d * d).fill(0);
       addProductTN({ data: x, offset: 0, strideK: d, strideC: 1, k: n, c: d }, null, G, { kBlock: 64, flushRows: 128 });
-      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) {
-        if (j < i) {
-          expect(G[i * d + j]).toBe(0);
-          continue;
+      for (let i = 0; i < d; i++)
+        for (let j = 0; j < d; j++) {
+          if (j < i) {
+            expect(G[i * d + j]).toBe(0);
+            continue;
+          }
+          let ref = 0;
+          for (let r = 0; r < n; r++) ref += x[r * d + i]! * x[r * d + j]!;
+          expect(Math.abs(G[i * d + j]! - ref)).toBeLessThan(1e-5 * Math.sqrt(n) + 1e-6 * Math.abs(ref));
         }
-        let ref = 0;
-        for (let r = 0; r < n; r++) ref += x[r * d + i]! * x[r * d + j]!;
-        expect(Math.abs(G[i * d + j]! - ref)).toBeLessThan(1e-5 * Math.sqrt(n) + 1e-6 * Math.abs(ref));
-      }
     }
   });
 
@@ -70,11 +71,12 @@ describe('addProductTN (f32 blocks, float64 output)', () => {
       { data: b, offset: 0, strideK: 1, strideC: k, k, c: nb, cScale: scaleB },
       out,
     );
-    for (let i = 0; i < na; i++) for (let j = 0; j < nb; j++) {
-      let ref = 0;
-      for (let t = 0; t < k; t++) ref += (a[i * k + t]! - shiftA[i]!) * b[j * k + t]! * scaleB[j]!;
-      expect(Math.abs(out[i * nb + j]! - ref)).toBeLessThan(1e-4);
-    }
+    for (let i = 0; i < na; i++)
+      for (let j = 0; j < nb; j++) {
+        let ref = 0;
+        for (let t = 0; t < k; t++) ref += (a[i * k + t]! - shiftA[i]!) * b[j * k + t]! * scaleB[j]!;
+        expect(Math.abs(out[i * nb + j]! - ref)).toBeLessThan(1e-4);
+      }
   });
 });
 
@@ -134,14 +136,22 @@ describe('two threads', () => {
     addRowGramF32(x, d, 0, n, null, null, two, null);
     const twoGeneral = new Float64Array(d * 7);
     const b = randomF32(n * 7, 10);
-    addProductTN({ data: x, offset: 0, strideK: d, strideC: 1, k: n, c: d }, { data: b, offset: 0, strideK: 7, strideC: 1, k: n, c: 7 }, twoGeneral);
+    addProductTN(
+      { data: x, offset: 0, strideK: d, strideC: 1, k: n, c: d },
+      { data: b, offset: 0, strideK: 7, strideC: 1, k: n, c: 7 },
+      twoGeneral,
+    );
     expect(helperTasksRun()).toBeGreaterThan(tasksBefore);
     setRankThreads(1);
     expect(gramHelperReady()).toBe(false);
     const one = new Float64Array(d * d);
     addRowGramF32(x, d, 0, n, null, null, one, null);
     const oneGeneral = new Float64Array(d * 7);
-    addProductTN({ data: x, offset: 0, strideK: d, strideC: 1, k: n, c: d }, { data: b, offset: 0, strideK: 7, strideC: 1, k: n, c: 7 }, oneGeneral);
+    addProductTN(
+      { data: x, offset: 0, strideK: d, strideC: 1, k: n, c: d },
+      { data: b, offset: 0, strideK: 7, strideC: 1, k: n, c: 7 },
+      oneGeneral,
+    );
     setRankThreads(2);
     expect(two).toEqual(one);
     expect(twoGeneral).toEqual(oneGeneral);

@@ -6,7 +6,16 @@ import { gemmPairs, gemmTilesTask, tridiagStepTask, type GemmBlock } from './ker
 import { helperReady, instantiateKernel, setRankThreads } from './rank-threads.js';
 import { TRIDIAG_SHARED_WASM_BASE64, TRIDIAG_WASM_BASE64 } from './tridiag-wasm.generated.js';
 
-const block = (panels: number, symmetric: boolean): GemmBlock => ({ a: 16, b: 4096, kb: 8, panelsA: panels, panelsB: panels, out: 65536, ldo: 8 * panels, symmetric });
+const block = (panels: number, symmetric: boolean): GemmBlock => ({
+  a: 16,
+  b: 4096,
+  kb: 8,
+  panelsA: panels,
+  panelsB: panels,
+  out: 65536,
+  ldo: 8 * panels,
+  symmetric,
+});
 
 describe('gemmTilesTask', () => {
   it('splits the chunk pairs of a block by parity, each pair one gemm_tn call with byte offsets', () => {

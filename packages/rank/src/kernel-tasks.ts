@@ -38,7 +38,16 @@ export function gemmTilesTask(block: GemmBlock, part: number, parts: number): Ke
     for (let p0 = 0; p0 < pEnd; p0 += 16, pair++) {
       if (pair % parts !== part) continue;
       const np = Math.min(16, pEnd - p0);
-      const args = [a * 4 + p0 * panelBytes, b * 4 + q0 * panelBytes, kb, np, nq, (out + p0 * 8 * ldo + q0 * 8) * 4, ldo, symmetric && p0 === q0 ? 1 : 0];
+      const args = [
+        a * 4 + p0 * panelBytes,
+        b * 4 + q0 * panelBytes,
+        kb,
+        np,
+        nq,
+        (out + p0 * 8 * ldo + q0 * 8) * 4,
+        ldo,
+        symmetric && p0 === q0 ? 1 : 0,
+      ];
       calls.push({ fn: 'gemm_tn', args });
     }
   }

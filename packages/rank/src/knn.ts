@@ -34,12 +34,7 @@ function checkLabels(labels: ArrayLike<number>, rows: number, what: string): voi
 }
 
 /** Predicted label of every test row by a majority vote of its k most cosine-similar training rows. */
-export function knnPredict(
-  train: MatrixInput,
-  trainLabels: ArrayLike<number>,
-  test: MatrixInput,
-  options: KnnOptions = {},
-): Int32Array {
+export function knnPredict(train: MatrixInput, trainLabels: ArrayLike<number>, test: MatrixInput, options: KnnOptions = {}): Int32Array {
   const tr = toDense(train, 'train');
   const te = toDense(test, 'test');
   if (tr.cols !== te.cols) throw new ShapeMismatchError(`train has ${tr.cols} features, test has ${te.cols}`);

@@ -35,7 +35,13 @@ describe('toDense and the typed input errors', () => {
   });
 
   it('NaN / Inf name the row and the column (nested arrays, Float64Array, and the Float32 SIMD route)', () => {
-    const nested = thrown(() => featureRank([[1, 2], [3, Number.NaN], [5, 6]]));
+    const nested = thrown(() =>
+      featureRank([
+        [1, 2],
+        [3, Number.NaN],
+        [5, 6],
+      ]),
+    );
     expect(nested).toBeInstanceOf(NonFiniteValueError);
     expect(nested).toMatchObject({ row: 1, column: 1 });
     expect(nested.message).toMatch(/row 1, column 1/);
@@ -61,7 +67,13 @@ describe('toDense and the typed input errors', () => {
   });
 
   it('ragged rows', () => {
-    const err = thrown(() => featureRank([[1, 2, 3], [4, 5], [6, 7, 8]]));
+    const err = thrown(() =>
+      featureRank([
+        [1, 2, 3],
+        [4, 5],
+        [6, 7, 8],
+      ]),
+    );
     expect(err).toBeInstanceOf(RaggedRowsError);
     expect(err.message).toMatch(/row 1 has 2 columns, expected 3/);
   });
@@ -88,7 +100,9 @@ describe('toDense and the typed input errors', () => {
     expect(frac.message).toMatch(/rows = 2.5 and cols = 2.4: not a whole number \(rows and cols must be non-negative integers/);
     const both = thrown(() => spectrum({ data: new Float64Array(4), rows: -1, cols: 1.5 }));
     expect(both.message).toMatch(/rows = -1 and cols = 1.5: negative and not a whole number/);
-    expect(thrown(() => featureRank({ data: new Float32Array(6), rows: Number.NaN, cols: 3 })).message).toMatch(/rows = NaN: not a whole number/);
+    expect(thrown(() => featureRank({ data: new Float32Array(6), rows: Number.NaN, cols: 3 })).message).toMatch(
+      /rows = NaN: not a whole number/,
+    );
   });
 
   it('null, scalars, strings, bare typed arrays and row-less objects: NotAMatrixError naming what was passed', () => {

@@ -50,7 +50,11 @@ function checkMatrixLike(input: unknown, what: string): void {
     throw new NotAMatrixError(what, `${describeValue(input)} without ${missing.join(', ')}`);
   }
   if (!ArrayBuffer.isView(o['data']) && !Array.isArray(o['data'])) {
-    throw new NotAMatrixError(what, `{ data, rows, cols } whose data is ${describeValue(o['data'])}`, 'data must be a Float32Array or Float64Array');
+    throw new NotAMatrixError(
+      what,
+      `{ data, rows, cols } whose data is ${describeValue(o['data'])}`,
+      'data must be a Float32Array or Float64Array',
+    );
   }
 }
 
@@ -67,11 +71,7 @@ export function assertFinite(data: ArrayLike<number>, cols: number, what: string
  * Validates a matrix and returns it as a dense row-major buffer. Typed inputs are used as they are (no copy);
  * nested arrays are copied into a Float64Array.
  */
-export function toDense(
-  input: MatrixInput,
-  what = 'matrix',
-  options: { checkFinite?: boolean; rowOffset?: number } = {},
-): DenseMatrix {
+export function toDense(input: MatrixInput, what = 'matrix', options: { checkFinite?: boolean; rowOffset?: number } = {}): DenseMatrix {
   const rowOffset = options.rowOffset ?? 0;
   checkMatrixLike(input, what);
   if (isDense(input)) {

@@ -48,4 +48,3 @@ export function rankFromSpectrum(spec: Spectrum | ArrayLike<number>, options: Ra
   }
   return len;
 }
-

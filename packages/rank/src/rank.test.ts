@@ -103,11 +103,12 @@ describe('featureRank properties', () => {
   it('is invariant to an orthogonal rotation of the features (column centering)', () => {
     const Q = orthonormalColumns(d, d, 9);
     const x = new Float64Array(n * d);
-    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) {
-      let v = 0;
-      for (let t = 0; t < d; t++) v += base[i * d + t]! * Q[t * d + j]!;
-      x[i * d + j] = v;
-    }
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < d; j++) {
+        let v = 0;
+        for (let t = 0; t < d; t++) v += base[i * d + t]! * Q[t * d + j]!;
+        x[i * d + j] = v;
+      }
     const spec = spectrum({ data: x, rows: n, cols: d });
     expect(worstViolation(spec.squared, spec0.squared, 1e-12 * spec0.squared[0]!, 1e-9)).toBeLessThanOrEqual(1);
     expect([0.5, 0.9, 0.99].map((t) => rankFromSpectrum(spec, { threshold: t }))).toEqual(ranks0);
@@ -144,11 +145,18 @@ describe('featureRank properties', () => {
   });
 });
 
-
 describe('featureRank threshold', () => {
   it('rejects thresholds outside (0, 1]', () => {
     for (const t of [0, -0.1, 1.0001, Number.NaN]) {
-      expect(() => featureRank([[1, 2], [3, 4]], { threshold: t })).toThrow(ThresholdRangeError);
+      expect(() =>
+        featureRank(
+          [
+            [1, 2],
+            [3, 4],
+          ],
+          { threshold: t },
+        ),
+      ).toThrow(ThresholdRangeError);
     }
   });
 });

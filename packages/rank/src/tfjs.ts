@@ -187,4 +187,3 @@ export class TfRankAccumulator {
     return rankFromSpectrum(this.spectrum(), options);
   }
 }
-

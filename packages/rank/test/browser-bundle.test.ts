@@ -60,7 +60,17 @@ describe('esbuild --bundle --platform=browser of @samrank/optim + @samrank/rank'
   });
 
   it('runs without process, require, Buffer or SharedArrayBuffer, single-threaded, with the results of Node', async () => {
-    const context = vm.createContext({ console, atob, btoa, TextEncoder, TextDecoder, setTimeout, clearTimeout, queueMicrotask, performance });
+    const context = vm.createContext({
+      console,
+      atob,
+      btoa,
+      TextEncoder,
+      TextDecoder,
+      setTimeout,
+      clearTimeout,
+      queueMicrotask,
+      performance,
+    });
     // A web worker's globals as far as tfjs-core's platform detection goes; shared wasm memory refused as on a page
     // without cross-origin isolation.
     vm.runInContext(
@@ -90,7 +100,8 @@ describe('esbuild --bundle --platform=browser of @samrank/optim + @samrank/rank'
   it("keeps optim's serialization registration for a bare import '@samrank/optim' (sideEffects)", async () => {
     const result = await build({
       stdin: {
-        contents: "import '@samrank/optim';\nimport { serialization } from '@tensorflow/tfjs-core';\nexport const names = Object.keys(serialization.SerializationMap.getMap().classNameMap);",
+        contents:
+          "import '@samrank/optim';\nimport { serialization } from '@tensorflow/tfjs-core';\nexport const names = Object.keys(serialization.SerializationMap.getMap().classNameMap);",
         resolveDir: repoRoot,
         sourcefile: 'bare-import.js',
       },
@@ -106,31 +117,43 @@ describe('esbuild --bundle --platform=browser of @samrank/optim + @samrank/rank'
     expect(code).toMatch(/registerClass\(GradientNormRegularizer\)/);
   });
 
-  it.skipIf(!chromium)('runs in headless Chromium on a page without cross-origin isolation, with the results of Node', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'samrank-chromium-'));
-    try {
-      writeFileSync(join(dir, 'bundle.js'), text);
-      writeFileSync(
-        join(dir, 'index.html'),
-        `<!doctype html><meta charset="utf-8"><script src="bundle.js"></script><pre id="out">pending</pre><script>
+  it.skipIf(!chromium)(
+    'runs in headless Chromium on a page without cross-origin isolation, with the results of Node',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'samrank-chromium-'));
+      try {
+        writeFileSync(join(dir, 'bundle.js'), text);
+        writeFileSync(
+          join(dir, 'index.html'),
+          `<!doctype html><meta charset="utf-8"><script src="bundle.js"></script><pre id="out">pending</pre><script>
         const info = { isolated: self.crossOriginIsolated, sab: typeof SharedArrayBuffer, process: typeof process };
         samrankBundle.run().then(
           (r) => { document.getElementById('out').textContent = 'RESULT ' + JSON.stringify({ info, r }); },
           (e) => { document.getElementById('out').textContent = 'ERROR ' + String(e && e.stack || e); });
         </script>`,
-      );
-      const dom = execFileSync(
-        chromium!,
-        ['--headless', '--no-sandbox', '--disable-gpu', '--allow-file-access-from-files', '--virtual-time-budget=60000', '--dump-dom', `file://${dir}/index.html`],
-        { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'ignore'] },
-      );
-      const line = /(RESULT|ERROR) (.*)<\/pre>/.exec(dom);
-      expect(line?.[1], line?.[2] ?? dom.slice(0, 500)).toBe('RESULT');
-      const { info, r } = JSON.parse(line![2]!.replace(/&quot;/g, '"').replace(/&amp;/g, '&')) as { info: object; r: unknown };
-      expect(info).toEqual({ isolated: false, sab: 'undefined', process: 'undefined' });
-      expect(r).toEqual(await run());
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 180_000);
+        );
+        const dom = execFileSync(
+          chromium!,
+          [
+            '--headless',
+            '--no-sandbox',
+            '--disable-gpu',
+            '--allow-file-access-from-files',
+            '--virtual-time-budget=60000',
+            '--dump-dom',
+            `file://${dir}/index.html`,
+          ],
+          { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'ignore'] },
+        );
+        const line = /(RESULT|ERROR) (.*)<\/pre>/.exec(dom);
+        expect(line?.[1], line?.[2] ?? dom.slice(0, 500)).toBe('RESULT');
+        const { info, r } = JSON.parse(line![2]!.replace(/&quot;/g, '"').replace(/&amp;/g, '&')) as { info: object; r: unknown };
+        expect(info).toEqual({ isolated: false, sab: 'undefined', process: 'undefined' });
+        expect(r).toEqual(await run());
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    180_000,
+  );
 });

@@ -56,11 +56,12 @@ export function rankK(n: number, d: number, k: number, seed: number): Float64Arr
   const a = Float64Array.from({ length: n * k }, () => rng.normal());
   const b = Float64Array.from({ length: k * d }, () => rng.normal());
   const x = new Float64Array(n * d);
-  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) {
-    let v = 0;
-    for (let t = 0; t < k; t++) v += a[i * k + t]! * b[t * d + j]!;
-    x[i * d + j] = v;
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < d; j++) {
+      let v = 0;
+      for (let t = 0; t < k; t++) v += a[i * k + t]! * b[t * d + j]!;
+      x[i * d + j] = v;
+    }
   return x;
 }
 

@@ -14,7 +14,14 @@ describe('running statistics under micro-batching', () => {
   /** The first BatchNorm's running mean after one SAM step that updates BatchNorm in the first pass only. */
   async function firstBnAfterOneStep(microBatches: number, bnStats: 'micro-batch' | 'pass'): Promise<number[]> {
     const def = classificationDefinition('cifar10');
-    const config = resolveClassificationConfig('cifar10', { preset: 'smoke', data: 'synthetic', bnMode: 'first', microBatches, bnStats, rhos: [0.1] });
+    const config = resolveClassificationConfig('cifar10', {
+      preset: 'smoke',
+      data: 'synthetic',
+      bnMode: 'first',
+      microBatches,
+      bnStats,
+      rhos: [0.1],
+    });
     const { prepared, config: resolved } = await def.prepare(config, () => {}, {});
     const job = await def.createJob(resolved, prepared, [{ rho: 0.1, seed: 0 }]);
     const before = tf.memory().numTensors;

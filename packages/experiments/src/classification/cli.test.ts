@@ -15,7 +15,29 @@ describe('samrank-repro classification subcommands', () => {
     const r = await cli(['--help']);
     for (const name of ['cifar10', 'cifar100', 'tiny-imagenet', 'fashion-mnist']) expect(r.stdout).toContain(name);
     const h = await cli(['cifar100', '--help']);
-    for (const flag of ['--setting', '--model', '--width', '--epochs', '--batch-size', '--micro-batches', '--train-subset', '--eval-examples', '--eval-every', '--bn-mode', '--rho', '--seeds', '--out', '--backend', '--resume', '--force', '--json', '--preset', '--data-dir', '--download', '--synthetic']) {
+    for (const flag of [
+      '--setting',
+      '--model',
+      '--width',
+      '--epochs',
+      '--batch-size',
+      '--micro-batches',
+      '--train-subset',
+      '--eval-examples',
+      '--eval-every',
+      '--bn-mode',
+      '--rho',
+      '--seeds',
+      '--out',
+      '--backend',
+      '--resume',
+      '--force',
+      '--json',
+      '--preset',
+      '--data-dir',
+      '--download',
+      '--synthetic',
+    ]) {
       expect(h.stdout).toContain(flag);
     }
   });
@@ -29,15 +51,34 @@ describe('samrank-repro classification subcommands', () => {
     expect((await cli(['cifar10', '--resume'])).stderr).toMatch(/--resume needs --out/);
   });
 
-  it.each([['tiny-imagenet', '--synthetic'], ['cifar100', '--synthetic'], ['fashion-mnist', '(real data when installed)']])('%s --preset smoke %s runs end to end', async (name, ...extra) => {
+  it.each([
+    ['tiny-imagenet', '--synthetic'],
+    ['cifar100', '--synthetic'],
+    ['fashion-mnist', '(real data when installed)'],
+  ])('%s --preset smoke %s runs end to end', async (name, ...extra) => {
     const out = join(tmp, name);
-    const r = await cli([name, '--preset', 'smoke', '--backend', 'wasm', '--out', out, '--json', ...extra.filter((a) => a.startsWith('--'))]);
+    const r = await cli([
+      name,
+      '--preset',
+      'smoke',
+      '--backend',
+      'wasm',
+      '--out',
+      out,
+      '--json',
+      ...extra.filter((a) => a.startsWith('--')),
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const json = JSON.parse(r.stdout) as { runs: { rho: number; final: { rank3: number } }[]; config: { data: string }; sources: { location: string; sha256?: string }[] };
+    const json = JSON.parse(r.stdout) as {
+      runs: { rho: number; final: { rank3: number } }[];
+      config: { data: string };
+      sources: { location: string; sha256?: string }[];
+    };
     expect(json.runs.map((x) => x.rho)).toEqual([0, 0.4]);
     expect(json.runs[1]!.final.rank3).toBeGreaterThan(0);
-    for (const f of ['results.json', 'history.jsonl', 'report.md', 'figures/curves.png', 'figures/final-vs-rho.svg']) expect(existsSync(join(out, f))).toBe(true);
+    for (const f of ['results.json', 'history.jsonl', 'report.md', 'figures/curves.png', 'figures/final-vs-rho.svg'])
+      expect(existsSync(join(out, f))).toBe(true);
     if (name === 'fashion-mnist' && existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz')) {
       expect(json.config.data).toBe('real');
       expect(json.sources[0]!.location).toMatch(/fashion-mnist/);
@@ -62,7 +103,25 @@ describe('samrank-repro classification subcommands', () => {
 
   it('--preset small is accepted (the CPU-sized preset: width 8, sota setting)', async () => {
     const out = join(tmp, 'small');
-    const r = await cli(['fashion-mnist', '--preset', 'small', '--synthetic', '--rho', '0', '--iterations', '1', '--train-subset', '128', '--eval-examples', '32', '--backend', 'wasm', '--out', out, '--json']);
+    const r = await cli([
+      'fashion-mnist',
+      '--preset',
+      'small',
+      '--synthetic',
+      '--rho',
+      '0',
+      '--iterations',
+      '1',
+      '--train-subset',
+      '128',
+      '--eval-examples',
+      '32',
+      '--backend',
+      'wasm',
+      '--out',
+      out,
+      '--json',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const json = JSON.parse(r.stdout) as { preset: string; config: { width: number; setting: string; iterations: number } };
@@ -82,7 +141,19 @@ describe('samrank-repro classification subcommands', () => {
 
   it('a missing data set exits 2 with one line naming it and the --download hint, no stack', async () => {
     const empty = join(tmp, 'no-data');
-    const r = await cli(['cifar10', '--preset', 'small', '--rho', '0', '--data-dir', empty, '--backend', 'wasm', '--out', join(tmp, 'nd-out')]);
+    const r = await cli([
+      'cifar10',
+      '--preset',
+      'small',
+      '--rho',
+      '0',
+      '--data-dir',
+      empty,
+      '--backend',
+      'wasm',
+      '--out',
+      join(tmp, 'nd-out'),
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^samrank-repro: DatasetNotFoundError: CIFAR-10 not found .*--download/m);
     expect(r.stderr).not.toMatch(/^\s+at /m);

@@ -7,7 +7,9 @@ import { bnPasses, sweepRuns } from './job.js';
 describe('classification config', () => {
   it('paper preset = docs/paper-notes.md §7.1: width 64, 200 epochs, batch 256, ranks on 10,240 every 1,000 steps', () => {
     const c = resolveClassificationConfig('cifar100', { preset: 'paper' });
-    expect([c.width, c.epochs, c.batchSize, c.rankExamples, c.evalEvery, c.evalExamples, c.trainLossBatches]).toEqual([64, 200, 256, 10_240, 1000, 10_000, 7]);
+    expect([c.width, c.epochs, c.batchSize, c.rankExamples, c.evalEvery, c.evalExamples, c.trainLossBatches]).toEqual([
+      64, 200, 256, 10_240, 1000, 10_000, 7,
+    ]);
     expect([c.lr, c.momentum, c.weightDecay, c.schedule, c.samEpsilon, c.bnMode]).toEqual([0.05, 0, 0, 'constant', 1e-7, 'both']);
     expect(c.rhos).toEqual([0, 0.1, 0.2, 0.4, 0.6]);
     expect(c.knnDataset).toBe('cifar10');
@@ -24,7 +26,16 @@ describe('classification config', () => {
   });
 
   it('flags override the preset; Fashion-MNIST takes 1-channel input; rank subset ≤ train subset', () => {
-    const c = resolveClassificationConfig('fashion-mnist', { preset: 'small', width: 16, rhos: [0, 0.5], seeds: 2, seed: 3, trainSubset: 256, model: 'resnet18', bnMode: 'first' });
+    const c = resolveClassificationConfig('fashion-mnist', {
+      preset: 'small',
+      width: 16,
+      rhos: [0, 0.5],
+      seeds: 2,
+      seed: 3,
+      trainSubset: 256,
+      model: 'resnet18',
+      bnMode: 'first',
+    });
     expect([c.width, c.inChannels, c.model, c.bnMode, c.trainSubset, c.rankExamples]).toEqual([16, 1, 'resnet18', 'first', 256, 256]);
     expect(c.rhos).toEqual([0, 0.5]);
     expect(c.seeds).toEqual([3, 4]);
@@ -37,8 +48,18 @@ describe('classification config', () => {
 
   it('small preset = the committed docs/results/fashion-mnist-small run: 512 images, 25 epochs of 64, scaled ρ grid', () => {
     const c = resolveClassificationConfig('fashion-mnist', { preset: 'small' });
-    expect([c.width, c.epochs, c.batchSize, c.trainSubset, c.evalExamples, c.rankExamples, c.knnTrain, c.knnTest, c.evalEvery, c.trainLossBatches])
-      .toEqual([8, 25, 64, 512, 500, 512, 512, 500, 50, 8]);
+    expect([
+      c.width,
+      c.epochs,
+      c.batchSize,
+      c.trainSubset,
+      c.evalExamples,
+      c.rankExamples,
+      c.knnTrain,
+      c.knnTest,
+      c.evalEvery,
+      c.trainLossBatches,
+    ]).toEqual([8, 25, 64, 512, 500, 512, 512, 500, 50, 8]);
     expect([c.setting, c.lr, c.momentum, c.weightDecay, c.schedule]).toEqual(['sota', 0.1, 0.9, 5e-4, 'piecewise_05epochs']);
     expect(c.seeds).toEqual([0, 1, 2]);
     // CIFAR-10's sota grid scaled by √(width / 64): the same relative perturbation ρ/‖w‖ at width 8.
@@ -56,12 +77,18 @@ describe('classification config', () => {
     expect(resolveClassificationConfig('cifar100', { preset: 'paper', backend: 'webgpu' }).microBatches).toBe(1);
     // The report says what micro-batching changes: ghost batches of 64 and 8 running-statistics updates per step.
     const note = microBatchNote(resolveClassificationConfig('cifar100', { preset: 'paper' })).join('\n');
-    expect(note).toMatch(/4 micro-batches of 64 \(ghost batches\).*move 8 times per SAM step.*weigh 0\.570 per step instead of the paper's 0\.190/);
-    expect(microBatchNote(resolveClassificationConfig('cifar100', { preset: 'paper', bnStats: 'pass' })).join('\n')).toMatch(/move once per pass with the statistics of the whole batch/);
+    expect(note).toMatch(
+      /4 micro-batches of 64 \(ghost batches\).*move 8 times per SAM step.*weigh 0\.570 per step instead of the paper's 0\.190/,
+    );
+    expect(microBatchNote(resolveClassificationConfig('cifar100', { preset: 'paper', bnStats: 'pass' })).join('\n')).toMatch(
+      /move once per pass with the statistics of the whole batch/,
+    );
     expect(microBatchNote(resolveClassificationConfig('cifar100', { preset: 'paper', backend: 'webgpu' }))).toEqual([]);
     expect(resolveClassificationConfig('cifar100', { preset: 'smoke' }).microBatches).toBe(1);
     expect(resolveClassificationConfig('cifar100', { preset: 'smoke', microBatches: 2 }).microBatches).toBe(2);
-    expect(() => resolveClassificationConfig('cifar100', { preset: 'smoke', microBatches: 3 })).toThrow(/--micro-batches 3 must divide the batch size 32/);
+    expect(() => resolveClassificationConfig('cifar100', { preset: 'smoke', microBatches: 3 })).toThrow(
+      /--micro-batches 3 must divide the batch size 32/,
+    );
     expect(() => resolveClassificationConfig('cifar100', { microBatches: 0 })).toThrow(ExperimentConfigError);
   });
 

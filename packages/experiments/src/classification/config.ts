@@ -106,7 +106,10 @@ export const RHO_GRIDS: Record<ClassificationDataset, Record<ClassificationSetti
 };
 
 /** Optimizer settings of the minimal and state-of-the-art setups (docs/paper-notes.md §7.2). */
-export const SETTING_HYPERPARAMETERS: Record<ClassificationSetting, Pick<ClassificationConfig, 'lr' | 'momentum' | 'weightDecay' | 'schedule'>> = {
+export const SETTING_HYPERPARAMETERS: Record<
+  ClassificationSetting,
+  Pick<ClassificationConfig, 'lr' | 'momentum' | 'weightDecay' | 'schedule'>
+> = {
   minimal: { lr: 0.05, momentum: 0, weightDecay: 0, schedule: 'constant' },
   sota: { lr: 0.1, momentum: 0.9, weightDecay: 5e-4, schedule: 'piecewise_05epochs' },
 };
@@ -121,7 +124,16 @@ export const KNN_DATASET: Record<ClassificationDataset, ClassificationDataset> =
 
 type PresetValues = Pick<
   ClassificationConfig,
-  'width' | 'epochs' | 'batchSize' | 'trainSubset' | 'evalExamples' | 'rankExamples' | 'knnTrain' | 'knnTest' | 'evalEvery' | 'trainLossBatches'
+  | 'width'
+  | 'epochs'
+  | 'batchSize'
+  | 'trainSubset'
+  | 'evalExamples'
+  | 'rankExamples'
+  | 'knnTrain'
+  | 'knnTest'
+  | 'evalEvery'
+  | 'trainLossBatches'
 > & { rhos?: number[]; seedCount: number; setting?: ClassificationSetting; microBatches?: number };
 
 /**
@@ -141,17 +153,46 @@ type PresetValues = Pick<
  */
 export const PRESETS: Record<ClassificationPreset, PresetValues> = {
   paper: {
-    width: 64, epochs: 200, batchSize: 256, trainSubset: null, evalExamples: 10_000, rankExamples: 10_240,
-    knnTrain: 10_240, knnTest: 10_000, evalEvery: 1000, trainLossBatches: 7, seedCount: 1,
+    width: 64,
+    epochs: 200,
+    batchSize: 256,
+    trainSubset: null,
+    evalExamples: 10_000,
+    rankExamples: 10_240,
+    knnTrain: 10_240,
+    knnTest: 10_000,
+    evalEvery: 1000,
+    trainLossBatches: 7,
+    seedCount: 1,
   },
   small: {
-    width: 8, epochs: 25, batchSize: 64, trainSubset: 512, evalExamples: 500, rankExamples: 512,
-    knnTrain: 512, knnTest: 500, evalEvery: 50, trainLossBatches: 8, seedCount: 3, setting: 'sota',
+    width: 8,
+    epochs: 25,
+    batchSize: 64,
+    trainSubset: 512,
+    evalExamples: 500,
+    rankExamples: 512,
+    knnTrain: 512,
+    knnTest: 500,
+    evalEvery: 50,
+    trainLossBatches: 8,
+    seedCount: 3,
+    setting: 'sota',
     rhos: [0, 0.035, 0.14, 0.21, 0.28],
   },
   smoke: {
-    width: 4, epochs: 1, batchSize: 32, trainSubset: 128, evalExamples: 64, rankExamples: 64,
-    knnTrain: 64, knnTest: 32, evalEvery: 2, trainLossBatches: 1, seedCount: 1, rhos: [0, 0.4],
+    width: 4,
+    epochs: 1,
+    batchSize: 32,
+    trainSubset: 128,
+    evalExamples: 64,
+    rankExamples: 64,
+    knnTrain: 64,
+    knnTest: 32,
+    evalEvery: 2,
+    trainLossBatches: 1,
+    seedCount: 1,
+    rhos: [0, 0.4],
   },
 };
 
@@ -162,8 +203,16 @@ export const CLASSIFICATION_FLAGS = {
     'minimal (SGD, lr 0.05 constant) | sota (momentum 0.9, lr 0.1 piecewise, wd 5e-4) (default minimal; sota with --preset small)',
     choice(SETTINGS),
   ),
-  model: flag('--model <name>', 'preact-resnet18 | resnet18 (post-activation; adds active-ReLU counts) (default preact-resnet18)', choice(MODELS)),
-  rho: flag('--rho <list>', "comma-separated ρ values (default: the paper's grid for the data set and setting; the preset's own for small and smoke)", numberList()),
+  model: flag(
+    '--model <name>',
+    'preact-resnet18 | resnet18 (post-activation; adds active-ReLU counts) (default preact-resnet18)',
+    choice(MODELS),
+  ),
+  rho: flag(
+    '--rho <list>',
+    "comma-separated ρ values (default: the paper's grid for the data set and setting; the preset's own for small and smoke)",
+    numberList(),
+  ),
   width: flag('--width <n>', 'ResNet base width (paper 64)', wholeNumber(1, 4096)),
   epochs: flag('--epochs <n>', 'training epochs (paper 200)', wholeNumber(1)),
   batchSize: flag('--batch-size <n>', 'batch size (paper 256)', wholeNumber(1, 1 << 20)),
@@ -178,7 +227,7 @@ export const CLASSIFICATION_FLAGS = {
   bnMode: flag('--bn-mode <mode>', 'BatchNorm in the SAM passes: both (paper) | first | frozen (default both)', choice(BN_MODES)),
   bnStats: flag(
     '--bn-stats <when>',
-    'with --micro-batches: running statistics move per micro-batch (default) | per pass, from the whole batch (the paper\'s update count)',
+    "with --micro-batches: running statistics move per micro-batch (default) | per pass, from the whole batch (the paper's update count)",
     choice(['micro-batch', 'pass'] as const),
   ),
   dataDir: flag('--data-dir <dir>', 'folder holding the data sets (default $SAMRANK_DATA_DIR or ~/.cache/samrank/datasets)', text()),
@@ -218,11 +267,22 @@ export function resolveClassificationConfig(dataset: ClassificationDataset, o: C
   const p = PRESETS[preset];
   const setting = o.setting ?? p.setting ?? 'minimal';
   if (!SETTINGS.includes(setting)) throw new ExperimentConfigError(`unknown setting ${setting}; expected minimal or sota`);
-  for (const [k, v] of Object.entries({ width: o.width, epochs: o.epochs, iterations: o.iterations, batchSize: o.batchSize, trainSubset: o.trainSubset, evalExamples: o.evalExamples, evalEvery: o.evalEvery, seeds: o.seeds, microBatches: o.microBatches })) {
+  for (const [k, v] of Object.entries({
+    width: o.width,
+    epochs: o.epochs,
+    iterations: o.iterations,
+    batchSize: o.batchSize,
+    trainSubset: o.trainSubset,
+    evalExamples: o.evalExamples,
+    evalEvery: o.evalEvery,
+    seeds: o.seeds,
+    microBatches: o.microBatches,
+  })) {
     positive(k, v);
   }
   const rhos = o.rhos ?? p.rhos ?? RHO_GRIDS[dataset][setting];
-  if (rhos.length === 0 || rhos.some((r) => !(r >= 0 && Number.isFinite(r)))) throw new ExperimentConfigError(`ρ values must be finite and ≥ 0, got ${rhos.join(',')}`);
+  if (rhos.length === 0 || rhos.some((r) => !(r >= 0 && Number.isFinite(r))))
+    throw new ExperimentConfigError(`ρ values must be finite and ≥ 0, got ${rhos.join(',')}`);
   const firstSeed = o.seed ?? 0;
   const seedCount = o.seeds ?? p.seedCount;
   const batchSize = o.batchSize ?? p.batchSize;

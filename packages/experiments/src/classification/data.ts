@@ -48,18 +48,28 @@ function synthetic(name: ClassificationDataset, config: ClassificationConfig, se
   return syntheticImageDataset(name, { trainCount, testCount: Math.max(config.evalExamples, config.knnTest), seed });
 }
 
-async function load(name: ClassificationDataset, config: ClassificationConfig, where: DataLocation): Promise<{ ds: ImageDataset; data: DataSource; note?: string }> {
+async function load(
+  name: ClassificationDataset,
+  config: ClassificationConfig,
+  where: DataLocation,
+): Promise<{ ds: ImageDataset; data: DataSource; note?: string }> {
   if (config.data === 'synthetic') return { ds: synthetic(name, config, 1), data: 'synthetic' };
   try {
     const ds = await loadImageDataset(name, {
       ...(where.dataDir ? { dataDir: where.dataDir } : {}),
       download: where.download ?? false,
-      ...(where.onProgress ? { onProgress: (p) => where.onProgress!(`${p.phase} ${p.file}: ${p.bytes}${p.totalBytes ? `/${p.totalBytes}` : ''} bytes`) } : {}),
+      ...(where.onProgress
+        ? { onProgress: (p) => where.onProgress!(`${p.phase} ${p.file}: ${p.bytes}${p.totalBytes ? `/${p.totalBytes}` : ''} bytes`) }
+        : {}),
     });
     return { ds, data: 'real' };
   } catch (error) {
     if (error instanceof DatasetNotFoundError && config.preset === 'smoke') {
-      return { ds: synthetic(name, config, 1), data: 'synthetic', note: `${name} not found, so the smoke run used generated images of the same shape (${error.message})` };
+      return {
+        ds: synthetic(name, config, 1),
+        data: 'synthetic',
+        note: `${name} not found, so the smoke run used generated images of the same shape (${error.message})`,
+      };
     }
     throw error;
   }

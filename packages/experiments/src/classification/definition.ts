@@ -41,8 +41,23 @@ const rankKey = (block: number, split: Split, threshold: number) =>
 
 function metrics(config: ClassificationConfig): Metric<ClassificationEvaluation>[] {
   const list: Metric<ClassificationEvaluation>[] = [
-    { key: 'testError', title: 'test error (%)', column: 'test%', compute: (e) => e.testError(), format: percent, plot: { curve: true, final: true, scale: 100 } },
-    { key: 'trainLoss', title: 'train loss', column: 'loss', compute: (e) => e.trainLoss, format: (v) => v.toFixed(4), plot: { curve: true, log: true }, trainingQuality: true },
+    {
+      key: 'testError',
+      title: 'test error (%)',
+      column: 'test%',
+      compute: (e) => e.testError(),
+      format: percent,
+      plot: { curve: true, final: true, scale: 100 },
+    },
+    {
+      key: 'trainLoss',
+      title: 'train loss',
+      column: 'loss',
+      compute: (e) => e.trainLoss,
+      format: (v) => v.toFixed(4),
+      plot: { curve: true, log: true },
+      trainingQuality: true,
+    },
   ];
   for (const b of config.blocks) {
     list.push({
@@ -54,10 +69,22 @@ function metrics(config: ClassificationConfig): Metric<ClassificationEvaluation>
       ...(b === 3 ? { plot: { curve: true, final: true }, expect: 'falls' as const } : {}),
     });
   }
-  list.push({ key: 'knnError', title: 'k-NN error (%)', column: 'knn%', compute: (e) => e.knnError(), format: percent, plot: { curve: true, final: true, scale: 100 } });
+  list.push({
+    key: 'knnError',
+    title: 'k-NN error (%)',
+    column: 'knn%',
+    compute: (e) => e.knnError(),
+    format: percent,
+    plot: { curve: true, final: true, scale: 100 },
+  });
   if (config.model === 'resnet18') {
     for (const b of config.blocks) {
-      list.push({ key: `activeRelus${b}`, title: `active ReLUs, block ${b} (%)`, compute: (e) => activeReluFraction(e.features('train', b)), format: percent });
+      list.push({
+        key: `activeRelus${b}`,
+        title: `active ReLUs, block ${b} (%)`,
+        compute: (e) => activeReluFraction(e.features('train', b)),
+        format: percent,
+      });
     }
   }
   // Figs. 9 and 10: every block's rank on both splits at every threshold, from one spectrum per split and block.
@@ -81,7 +108,9 @@ function metrics(config: ClassificationConfig): Metric<ClassificationEvaluation>
 /** final.ranks: every block's rank by split and threshold, as a list (the flat keys stay beside it). */
 function rankDetails(final: Readonly<Record<string, number | null>>, config: ClassificationConfig): Record<string, unknown> {
   const ranks = config.blocks.flatMap((block) =>
-    SPLITS.flatMap((split) => RANK_THRESHOLDS.map((threshold) => ({ block, split, threshold, rank: final[rankKey(block, split, threshold)] ?? null }))),
+    SPLITS.flatMap((split) =>
+      RANK_THRESHOLDS.map((threshold) => ({ block, split, threshold, rank: final[rankKey(block, split, threshold)] ?? null })),
+    ),
   );
   return { ranks };
 }
@@ -154,7 +183,9 @@ export function classificationDefinition(
       });
       const train = data.dataset.train.count;
       // Steps per epoch of the (subset) training set after the 0.1 % validation split; fixed before the first checkpoint.
-      const stepsPerEpoch = Math.floor(Math.min(config.trainSubset ?? Number.POSITIVE_INFINITY, train - Math.round(0.001 * train)) / config.batchSize);
+      const stepsPerEpoch = Math.floor(
+        Math.min(config.trainSubset ?? Number.POSITIVE_INFINITY, train - Math.round(0.001 * train)) / config.batchSize,
+      );
       const resolved: ClassificationConfig = { ...config, data: data.data, iterations: config.iterations ?? config.epochs * stepsPerEpoch };
       const pipelines = new Map<number, ReturnType<typeof createPipeline>>();
       return {
@@ -181,12 +212,17 @@ export function classificationDefinition(
         sources: [
           data.data === 'synthetic'
             ? { name: data.dataset.name, location: 'generated' }
-            : { name: data.dataset.name, location: data.dataset.source ?? 'unknown', ...(data.dataset.digest ? { sha256: data.dataset.digest } : {}) },
+            : {
+                name: data.dataset.name,
+                location: data.dataset.source ?? 'unknown',
+                ...(data.dataset.digest ? { sha256: data.dataset.digest } : {}),
+              },
           ...(data.knn && data.knn.dataset !== data.dataset.name
             ? [
                 {
                   name: data.knn.dataset,
-                  location: data.data === 'synthetic' || !data.knn.source ? 'transfer set for k-NN' : `${data.knn.source} (transfer set for k-NN)`,
+                  location:
+                    data.data === 'synthetic' || !data.knn.source ? 'transfer set for k-NN' : `${data.knn.source} (transfer set for k-NN)`,
                   ...(data.data !== 'synthetic' && data.knn.digest ? { sha256: data.knn.digest } : {}),
                 },
               ]
@@ -207,7 +243,11 @@ export function classificationDefinition(
     checkState: (config, _runs, state) => checkRunState(config, NUM_CLASSES[config.dataset], state),
     metrics,
     finalDetails: rankDetails,
-    series: () => SPLITS.map((split) => ({ key: `spectrum3.${split}`, compute: (e: ClassificationEvaluation) => normalisedSpectrumHead(e.spectrum(split, 3)) })),
+    series: () =>
+      SPLITS.map((split) => ({
+        key: `spectrum3.${split}`,
+        compute: (e: ClassificationEvaluation) => normalisedSpectrumHead(e.spectrum(split, 3)),
+      })),
     extraFigures: (config) => [
       {
         name: 'train-vs-test-rank',
@@ -248,7 +288,8 @@ export function classificationDefinition(
         ],
         ...(paper ? { paper } : {}),
         figureCaptions: {
-          curves: 'test error, train loss, block-3 rank and k-NN error against the epoch, median over seeds, one line per ρ (like Figs. 1–3)',
+          curves:
+            'test error, train loss, block-3 rank and k-NN error against the epoch, median over seeds, one line per ρ (like Figs. 1–3)',
           'final-vs-rho': 'final values: a dot per seed, the median line and the min–max band',
         },
       };

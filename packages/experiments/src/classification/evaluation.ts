@@ -88,7 +88,9 @@ function trainLoss(ctx: EvalContext, params: ParamValues, state: ModelState, ste
   const steps = Math.min(ctx.trainLossBatches, ctx.pipeline.stepsPerEpoch(ctx.trainBatchSize));
   for (let i = 0; i < steps; i++) {
     const { x, y } = batchToTensors(ctx.pipeline.trainBatchArrays(-1 - step, i, ctx.trainBatchSize));
-    sum += tf.tidy(() => softmaxCrossEntropy(ctx.model.apply(params, state, x, { training: false }).output as tf.Tensor2D, y).dataSync()[0]!);
+    sum += tf.tidy(
+      () => softmaxCrossEntropy(ctx.model.apply(params, state, x, { training: false }).output as tf.Tensor2D, y).dataSync()[0]!,
+    );
     tf.dispose([x, y]);
   }
   return sum / steps;
@@ -139,13 +141,22 @@ function once<T>(f: () => T): () => T {
  * The evaluation context of a run at `step`, or null when its training loss is no longer finite (diverged).
  * Features that turn out non-finite raise {@link RunDivergedError} from the metric that reads them.
  */
-export function classificationEvaluation(ctx: EvalContext, params: ParamValues, state: ModelState, step: number): ClassificationEvaluation | null {
+export function classificationEvaluation(
+  ctx: EvalContext,
+  params: ParamValues,
+  state: ModelState,
+  step: number,
+): ClassificationEvaluation | null {
   const loss = trainLoss(ctx, params, state, step);
   if (!Number.isFinite(loss)) return null;
   const sets: Record<Split, ImageSet> = { train: ctx.pipeline.rankSubset, test: ctx.rankTest };
   const passes = {
-    train: once(() => collectFeatures(ctx, params, state, sets.train, ctx.blocks, (s, c) => batchToTensors(ctx.pipeline.evalBatchArrays(sets.train, s, c)))),
-    test: once(() => collectFeatures(ctx, params, state, sets.test, ctx.blocks, (s, c) => batchToTensors(ctx.pipeline.evalBatchArrays(sets.test, s, c)))),
+    train: once(() =>
+      collectFeatures(ctx, params, state, sets.train, ctx.blocks, (s, c) => batchToTensors(ctx.pipeline.evalBatchArrays(sets.train, s, c))),
+    ),
+    test: once(() =>
+      collectFeatures(ctx, params, state, sets.test, ctx.blocks, (s, c) => batchToTensors(ctx.pipeline.evalBatchArrays(sets.test, s, c))),
+    ),
   };
   const features = (split: Split, block: number) => {
     const m = passes[split]().get(block);

@@ -14,7 +14,7 @@ beforeAll(async () => {
 });
 
 describe('the classification network comes from the model registry', () => {
-  it("config.model names the registered model; a checkpoint fits only the model it was saved from", async () => {
+  it('config.model names the registered model; a checkpoint fits only the model it was saved from', async () => {
     for (const name of ['preact-resnet18', 'resnet18'] as const) {
       const config = resolveClassificationConfig('cifar100', { preset: 'smoke', data: 'synthetic', model: name });
       const model = buildModel(config, 100);
@@ -23,7 +23,11 @@ describe('the classification network comes from the model registry', () => {
       const { params, state } = model.init(0);
       const saved: RunState = { model: checkpointToJSON(await saveCheckpoint(params, state)) as RunState['model'], optimizer: [] };
       expect(checkRunState(config, 100, saved)).toBeNull();
-      const other = resolveClassificationConfig('cifar100', { preset: 'smoke', data: 'synthetic', model: name === 'resnet18' ? 'preact-resnet18' : 'resnet18' });
+      const other = resolveClassificationConfig('cifar100', {
+        preset: 'smoke',
+        data: 'synthetic',
+        model: name === 'resnet18' ? 'preact-resnet18' : 'resnet18',
+      });
       expect(checkRunState(other, 100, saved)).toMatch(/parameter|BatchNorm/);
       disposeState(params, state);
     }

@@ -82,7 +82,12 @@ export function bnPasses(mode: BnMode): { first: BatchNormMode; second: BatchNor
 
 /** The network of `config`, looked up by name in @samrank/models' registry. */
 export function buildModel(config: ClassificationConfig, numClasses: number): ResNet18 {
-  return createModel(config.model, { width: config.width, numClasses, imageSize: imageSizeOf(config.dataset), inChannels: config.inChannels });
+  return createModel(config.model, {
+    width: config.width,
+    numClasses,
+    imageSize: imageSizeOf(config.dataset),
+    inChannels: config.inChannels,
+  });
 }
 
 function toBase64(t: tf.Tensor): SavedTensor['base64'] {
@@ -102,8 +107,6 @@ async function saveOptimizer(sam: SAM): Promise<SavedTensor[]> {
   tf.dispose(weights.filter((w) => !(w.tensor instanceof tf.Variable)).map((w) => w.tensor));
   return out;
 }
-
-
 
 /** Decodes a saved optimizer tensor; throws RangeError when the payload does not fit its shape. */
 function decodeSaved(s: SavedTensor): Float32Array | Int32Array {
@@ -135,10 +138,12 @@ export function checkRunState(config: ClassificationConfig, numClasses: number, 
         return `parameter '${spec.name}' has shape [${d.shape}], the config's model needs [${spec.shape}]`;
       }
     }
-    if (Object.keys(ckpt.params).length !== model.paramSpecs.length) return 'the model checkpoint has parameters the config\'s model does not';
+    if (Object.keys(ckpt.params).length !== model.paramSpecs.length)
+      return "the model checkpoint has parameters the config's model does not";
     for (const bn of model.stateSpecs) {
       const s = ckpt.bnState[bn.name];
-      if (!s || s.mean.values.length !== bn.channels || s.variance.values.length !== bn.channels) return `BatchNorm '${bn.name}' statistics are missing or of the wrong size`;
+      if (!s || s.mean.values.length !== bn.channels || s.variance.values.length !== bn.channels)
+        return `BatchNorm '${bn.name}' statistics are missing or of the wrong size`;
     }
     for (const s of state.optimizer) {
       const values = decodeSaved(s);
@@ -242,7 +247,10 @@ export async function createRunJob(
     },
     evaluate: (step) => [classificationEvaluation(ctx, params, store.state, step)],
     async save(): Promise<RunState> {
-      return { model: checkpointToJSON(await saveCheckpoint(params, store.state)) as RunState['model'], optimizer: await saveOptimizer(sam) };
+      return {
+        model: checkpointToJSON(await saveCheckpoint(params, store.state)) as RunState['model'],
+        optimizer: await saveOptimizer(sam),
+      };
     },
     dispose,
   };

@@ -51,7 +51,8 @@ describe('classification smoke run', () => {
     expect(lines.every((h) => h.epoch < h.step || h.step === 0)).toBe(true);
     expect(Math.max(...lines.map((h) => h.epoch))).toBe(config.epochs);
     expect(readFileSync(join(outDir, 'report.md'), 'utf8')).toMatch(/Fig\. 1/);
-    for (const f of ['curves', 'final-vs-rho', 'train-vs-test-rank', 'rank-thresholds']) expect(existsSync(join(outDir, 'figures', `${f}.svg`)), f).toBe(true);
+    for (const f of ['curves', 'final-vs-rho', 'train-vs-test-rank', 'rank-thresholds'])
+      expect(existsSync(join(outDir, 'figures', `${f}.svg`)), f).toBe(true);
     // Figs. 9 and 10: ranks of every block on both splits at three thresholds, from one spectrum each.
     type Rank = { block: number; split: string; threshold: number; rank: number };
     for (const run of r.runs as unknown as { final: Record<string, number> & { ranks: Rank[] } }[]) {
@@ -61,7 +62,9 @@ describe('classification smoke run', () => {
       expect(ranks.find((x) => x.block === 4 && x.split === 'test' && x.threshold === 0.999)!.rank).toBe(run.final['rank4.test.99.9']);
       for (const b of [3, 4, 5]) {
         for (const split of ['train', 'test']) {
-          const [r95, r99, r999] = [0.95, 0.99, 0.999].map((t) => ranks.find((x) => x.block === b && x.split === split && x.threshold === t)!.rank);
+          const [r95, r99, r999] = [0.95, 0.99, 0.999].map(
+            (t) => ranks.find((x) => x.block === b && x.split === split && x.threshold === t)!.rank,
+          );
           expect(r95! <= r99! && r99! <= r999!, `block ${b} ${split}`).toBe(true);
         }
       }
@@ -88,8 +91,18 @@ describe('classification smoke run', () => {
     const base: ClassificationOverrides = { preset: 'smoke', data: 'synthetic', bnMode: 'frozen', rhos: [0, 0.4], iterations: 1 };
     const whole = join(tmp, 'mb1');
     const split = join(tmp, 'mb4');
-    await runClassificationExperiment({ config: resolveClassificationConfig('cifar10', base), outDir: whole, backend: 'wasm', figures: false });
-    await runClassificationExperiment({ config: resolveClassificationConfig('cifar10', { ...base, microBatches: 4 }), outDir: split, backend: 'wasm', figures: false });
+    await runClassificationExperiment({
+      config: resolveClassificationConfig('cifar10', base),
+      outDir: whole,
+      backend: 'wasm',
+      figures: false,
+    });
+    await runClassificationExperiment({
+      config: resolveClassificationConfig('cifar10', { ...base, microBatches: 4 }),
+      outDir: split,
+      backend: 'wasm',
+      figures: false,
+    });
     type Final = { runs: { status: string; final: { trainLoss: number; testError: number } }[]; config: { microBatches: number } };
     const a = results(whole) as unknown as Final;
     const b = results(split) as unknown as Final;
@@ -139,8 +152,13 @@ describe('classification smoke run', () => {
     });
     expect(tf.memory().numTensors).toBe(before);
     expect(a.status).toBe('completed');
-    const ra = results(join(tmp, 'div-rho')) as { runs: { rho: number; status: string; divergedAt: number | null; final: { rank3: number } | null }[] };
-    expect(ra.runs.map((r) => [r.rho, r.status, r.divergedAt])).toEqual([[1e30, 'diverged', 1], [0, 'ok', null]]);
+    const ra = results(join(tmp, 'div-rho')) as {
+      runs: { rho: number; status: string; divergedAt: number | null; final: { rank3: number } | null }[];
+    };
+    expect(ra.runs.map((r) => [r.rho, r.status, r.divergedAt])).toEqual([
+      [1e30, 'diverged', 1],
+      [0, 'ok', null],
+    ]);
     expect(ra.runs[0]!.final).toBeNull();
     expect(ra.runs[1]!.final!.rank3).toBeGreaterThan(0);
     expect(readFileSync(join(tmp, 'div-rho', 'report.md'), 'utf8')).toMatch(/\*\*Diverged\*\*.*ρ 1e\+30 seed 0 at step 1/);
@@ -148,6 +166,10 @@ describe('classification smoke run', () => {
     const rb = results(join(tmp, 'div-lr')) as { runs: { status: string; divergedAt: number }[] };
     expect(rb.runs).toEqual([expect.objectContaining({ status: 'diverged', divergedAt: 2, final: null })]);
     // The history keeps the evaluations made before the divergence.
-    expect(readFileSync(join(tmp, 'div-lr', 'history.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(
+      readFileSync(join(tmp, 'div-lr', 'history.jsonl'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(1);
   });
 });

@@ -125,7 +125,8 @@ describe('interrupt and --resume', () => {
     await waitFor(() => readdirSync(dir).some((f) => f.endsWith('.tmp')) && checkpointIteration(dir) >= 0);
     run.kill('SIGKILL');
     await run.code;
-    for (const f of readdirSync(dir).filter((x) => x.endsWith('.json'))) expect(() => JSON.parse(readFileSync(join(dir, f), 'utf8').split('\n')[1] ?? '{}')).not.toThrow();
+    for (const f of readdirSync(dir).filter((x) => x.endsWith('.json')))
+      expect(() => JSON.parse(readFileSync(join(dir, f), 'utf8').split('\n')[1] ?? '{}')).not.toThrow();
     const resumed = start(['teacher-student', '--resume', '--out', dir, '--backend', 'cpu']);
     expect(await resumed.code, resumed.stderr()).toBe(0);
     expect(readFileSync(join(dir, 'results.json'), 'utf8')).toBe(reference);

@@ -23,7 +23,21 @@ describe('samrank-repro argument handling', () => {
   it('teacher-student --help lists its options', async () => {
     const r = await cli('teacher-student', '--help');
     expect(r.code).toBe(0);
-    for (const flag of ['--activation', '--method', '--rho', '--seeds', '--seed', '--iterations', '--preset', '--out', '--backend', '--threads', '--resume', '--force', '--json']) {
+    for (const flag of [
+      '--activation',
+      '--method',
+      '--rho',
+      '--seeds',
+      '--seed',
+      '--iterations',
+      '--preset',
+      '--out',
+      '--backend',
+      '--threads',
+      '--resume',
+      '--force',
+      '--json',
+    ]) {
       expect(r.stdout).toContain(flag);
     }
   });
@@ -36,7 +50,10 @@ describe('samrank-repro argument handling', () => {
 
   it.each([
     [['zzz-no-such-experiment'], /unknown command 'zzz-no-such-experiment'/],
-    [['teacher-student', '--activation', 'gelu'], /option '--activation <name>' argument 'gelu' is invalid\. expected one of relu, tanh, abs\./],
+    [
+      ['teacher-student', '--activation', 'gelu'],
+      /option '--activation <name>' argument 'gelu' is invalid\. expected one of relu, tanh, abs\./,
+    ],
     [['teacher-student', '--method', 'adam'], /expected one of sam, gradnorm/],
     [['teacher-student', '--rho', '0,abc'], /'abc' is not a finite number ≥ 0/],
     [['teacher-student', '--rho', '0,-0.1'], /'-0.1' is not a finite number ≥ 0/],
@@ -49,11 +66,17 @@ describe('samrank-repro argument handling', () => {
     [['teacher-student', '--backend', 'tpu'], /expected one of wasm, cpu/],
     [['teacher-student', '--frobnicate'], /unknown option '--frobnicate'/],
     [['teacher-student', '--resume'], /--resume needs --out DIR/],
-    [['teacher-student', '--resume', '--out', 'x', '--rho', '0'], /--resume takes its settings from the checkpoint; pass only --out \(and --backend, --threads, --json\)/],
+    [
+      ['teacher-student', '--resume', '--out', 'x', '--rho', '0'],
+      /--resume takes its settings from the checkpoint; pass only --out \(and --backend, --threads, --json\)/,
+    ],
     [['teacher-student', '--resume', '--out', 'x', '--force'], /--resume takes its settings from the checkpoint/],
     [['teacher-student', '--threads', '0'], /expected a whole number ≥ 1/],
     [['teacher-student', '--threads', '2', '--backend', 'cpu'], /--threads 2 applies to the wasm backend only, not 'cpu'/],
-    [['teacher-student', '--iterations', '9007199254740991', '--backend', 'cpu', '--out', join(tmpdir(), 'samrank-huge')], /this sweep needs about .* GiB, more than the .* GiB this machine can give it/],
+    [
+      ['teacher-student', '--iterations', '9007199254740991', '--backend', 'cpu', '--out', join(tmpdir(), 'samrank-huge')],
+      /this sweep needs about .* GiB, more than the .* GiB this machine can give it/,
+    ],
     [['teacher-student', '--out', '/proc/x', '--backend', 'cpu'], /--out \/proc\/x: \/proc is a virtual file system/],
     [['teacher-student', '--out', '/sys/x', '--backend', 'cpu'], /--out \/sys\/x: \/sys is a virtual file system/],
   ])('%j exits 2 with a one-line reason', async (args, message) => {
@@ -87,13 +110,44 @@ describe('samrank-repro argument handling', () => {
 
   it('runs the smoke preset end to end, writes every output and records the reproducing command', async () => {
     const dir = fresh();
-    const r = await cli('teacher-student', '--preset', 'smoke', '--seeds', '1', '--iterations', '300', '--rho', '0,0.4', '--backend', 'cpu', '--out', dir);
+    const r = await cli(
+      'teacher-student',
+      '--preset',
+      'smoke',
+      '--seeds',
+      '1',
+      '--iterations',
+      '300',
+      '--rho',
+      '0,0.4',
+      '--backend',
+      'cpu',
+      '--out',
+      dir,
+    );
     expect(r.stderr).not.toMatch(/Error/);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/rho\s+train\s+test\s+rank\s+active\s+norm\s+ok/);
     const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
-    expect(results).toMatchObject({ experiment: 'teacher-student', preset: 'smoke', backend: 'cpu', config: { activation: 'relu', method: 'sam' } });
-    expect(results.command).toEqual(['teacher-student', '--preset', 'smoke', '--seeds', '1', '--iterations', '300', '--rho', '0,0.4', '--backend', 'cpu']);
+    expect(results).toMatchObject({
+      experiment: 'teacher-student',
+      preset: 'smoke',
+      backend: 'cpu',
+      config: { activation: 'relu', method: 'sam' },
+    });
+    expect(results.command).toEqual([
+      'teacher-student',
+      '--preset',
+      'smoke',
+      '--seeds',
+      '1',
+      '--iterations',
+      '300',
+      '--rho',
+      '0,0.4',
+      '--backend',
+      'cpu',
+    ]);
     expect(results.runs).toHaveLength(2);
     for (const run of results.runs) {
       expect(run.status).toBe('ok');
@@ -101,16 +155,42 @@ describe('samrank-repro argument handling', () => {
     }
     const history = readFileSync(join(dir, 'history.jsonl'), 'utf8').trim().split('\n');
     expect(history).toHaveLength(2 * 70);
-    expect(Object.keys(JSON.parse(history[0]!))).toEqual(['iteration', 'rho', 'seed', 'trainLoss', 'testLoss', 'featureRank', 'activeUnits', 'weightNorm']);
+    expect(Object.keys(JSON.parse(history[0]!))).toEqual([
+      'iteration',
+      'rho',
+      'seed',
+      'trainLoss',
+      'testLoss',
+      'featureRank',
+      'activeUnits',
+      'weightNorm',
+    ]);
     expect(readdirSync(join(dir, 'figures')).sort()).toEqual(['curves.png', 'curves.svg', 'final-vs-rho.png', 'final-vs-rho.svg']);
     expect(readdirSync(dir).sort()).toEqual(['figures', 'history.jsonl', 'report.md', 'results.json']);
     expect(readFileSync(join(dir, 'report.md'), 'utf8')).toMatch(/\| ρ \| train loss \| paper \| test loss \| paper \| feature rank/);
-    expect(readFileSync(join(dir, 'report.md'), 'utf8')).toContain('Command: `samrank-repro teacher-student --preset smoke --seeds 1 --iterations 300 --rho 0,0.4 --backend cpu`');
+    expect(readFileSync(join(dir, 'report.md'), 'utf8')).toContain(
+      'Command: `samrank-repro teacher-student --preset smoke --seeds 1 --iterations 300 --rho 0,0.4 --backend cpu`',
+    );
   });
 
   it('--json prints one JSON line with the results', async () => {
     const dir = fresh();
-    const r = await cli('teacher-student', '--preset', 'smoke', '--seeds', '1', '--iterations', '100', '--rho', '0', '--backend', 'cpu', '--out', dir, '--json');
+    const r = await cli(
+      'teacher-student',
+      '--preset',
+      'smoke',
+      '--seeds',
+      '1',
+      '--iterations',
+      '100',
+      '--rho',
+      '0',
+      '--backend',
+      'cpu',
+      '--out',
+      dir,
+      '--json',
+    );
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     const lines = r.stdout.trim().split('\n');
@@ -119,7 +199,9 @@ describe('samrank-repro argument handling', () => {
   });
 
   it('a long seed list is summarised in the banner', async () => {
-    const r = await runCliCaptured(['counter', '--seeds', '40', '--backend', 'cpu', '--out', fresh()], { experiments: [counterExperiment] });
+    const r = await runCliCaptured(['counter', '--seeds', '40', '--backend', 'cpu', '--out', fresh()], {
+      experiments: [counterExperiment],
+    });
     expect(r.code).toBe(0);
     const banner = r.stderr.split('\n')[0]!;
     expect(banner).toMatch(/^samrank-repro counter: rho 0,1, seeds 1,2,3,…,39,40 \(40 values\) on cpu -> /);
@@ -135,6 +217,10 @@ describe('samrank-repro argument handling', () => {
   });
 
   it('reproducingArgs drops where and how the run is written', () => {
-    expect(reproducingArgs(['teacher-student', '--out', 'd', '--rho', '0', '--json', '--force', '--out=e'])).toEqual(['teacher-student', '--rho', '0']);
+    expect(reproducingArgs(['teacher-student', '--out', 'd', '--rho', '0', '--json', '--force', '--out=e'])).toEqual([
+      'teacher-student',
+      '--rho',
+      '0',
+    ]);
   });
 });

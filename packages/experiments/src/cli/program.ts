@@ -9,7 +9,7 @@ import { UsageError } from '../errors.js';
 import type { AnyExperiment, CommonValues, Metric } from '../runner/definition.js';
 import { type FlagSpecs, choice, flag, text, toOption, toggle, wholeNumber } from '../runner/flags.js';
 import { RESULTS_FILE, type Results } from '../runner/outputs.js';
-import { formatMetric, toJson, valueOf } from '../runner/results.js';
+import { formatMetric, toJson, recordValue } from '../runner/results.js';
 import { runExperiment } from '../runner/run.js';
 import { addQueueCommands, checkLocalFlags, queueSubmitOptions, submitQueued } from '../queue/cli.js';
 import { CLI_BACKENDS, type CliBackend, DEFAULT_BACKEND, selectBackend } from './backend.js';
@@ -86,11 +86,17 @@ async function runSubcommand(def: AnyExperiment, parsed: Parsed, args: readonly 
     const allowed = new Set([...RESUME_OK, ...(def.resumeFlags ?? [])]);
     const extra = given.filter((k) => !allowed.has(k));
     if (extra.length) {
-      const names = [...allowed].filter((k) => k !== 'resume' && k !== 'out').map((k) => (def.flags[k] ?? common[k as keyof typeof common])!.flag.split(' ')[0]);
+      const names = [...allowed]
+        .filter((k) => k !== 'resume' && k !== 'out')
+        .map((k) => (def.flags[k] ?? common[k as keyof typeof common])!.flag.split(' ')[0]);
       throw new UsageError(`--resume takes its settings from the checkpoint; pass only --out (and ${names.join(', ')})`);
     }
   }
-  const values = Object.fromEntries(Object.keys(def.flags).filter((k) => parsed[k] !== undefined).map((k) => [k, parsed[k]]));
+  const values = Object.fromEntries(
+    Object.keys(def.flags)
+      .filter((k) => parsed[k] !== undefined)
+      .map((k) => [k, parsed[k]]),
+  );
   // Defaults may depend on the backend the runs will use (the workers', for a queued sweep).
   const resolveFor = (backend: string) => {
     const common: CommonValues = {
@@ -105,7 +111,17 @@ async function runSubcommand(def: AnyExperiment, parsed: Parsed, args: readonly 
   const backendName = (parsed.backend as CliBackend | undefined) ?? DEFAULT_BACKEND;
   if (parsed.queue !== undefined) {
     const config = resolveFor(backendName);
-    return submitQueued({ definition: def, parsed, config, values, args, io, defaultOutDir: (name) => defaultOutDir(name), reproducingArgs, summaryTable });
+    return submitQueued({
+      definition: def,
+      parsed,
+      config,
+      values,
+      args,
+      io,
+      defaultOutDir: (name) => defaultOutDir(name),
+      reproducingArgs,
+      summaryTable,
+    });
   }
   checkLocalFlags(parsed);
   const threads = parsed.threads as number | undefined;
@@ -137,7 +153,9 @@ async function runSubcommand(def: AnyExperiment, parsed: Parsed, args: readonly 
           if (records.length !== 1) return;
           const cols = metrics.filter((m) => m.column);
           for (const r of records) {
-            progress.log(`  rho ${r.rho} seed ${r.seed} ${field} ${r[field]}: ${cols.map((m) => `${m.column} ${formatMetric(m, valueOf(r, m.key))}`).join(', ')}`);
+            progress.log(
+              `  rho ${r.rho} seed ${r.seed} ${field} ${r[field]}: ${cols.map((m) => `${m.column} ${formatMetric(m, recordValue(r, m.key))}`).join(', ')}`,
+            );
           }
         },
         shouldStop: () => stop,
@@ -172,7 +190,9 @@ async function runSubcommand(def: AnyExperiment, parsed: Parsed, args: readonly 
     io.stdout.write(
       `${summaryTable(results, metrics, p.name)}\n` +
         `(median over ${seeds} seed${seeds === 1 ? '' : 's'}; ${diverged.length} diverged run${diverged.length === 1 ? '' : 's'}; ${outcome.wallSeconds.toFixed(1)} s)\n` +
-        (diverged.length ? `diverged (non-finite loss or features): ${diverged.map((r) => `${p.name} ${r.rho} seed ${r.seed} at step ${r.divergedAt}`).join('; ')}\n` : '') +
+        (diverged.length
+          ? `diverged (non-finite loss or features): ${diverged.map((r) => `${p.name} ${r.rho} seed ${r.seed} at step ${r.divergedAt}`).join('; ')}\n`
+          : '') +
         `wrote ${join(outcome.outDir, RESULTS_FILE)}, history.jsonl, report.md, figures/\n`,
     );
     return EXIT.ok;
@@ -210,7 +230,9 @@ export function buildProgram(experiments: readonly AnyExperiment[], io: CliIO, r
 /** Error classes of other packages that are bad input (missing or damaged data): one line, exit 2. */
 export interface ErrorPolicy {
   /** Bad-input errors of other packages: one line with their name, exit 2, no stack. */
-  oneLine: readonly (abstract new (...args: never[]) => Error)[];
+  oneLine: readonly (abstract new (
+    ...args: never[]
+  ) => Error)[];
 }
 
 /**
@@ -218,7 +240,12 @@ export interface ErrorPolicy {
  * output folder, checkpoint, missing or damaged data (one line) —, 130 interrupted (state saved), 1 an unexpected
  * failure (one line; the stack only with SAMRANK_DEBUG=1).
  */
-export async function runCli(experiments: readonly AnyExperiment[], argv: string[], io: CliIO = processIO(), policy: ErrorPolicy = { oneLine: [] }): Promise<number> {
+export async function runCli(
+  experiments: readonly AnyExperiment[],
+  argv: string[],
+  io: CliIO = processIO(),
+  policy: ErrorPolicy = { oneLine: [] },
+): Promise<number> {
   const result = { code: EXIT.ok as number, args: argv.slice(2) };
   const program = buildProgram(experiments, io, result);
   if (argv.length <= 2) {

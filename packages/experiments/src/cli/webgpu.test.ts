@@ -37,10 +37,14 @@ describe('samrank-repro --backend webgpu without a WebGPU adapter', () => {
 describe('scripts/gpu-check.mjs (the GPU check) up to the adapter', () => {
   it('runs its checks on the cpu backend in a dry run, all passing, and writes gpu.json and gpu.md', () => {
     const out = mkdtempSync(join(tmpdir(), 'samrank-gpu-check-'));
-    const run = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'gpu-check.mjs'), '--backend', 'cpu', '--dry', '--sections', 'checks,rank', '--out', out], {
-      encoding: 'utf8',
-      timeout: 240_000,
-    });
+    const run = spawnSync(
+      process.execPath,
+      [join(repoRoot, 'scripts', 'gpu-check.mjs'), '--backend', 'cpu', '--dry', '--sections', 'checks,rank', '--out', out],
+      {
+        encoding: 'utf8',
+        timeout: 240_000,
+      },
+    );
     expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
     const results = JSON.parse(readFileSync(join(out, 'gpu.json'), 'utf8'));
     expect(results.backend).toBe('cpu');

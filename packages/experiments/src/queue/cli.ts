@@ -44,8 +44,16 @@ function queueOption(help = QUEUE_HELP): Option {
 /** Flags of an experiment subcommand that only a queued sweep takes. */
 const submitFlags = {
   detach: toggle('--detach', 'with --queue: return once the jobs are submitted; `samrank-repro collect` writes the outputs later'),
-  attempts: flag('--attempts <n>', `with --queue: tries per job before it counts as failed (default ${DEFAULT_ATTEMPTS})`, wholeNumber(1, 100)),
-  retryDelay: flag('--retry-delay <seconds>', `with --queue: wait before the first retry of a failed job, doubling after each (default ${DEFAULT_RETRY_DELAY_S})`, wholeNumber(0, 86_400)),
+  attempts: flag(
+    '--attempts <n>',
+    `with --queue: tries per job before it counts as failed (default ${DEFAULT_ATTEMPTS})`,
+    wholeNumber(1, 100),
+  ),
+  retryDelay: flag(
+    '--retry-delay <seconds>',
+    `with --queue: wait before the first retry of a failed job, doubling after each (default ${DEFAULT_RETRY_DELAY_S})`,
+    wholeNumber(0, 86_400),
+  ),
   store: flag('--store <dir>', `with --queue: shared folder for the jobs' checkpoints (default <out>/${DEFAULT_STORE_DIR})`, text()),
 } satisfies FlagSpecs;
 
@@ -125,14 +133,19 @@ async function readMarker(dir: string): Promise<SweepMarker | null> {
  * Claims the output folder of a queued sweep: the runner's checks (not a file, writable, space), created when
  * missing, locked, and refused when it holds a finished run or another sweep (unless `force`).
  */
-async function claimFolder(out: string, options: { unique: boolean; force: boolean; sweep: string | null }): Promise<{ dir: string; lock: RunLock; created: boolean }> {
+async function claimFolder(
+  out: string,
+  options: { unique: boolean; force: boolean; sweep: string | null },
+): Promise<{ dir: string; lock: RunLock; created: boolean }> {
   const { dir, created } = await createFolder({ outDir: out, uniqueFolder: options.unique });
   const lock = await acquireRunLock(dir);
   try {
     await removeStaleTemporaries(dir);
     const marker = await readMarker(dir);
     if (marker && options.sweep && marker.sweep !== options.sweep && !options.force) {
-      throw new OutputFolderError(`${dir} belongs to queued sweep ${marker.sweep} (${SWEEP_MARKER}); choose another --out, or --force to replace it`);
+      throw new OutputFolderError(
+        `${dir} belongs to queued sweep ${marker.sweep} (${SWEEP_MARKER}); choose another --out, or --force to replace it`,
+      );
     }
     await checkFreshFolder(dir, options.force);
     if (options.force) await removeOutputs(dir);
@@ -145,7 +158,15 @@ async function claimFolder(out: string, options: { unique: boolean; force: boole
 }
 
 /** The summary a finished sweep prints, as the local command prints it, plus the failed runs. */
-function printResults(io: CliIO, def: AnyExperiment, results: Results, outDir: string, wallSeconds: number | undefined, json: boolean, summaryTable: SummaryTable): void {
+function printResults(
+  io: CliIO,
+  def: AnyExperiment,
+  results: Results,
+  outDir: string,
+  wallSeconds: number | undefined,
+  json: boolean,
+  summaryTable: SummaryTable,
+): void {
   if (json) {
     io.stdout.write(`${toJson({ outDir, wallSeconds: wallSeconds ?? null, ...results })}\n`);
     return;
@@ -160,8 +181,12 @@ function printResults(io: CliIO, def: AnyExperiment, results: Results, outDir: s
     `${summaryTable(results, metrics, p.name)}\n` +
       `(median over ${seeds} seed${seeds === 1 ? '' : 's'}; ${diverged.length} diverged run${diverged.length === 1 ? '' : 's'}` +
       `${failed.length ? `; ${failed.length} failed run${failed.length === 1 ? '' : 's'}` : ''}${wallSeconds !== undefined ? `; ${wallSeconds.toFixed(1)} s` : ''})\n` +
-      (diverged.length ? `diverged (non-finite loss or features): ${diverged.map((r) => `${p.name} ${r.rho} seed ${r.seed} at step ${r.divergedAt}`).join('; ')}\n` : '') +
-      (failed.length ? `failed (job error after its retries): ${failed.map((r) => `${p.name} ${r.rho} seed ${r.seed}: ${r.error}`).join('; ')}\n` : '') +
+      (diverged.length
+        ? `diverged (non-finite loss or features): ${diverged.map((r) => `${p.name} ${r.rho} seed ${r.seed} at step ${r.divergedAt}`).join('; ')}\n`
+        : '') +
+      (failed.length
+        ? `failed (job error after its retries): ${failed.map((r) => `${p.name} ${r.rho} seed ${r.seed}: ${r.error}`).join('; ')}\n`
+        : '') +
       `wrote ${join(outDir, RESULTS_FILE)}, history.jsonl, report.md, figures/\n`,
   );
 }
@@ -197,7 +222,9 @@ async function collectInto(input: {
     });
     progress.stop();
     if (!jobs) {
-      io.stderr.write(`samrank-repro: stopped waiting; sweep ${record.id} goes on in the queue\ncollect with: samrank-repro collect --queue ${url.redacted} --out ${dir}\n`);
+      io.stderr.write(
+        `samrank-repro: stopped waiting; sweep ${record.id} goes on in the queue\ncollect with: samrank-repro collect --queue ${url.redacted} --out ${dir}\n`,
+      );
       return EXIT.interrupted;
     }
     const sweep = assembleSweep(def, record, jobs, url.scrub);
@@ -257,7 +284,9 @@ export async function submitQueued(input: {
   return scrubbing(url, () => submitChecked({ ...input, url, backend, config, json }));
 }
 
-async function submitChecked(input: Parameters<typeof submitQueued>[0] & { url: QueueUrl; backend: string; config: unknown; json: boolean }): Promise<number> {
+async function submitChecked(
+  input: Parameters<typeof submitQueued>[0] & { url: QueueUrl; backend: string; config: unknown; json: boolean },
+): Promise<number> {
   const { definition: def, parsed, io, url, backend, config, json } = input;
   await checkRedis(url);
   const sweep = sweepIdOf({ experiment: def.name, backend, version: CODE_VERSION, config });
@@ -318,10 +347,18 @@ async function submitChecked(input: Parameters<typeof submitQueued>[0] & { url: 
 }
 
 const workerFlags = {
-  backend: flag('--backend <name>', `tfjs backend: ${CLI_BACKENDS.filter((b) => b !== 'auto').join(' | ')} (default ${DEFAULT_BACKEND}); the worker takes the jobs of sweeps submitted with it`, choice(CLI_BACKENDS)),
+  backend: flag(
+    '--backend <name>',
+    `tfjs backend: ${CLI_BACKENDS.filter((b) => b !== 'auto').join(' | ')} (default ${DEFAULT_BACKEND}); the worker takes the jobs of sweeps submitted with it`,
+    choice(CLI_BACKENDS),
+  ),
   threads: flag('--threads <n>', 'wasm backend threads (default 1)', wholeNumber(1, 64)),
   concurrency: flag('--concurrency <n>', 'jobs this worker trains at once (default 1)', wholeNumber(1, 64)),
-  store: flag('--store <dir>', "folder of the job checkpoints on this machine, replacing the one the jobs name (where the shared folder is mounted elsewhere)", text()),
+  store: flag(
+    '--store <dir>',
+    'folder of the job checkpoints on this machine, replacing the one the jobs name (where the shared folder is mounted elsewhere)',
+    text(),
+  ),
   stallTimeout: flag(
     '--stall-timeout <seconds>',
     `a job whose worker has not renewed its lock for this long is taken to be lost and retried elsewhere (default ${DEFAULT_STALL_SECONDS}); keep it above the longest evaluation`,
@@ -350,7 +387,9 @@ async function runWorker(url: QueueUrl, parsed: Parsed, experiments: readonly An
     ...(parsed.stallTimeout !== undefined ? { stallSeconds: parsed.stallTimeout as number } : {}),
     log,
   });
-  log(`worker ${worker.name}: serving queue ${queueNameOf(backend)} of ${url.redacted} on ${active}; Ctrl-C checkpoints its jobs and stops`);
+  log(
+    `worker ${worker.name}: serving queue ${queueNameOf(backend)} of ${url.redacted} on ${active}; Ctrl-C checkpoints its jobs and stops`,
+  );
   await new Promise<void>((done) => {
     let removeInterrupt = () => {};
     const stop = () => {
@@ -366,12 +405,23 @@ async function runWorker(url: QueueUrl, parsed: Parsed, experiments: readonly An
   return EXIT.ok;
 }
 
-async function collectCommand(parsed: Parsed, experiments: readonly AnyExperiment[], io: CliIO, summaryTable: SummaryTable): Promise<number> {
+async function collectCommand(
+  parsed: Parsed,
+  experiments: readonly AnyExperiment[],
+  io: CliIO,
+  summaryTable: SummaryTable,
+): Promise<number> {
   const url = resolveQueueUrl(parsed.queue);
   return scrubbing(url, () => runCollect(url, parsed, experiments, io, summaryTable));
 }
 
-async function runCollect(url: QueueUrl, parsed: Parsed, experiments: readonly AnyExperiment[], io: CliIO, summaryTable: SummaryTable): Promise<number> {
+async function runCollect(
+  url: QueueUrl,
+  parsed: Parsed,
+  experiments: readonly AnyExperiment[],
+  io: CliIO,
+  summaryTable: SummaryTable,
+): Promise<number> {
   if (!parsed.out) throw new UsageError('collect needs --out DIR (the folder the sweep was submitted with, or a new one with --sweep ID)');
   const out = resolve(parsed.out as string);
   const sweep = (parsed.sweep as string | undefined) ?? (await readMarker(out))?.sweep;
@@ -426,10 +476,14 @@ async function runStatus(url: QueueUrl, parsed: Parsed, experiments: readonly An
         const counts = new Map<string, number>();
         for (const v of views) counts.set(v.state, (counts.get(v.state) ?? 0) + 1);
         const tally = [...counts].map(([state, n]) => `${n} ${state}`).join(', ');
-        io.stdout.write(`sweep ${record.id}  ${def.name}: ${def.banner(record.config)}; backend ${record.backend}; submitted ${record.submitted}; ${tally}\n`);
+        io.stdout.write(
+          `sweep ${record.id}  ${def.name}: ${def.banner(record.config)}; backend ${record.backend}; submitted ${record.submitted}; ${tally}\n`,
+        );
         const p = def.parameter(record.config).name;
         for (const v of views) {
-          const pct = v.progress && v.progress.steps ? ` ${Math.floor((100 * v.progress.step) / v.progress.steps)} % (step ${v.progress.step}/${v.progress.steps})` : '';
+          const pct = v.progress?.steps
+            ? ` ${Math.floor((100 * v.progress.step) / v.progress.steps)} % (step ${v.progress.step}/${v.progress.steps})`
+            : '';
           const detail =
             v.state === 'active'
               ? `${pct}${v.worker ? ` on ${v.worker}` : ''}`
@@ -455,17 +509,31 @@ async function runStatus(url: QueueUrl, parsed: Parsed, experiments: readonly An
 }
 
 /** Adds `worker`, `collect` and `status` to the program; their exit code goes to `result.code`. */
-export function addQueueCommands(program: Command, experiments: readonly AnyExperiment[], io: CliIO, result: { code: number }, summaryTable: SummaryTable): void {
-  const worker = program.command('worker').description('train queued jobs: samrank-repro worker --queue redis://host:6379 (docs/queue.md)').exitOverride();
+export function addQueueCommands(
+  program: Command,
+  experiments: readonly AnyExperiment[],
+  io: CliIO,
+  result: { code: number },
+  summaryTable: SummaryTable,
+): void {
+  const worker = program
+    .command('worker')
+    .description('train queued jobs: samrank-repro worker --queue redis://host:6379 (docs/queue.md)')
+    .exitOverride();
   worker.addOption(queueOption());
   for (const spec of Object.values(workerFlags)) worker.addOption(toOption(spec));
   worker.action(async (parsed: Parsed) => {
     result.code = await workerCommand(parsed, experiments, io);
   });
 
-  const collect = program.command('collect').description('wait for a queued sweep and write its outputs: samrank-repro collect --queue URL --out DIR').exitOverride();
+  const collect = program
+    .command('collect')
+    .description('wait for a queued sweep and write its outputs: samrank-repro collect --queue URL --out DIR')
+    .exitOverride();
   collect.addOption(queueOption());
-  collect.addOption(toOption(flag('--out <dir>', `the output folder (it names its sweep in ${SWEEP_MARKER}), or a new one with --sweep`, text())));
+  collect.addOption(
+    toOption(flag('--out <dir>', `the output folder (it names its sweep in ${SWEEP_MARKER}), or a new one with --sweep`, text())),
+  );
   collect.addOption(toOption(flag('--sweep <id>', 'the sweep to collect (default: the one named in --out)', sweepIdFlag())));
   collect.addOption(toOption(toggle('--force', 'replace finished outputs in --out')));
   collect.addOption(toOption(toggle('--json', 'print results as one JSON line on stdout, no progress')));
@@ -473,7 +541,10 @@ export function addQueueCommands(program: Command, experiments: readonly AnyExpe
     result.code = await collectCommand(parsed, experiments, io, summaryTable);
   });
 
-  const status = program.command('status').description('list the queued sweeps and the state of their jobs: samrank-repro status --queue URL').exitOverride();
+  const status = program
+    .command('status')
+    .description('list the queued sweeps and the state of their jobs: samrank-repro status --queue URL')
+    .exitOverride();
   status.addOption(queueOption());
   status.addOption(toOption(flag('--sweep <id>', 'only this sweep', sweepIdFlag())));
   status.action(async (parsed: Parsed) => {

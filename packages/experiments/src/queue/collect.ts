@@ -55,9 +55,12 @@ function transitions(before: JobView | undefined, now: JobView, total: number, s
     lines.push(`${label}: its worker stopped answering (stalled)${where}, to continue from its last checkpoint`);
   } else if (now.state !== before?.state || (now.state === 'active' && now.worker && before?.worker && now.worker !== before.worker)) {
     if (now.state === 'active') {
-      lines.push(`${label}: running${now.worker ? ` on ${now.worker}` : ''}${now.progress && now.progress.step > 0 ? ` from step ${now.progress.step}` : ''}`);
+      lines.push(
+        `${label}: running${now.worker ? ` on ${now.worker}` : ''}${now.progress && now.progress.step > 0 ? ` from step ${now.progress.step}` : ''}`,
+      );
     } else if (now.state === 'completed' && before) lines.push(`${label}: finished`);
-    else if (now.state === 'failed') lines.push(`${label}: failed after ${now.attemptsMade} attempt${now.attemptsMade === 1 ? '' : 's'}: ${reason}`);
+    else if (now.state === 'failed')
+      lines.push(`${label}: failed after ${now.attemptsMade} attempt${now.attemptsMade === 1 ? '' : 's'}: ${reason}`);
   }
   return lines;
 }
@@ -66,7 +69,12 @@ function transitions(before: JobView | undefined, now: JobView, total: number, s
  * Waits for every job of `record` to finish (or for `shouldStop`). Returns the finished jobs in job order, or
  * null when stopped first.
  */
-export async function waitForSweep(url: QueueUrl, definition: AnyExperiment, record: SweepRecord, hooks: WaitHooks = {}): Promise<FinishedJob[] | null> {
+export async function waitForSweep(
+  url: QueueUrl,
+  definition: AnyExperiment,
+  record: SweepRecord,
+  hooks: WaitHooks = {},
+): Promise<FinishedJob[] | null> {
   const queue = openQueue(url, record.backend);
   const events = new QueueEvents(queueNameOf(record.backend), { connection: redisOptions(url), prefix: KEY_PREFIX });
   events.on('error', () => {});
@@ -114,7 +122,9 @@ export async function waitForSweep(url: QueueUrl, definition: AnyExperiment, rec
       const views = Array.from({ length: total }, (_, j) => seen.get(j)!);
       const missing = views.filter((v) => v.state === 'missing');
       if (missing.length) {
-        throw new QueueError(`sweep ${record.id}: ${missing.length} of its jobs are not in the queue (removed?); submit the sweep again to add them`);
+        throw new QueueError(
+          `sweep ${record.id}: ${missing.length} of its jobs are not in the queue (removed?); submit the sweep again to add them`,
+        );
       }
       finishedSteps = new Set(views.filter(isFinal).map((v) => v.index));
       report();
@@ -159,16 +169,25 @@ export interface AssembledSweep {
  * config, notes and data sources are the first completed job's (every worker checked its data against the
  * sweep's first); runs of a failed job are recorded with status `failed` and the job's error.
  */
-export function assembleSweep(definition: AnyExperiment, record: SweepRecord, jobs: readonly FinishedJob[], scrub: (s: string) => string): AssembledSweep {
+export function assembleSweep(
+  definition: AnyExperiment,
+  record: SweepRecord,
+  jobs: readonly FinishedJob[],
+  scrub: (s: string) => string,
+): AssembledSweep {
   const keys = definition.jobs(record.config);
   const completed = jobs.filter((j): j is Extract<FinishedJob, { state: 'completed' }> => j.state === 'completed');
   const first = completed[0]?.result;
   for (const j of completed) {
     if (dataDigest(j.result) !== dataDigest(first!)) {
-      throw new QueueError(`jobs ${completed[0]!.index + 1} and ${j.index + 1} of sweep ${record.id} were trained on different data or settings; check the workers' data`);
+      throw new QueueError(
+        `jobs ${completed[0]!.index + 1} and ${j.index + 1} of sweep ${record.id} were trained on different data or settings; check the workers' data`,
+      );
     }
     if (j.result.backend !== first!.backend) {
-      throw new QueueError(`jobs ${completed[0]!.index + 1} and ${j.index + 1} of sweep ${record.id} ran on different backends (${first!.backend}, ${j.result.backend})`);
+      throw new QueueError(
+        `jobs ${completed[0]!.index + 1} and ${j.index + 1} of sweep ${record.id} ran on different backends (${first!.backend}, ${j.result.backend})`,
+      );
     }
   }
   const runs: RunResult[] = [];
@@ -184,7 +203,9 @@ export function assembleSweep(definition: AnyExperiment, record: SweepRecord, jo
       history.push(...j.result.history);
     } else {
       const error = scrub(j.error.split('\n')[0]!);
-      runs.push(...keys[j.index]!.map((k): RunResult => ({ rho: k.rho, seed: k.seed, status: 'failed', divergedAt: null, final: null, error })));
+      runs.push(
+        ...keys[j.index]!.map((k): RunResult => ({ rho: k.rho, seed: k.seed, status: 'failed', divergedAt: null, final: null, error })),
+      );
     }
   }
   const config = (first?.config ?? record.config) as AssembledSweep['config'];

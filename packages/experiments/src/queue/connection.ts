@@ -15,12 +15,14 @@ function explain(url: QueueUrl, error: unknown): string {
   const message = url.scrub(String((error as Error)?.message ?? error));
   const code = (error as NodeJS.ErrnoException)?.code;
   const where = `Redis at ${url.redacted}`;
-  if (/WRONGPASS|invalid password|invalid username-password/i.test(message)) return `${where} refused the password (check the user and password in --queue)`;
+  if (/WRONGPASS|invalid password|invalid username-password/i.test(message))
+    return `${where} refused the password (check the user and password in --queue)`;
   if (/NOAUTH|Authentication required/i.test(message)) return `${where} needs a password: --queue redis://:PASSWORD@host:port`;
   if (/without any password configured/i.test(message)) return `${where} has no password set, but --queue gives one`;
   if (code === 'ECONNREFUSED') return `cannot reach ${where}: connection refused (is redis-server running there?)`;
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `cannot reach ${where}: unknown host`;
-  if (code === 'ETIMEDOUT' || /timeout/i.test(message)) return `cannot reach ${where}: no answer within ${PROBE_TIMEOUT_MS / 1000} s${url.tls ? ' (does the server speak TLS?)' : ''}`;
+  if (code === 'ETIMEDOUT' || /timeout/i.test(message))
+    return `cannot reach ${where}: no answer within ${PROBE_TIMEOUT_MS / 1000} s${url.tls ? ' (does the server speak TLS?)' : ''}`;
   return `cannot use ${where}: ${message.split('\n')[0]}`;
 }
 

@@ -165,7 +165,10 @@ describe.skipIf(!HAS_REDIS || !HAS_OPENSSL)('job queue over TLS (rediss://) with
     const trust = { NODE_EXTRA_CA_CERTS: ca };
     expect(redis.url).toMatch(/^rediss:/);
     const worker = start([...WORKER, '--backend', 'cpu', '--queue', redis.url], trust);
-    await waitFor(() => /: serving queue jobs-cpu of rediss:\/\/\*\*\*@127\.0\.0\.1:\d+\/0 on cpu/.test(worker.stderr()), 'the worker to start');
+    await waitFor(
+      () => /: serving queue jobs-cpu of rediss:\/\/\*\*\*@127\.0\.0\.1:\d+\/0 on cpu/.test(worker.stderr()),
+      'the worker to start',
+    );
     const dir = mkdtempSync(join(tmpdir(), 'samrank-qtls-'));
     const args = ['teacher-student', '--preset', 'smoke', '--seeds', '1', '--rho', '0,0.4', '--iterations', '200', '--backend', 'cpu'];
     const submit = start([...args, '--queue', redis.url, '--out', dir], trust);
@@ -174,6 +177,8 @@ describe.skipIf(!HAS_REDIS || !HAS_OPENSSL)('job queue over TLS (rediss://) with
     for (const text of [submit.stderr(), worker.stderr()]) expect(text).not.toContain('tls-Secret-42');
     const untrusted = start(['status', '--queue', redis.url]);
     expect(await untrusted.code).toBe(2);
-    expect(untrusted.stderr()).toMatch(/^samrank-repro: cannot use Redis at rediss:\/\/\*\*\*@127\.0\.0\.1:\d+\/0: self-signed certificate in certificate chain\n$/);
+    expect(untrusted.stderr()).toMatch(
+      /^samrank-repro: cannot use Redis at rediss:\/\/\*\*\*@127\.0\.0\.1:\d+\/0: self-signed certificate in certificate chain\n$/,
+    );
   }, 90_000);
 });

@@ -106,7 +106,9 @@ describe.skipIf(!HAS_REDIS)('job queue (real Redis, in-process workers)', () => 
       const r = await cli(...SWEEP, '--queue', redis.url, '--out', dir, '--retry-delay', '0');
       expect(r.code, r.stderr).toBe(0);
       expect(outputs(dir)).toEqual(local);
-      expect(w.logs.filter((l) => /job 2\/4: attempt \d\/3 failed: injected failure \(SAMRANK_TEST_FAIL_JOB\) in attempt/.test(l))).toHaveLength(2);
+      expect(
+        w.logs.filter((l) => /job 2\/4: attempt \d\/3 failed: injected failure \(SAMRANK_TEST_FAIL_JOB\) in attempt/.test(l)),
+      ).toHaveLength(2);
       // Job 4 failed at step 6 of its first attempt and its second attempt continued from the checkpoint there.
       expect(w.logs.some((l) => /job 4\/4: attempt 1\/3 failed: injected failure \(SAMRANK_TEST_FAIL_JOB\) at step 6/.test(l))).toBe(true);
       expect(w.logs.some((l) => /job 4\/4 \(counter\): resuming from step 6 \(attempt 2\/3\)/.test(l))).toBe(true);
@@ -130,10 +132,19 @@ describe.skipIf(!HAS_REDIS)('job queue (real Redis, in-process workers)', () => 
       const r = await cli(...SWEEP, '--queue', redis.url, '--out', dir, '--retry-delay', '0', '--attempts', '2');
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toMatch(/job 3\/4 \(rho 0 seed 2\): failed after 2 attempts: injected failure/);
-      expect(r.stdout).toMatch(/1 failed run; .*\nfailed \(job error after its retries\): rho 0 seed 2: injected failure \(SAMRANK_TEST_FAIL_JOB\) in attempt 2\n/);
+      expect(r.stdout).toMatch(
+        /1 failed run; .*\nfailed \(job error after its retries\): rho 0 seed 2: injected failure \(SAMRANK_TEST_FAIL_JOB\) in attempt 2\n/,
+      );
       const results = JSON.parse(outputs(dir).results);
       const reference = JSON.parse(local.results);
-      expect(results.runs[2]).toEqual({ rho: 0, seed: 2, status: 'failed', divergedAt: null, final: null, error: 'injected failure (SAMRANK_TEST_FAIL_JOB) in attempt 2' });
+      expect(results.runs[2]).toEqual({
+        rho: 0,
+        seed: 2,
+        status: 'failed',
+        divergedAt: null,
+        final: null,
+        error: 'injected failure (SAMRANK_TEST_FAIL_JOB) in attempt 2',
+      });
       expect(results.runs.filter((_: unknown, i: number) => i !== 2)).toEqual(reference.runs.filter((_: unknown, i: number) => i !== 2));
       expect(results.summary[0]).toMatchObject({ rho: 0, finished: 1, diverged: 0, failed: 1 });
       const kept = local.history.split('\n').filter((l) => l && !/"rho":0,"seed":2,/.test(l));
@@ -160,7 +171,9 @@ describe.skipIf(!HAS_REDIS)('job queue (real Redis, in-process workers)', () => 
     const dir = tmp('detach');
     const r = await cli(...SWEEP, '--queue', redis.url, '--out', dir, '--detach');
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(new RegExp(`collect with: samrank-repro collect --queue redis://127\\.0\\.0\\.1:${redis.port}/0 --out ${dir}\\n$`));
+    expect(r.stderr).toMatch(
+      new RegExp(`collect with: samrank-repro collect --queue redis://127\\.0\\.0\\.1:${redis.port}/0 --out ${dir}\\n$`),
+    );
     expect(readdirSync(dir).sort()).toEqual(['queue-sweep.json']);
     const sweep = JSON.parse(readFileSync(join(dir, 'queue-sweep.json'), 'utf8')).sweep as string;
 
@@ -198,7 +211,13 @@ describe.skipIf(!HAS_REDIS)('job queue (real Redis, in-process workers)', () => 
       expect(r.code, r.stderr).toBe(0);
       expect(outputs(dir)).toEqual(local);
       expect(r.stderr).toMatch(/4 jobs in redis:\/\/\*\*\*@127\.0\.0\.1:\d+\/0/);
-      for (const text of [r.stdout, r.stderr, ...w.logs, readFileSync(join(dir, 'results.json'), 'utf8'), readFileSync(join(dir, 'report.md'), 'utf8')]) {
+      for (const text of [
+        r.stdout,
+        r.stderr,
+        ...w.logs,
+        readFileSync(join(dir, 'results.json'), 'utf8'),
+        readFileSync(join(dir, 'report.md'), 'utf8'),
+      ]) {
         expect(text).not.toContain(PASSWORD);
       }
       const client = secured.client();
@@ -215,9 +234,20 @@ describe.skipIf(!HAS_REDIS)('job queue (real Redis, in-process workers)', () => 
   it('Redis unreachable, a wrong or a missing password: one line, exit 2, fast, nothing enqueued, no folder', async () => {
     const port = await freePort();
     const cases: [string, RegExp][] = [
-      [`redis://127.0.0.1:${port}`, new RegExp(`^samrank-repro: cannot reach Redis at redis://127\\.0\\.0\\.1:${port}/0: connection refused \\(is redis-server running there\\?\\)\\n$`)],
-      [`redis://:wrong-${PASSWORD}@127.0.0.1:${secured.port}/0`, /^samrank-repro: Redis at redis:\/\/\*\*\*@127\.0\.0\.1:\d+\/0 refused the password \(check the user and password in --queue\)\n$/],
-      [`redis://127.0.0.1:${secured.port}`, /^samrank-repro: Redis at redis:\/\/127\.0\.0\.1:\d+\/0 needs a password: --queue redis:\/\/:PASSWORD@host:port\n$/],
+      [
+        `redis://127.0.0.1:${port}`,
+        new RegExp(
+          `^samrank-repro: cannot reach Redis at redis://127\\.0\\.0\\.1:${port}/0: connection refused \\(is redis-server running there\\?\\)\\n$`,
+        ),
+      ],
+      [
+        `redis://:wrong-${PASSWORD}@127.0.0.1:${secured.port}/0`,
+        /^samrank-repro: Redis at redis:\/\/\*\*\*@127\.0\.0\.1:\d+\/0 refused the password \(check the user and password in --queue\)\n$/,
+      ],
+      [
+        `redis://127.0.0.1:${secured.port}`,
+        /^samrank-repro: Redis at redis:\/\/127\.0\.0\.1:\d+\/0 needs a password: --queue redis:\/\/:PASSWORD@host:port\n$/,
+      ],
     ];
     for (const [url, message] of cases) {
       const dir = join(tmp('refused'), 'out');

@@ -125,7 +125,8 @@ export async function viewJobs(queue: Queue, definition: AnyExperiment, record: 
       const job = (await queue.getJob(id)) ?? null;
       const state = job ? known : 'missing';
       const p = job?.progress as { step?: unknown; steps?: unknown } | undefined;
-      const progress = p && typeof p === 'object' && typeof p.step === 'number' && typeof p.steps === 'number' ? { step: p.step, steps: p.steps } : null;
+      const progress =
+        p && typeof p === 'object' && typeof p.step === 'number' && typeof p.steps === 'number' ? { step: p.step, steps: p.steps } : null;
       return {
         index,
         runs,

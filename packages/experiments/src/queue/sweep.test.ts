@@ -32,7 +32,21 @@ describe('sweep identity', () => {
 
   it('the recorded command is the local one: queue flags removed', () => {
     expect(
-      localArgs(['teacher-student', '--queue', 'redis://:pw@h:1/0', '--seeds', '3', '--detach', '--attempts', '5', '--retry-delay=2', '--store', '/s', '--backend', 'cpu']),
+      localArgs([
+        'teacher-student',
+        '--queue',
+        'redis://:pw@h:1/0',
+        '--seeds',
+        '3',
+        '--detach',
+        '--attempts',
+        '5',
+        '--retry-delay=2',
+        '--store',
+        '/s',
+        '--backend',
+        'cpu',
+      ]),
     ).toEqual(['teacher-student', '--seeds', '3', '--backend', 'cpu']);
     // A bare --queue (URL from the environment) does not swallow the next flag.
     expect(localArgs(['cifar10', '--queue', '--preset', 'smoke', '--queue=redis://h'])).toEqual(['cifar10', '--preset', 'smoke']);
@@ -110,11 +124,22 @@ describe('assembling a sweep from its jobs', () => {
     expect(sweep.runs[2]).toEqual({ rho: 0, seed: 2, status: 'failed', divergedAt: null, final: null, error: 'boom at redis://***@h' });
     expect(sweep.history.some((h) => h.seed === 2 && h.rho === 0)).toBe(false);
     const metrics = counterExperiment.metrics(config) as Metric<unknown>[];
-    const built = buildResults({ definition: counterExperiment, config, backend: 'cpu', command: null, notes: [], sources: [], runs: sweep.runs, metrics });
+    const built = buildResults({
+      definition: counterExperiment,
+      config,
+      backend: 'cpu',
+      command: null,
+      notes: [],
+      sources: [],
+      runs: sweep.runs,
+      metrics,
+    });
     expect(built.summary.find((s) => s.rho === 0)).toMatchObject({ finished: 1, diverged: 0, failed: 1 });
     expect(built.summary.find((s) => s.rho === 1)).not.toHaveProperty('failed');
     const report = reportMarkdown(counterExperiment, built, []);
-    expect(report).toContain('**Failed** (the job training them failed after its retries; no result, excluded from the medians): ρ 0 seed 2 (boom at redis://***@h).');
+    expect(report).toContain(
+      '**Failed** (the job training them failed after its retries; no result, excluded from the medians): ρ 0 seed 2 (boom at redis://***@h).',
+    );
     expect(report).toMatch(/\| 2 \| 0 \| failed \(job error\) \|/);
     expect(report).toMatch(/\| ρ \| failed \| value/);
   });

@@ -52,7 +52,13 @@ export function canonicalJson(value: unknown): string {
 
 /** The id of a sweep: 16 hex digits of the sha256 of its canonical identity. */
 export function sweepIdOf(identity: { experiment: string; backend: string; version: string; config: unknown }): string {
-  const text = canonicalJson({ format: 1, experiment: identity.experiment, backend: identity.backend, version: identity.version, config: identity.config });
+  const text = canonicalJson({
+    format: 1,
+    experiment: identity.experiment,
+    backend: identity.backend,
+    version: identity.version,
+    config: identity.config,
+  });
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 

@@ -45,7 +45,8 @@ export function parseQueueUrl(raw: string): QueueUrl {
   if (!host) throw new QueueConnectionError(`--queue: no host; ${USAGE}`);
   const port = url.port ? Number(url.port) : 6379;
   const path = url.pathname.replace(/^\//, '');
-  if (path !== '' && !/^\d+$/.test(path)) throw new QueueConnectionError(`--queue: the path must be a database number (/0, /1, …); ${USAGE}`);
+  if (path !== '' && !/^\d+$/.test(path))
+    throw new QueueConnectionError(`--queue: the path must be a database number (/0, /1, …); ${USAGE}`);
   const db = path === '' ? 0 : Number(path);
   if (url.search || url.hash) throw new QueueConnectionError(`--queue: query parameters are not supported; ${USAGE}`);
   const username = url.username ? decodeURIComponent(url.username) : undefined;

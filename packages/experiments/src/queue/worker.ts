@@ -13,7 +13,17 @@ import { type AnyExperiment, curvesAxis, type Prepared } from '../runner/definit
 import { type JobProgress, runJob } from '../runner/sweep.js';
 import { openRedis } from './connection.js';
 import { jobCheckpointPath, readJobCheckpoint, removeJobCheckpoint, writeJobCheckpoint } from './store.js';
-import { CODE_VERSION, type JobData, type JobProgressReport, type JobResult, KEY_PREFIX, dataDigest, dataKey, jobDataSchema, queueNameOf } from './sweep.js';
+import {
+  CODE_VERSION,
+  type JobData,
+  type JobProgressReport,
+  type JobResult,
+  KEY_PREFIX,
+  dataDigest,
+  dataKey,
+  jobDataSchema,
+  queueNameOf,
+} from './sweep.js';
 import { type QueueUrl, redisOptions } from './url.js';
 
 /**
@@ -64,7 +74,10 @@ interface FailurePlan {
 /** Parses {@link FAIL_ENV}. */
 export function parseFailures(text: string | undefined): Map<number, FailurePlan> {
   const plans = new Map<number, FailurePlan>();
-  for (const part of (text ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(\d+):(\d+|always)(?:@(\d+))?$/.exec(part);
     if (!m) throw new Error(`${FAIL_ENV}: cannot read '${part}' (expected <job>:<times|always>[@<step>])`);
     plans.set(Number(m[1]), { times: m[2] === 'always' ? Number.POSITIVE_INFINITY : Number(m[2]), step: Number(m[3] ?? 0) });
@@ -139,7 +152,9 @@ export async function startWorker(options: QueueWorkerOptions): Promise<QueueWor
       throw new WaitingError();
     }
     const from = resume?.progress.step ?? 0;
-    log(`${label} (${def.name}): ${from > 0 ? `resuming from step ${from}` : 'starting'}${job.attemptsMade > 0 ? ` (attempt ${job.attemptsMade + 1}/${job.opts.attempts ?? 1})` : ''}`);
+    log(
+      `${label} (${def.name}): ${from > 0 ? `resuming from step ${from}` : 'starting'}${job.attemptsMade > 0 ? ` (attempt ${job.attemptsMade + 1}/${job.opts.attempts ?? 1})` : ''}`,
+    );
     const t0 = performance.now();
     const started = resume?.started ?? Date.now();
     let step = from;
@@ -164,7 +179,8 @@ export async function startWorker(options: QueueWorkerOptions): Promise<QueueWor
           }
         },
         shouldStop: () => {
-          if (inject && plan.step > 0 && step >= plan.step) throw new Error(`injected failure (${FAIL_ENV}) at step ${step} of attempt ${job.attemptsMade + 1}`);
+          if (inject && plan.step > 0 && step >= plan.step)
+            throw new Error(`injected failure (${FAIL_ENV}) at step ${step} of attempt ${job.attemptsMade + 1}`);
           return stopping;
         },
       },
@@ -172,7 +188,15 @@ export async function startWorker(options: QueueWorkerOptions): Promise<QueueWor
         // onProgress is throttled; the evaluations' saves keep `step` exact for the failure hook.
         step = progress.step;
         try {
-          await writeJobCheckpoint(file, { sweep: data.sweep, experiment: def.name, job: data.job, config: prep.config, started, progress, history });
+          await writeJobCheckpoint(file, {
+            sweep: data.sweep,
+            experiment: def.name,
+            job: data.job,
+            config: prep.config,
+            started,
+            progress,
+            history,
+          });
         } catch (error) {
           // Training goes on without checkpoints; a retry would then start over.
           if (!saveFailed) log(`${label}: cannot write its checkpoint ${file} (${scrub((error as Error).message)}); continuing without`);
@@ -233,7 +257,9 @@ export async function startWorker(options: QueueWorkerOptions): Promise<QueueWor
     if (!job || error instanceof WaitingError || error?.name === 'WaitingError') return;
     const d = job.data as Partial<JobData>;
     const more = job.attemptsMade < (job.opts.attempts ?? 1) && !(error instanceof UnrecoverableError);
-    log(`sweep ${d.sweep} job ${(d.job ?? 0) + 1}/${d.jobs}: attempt ${job.attemptsMade}/${job.opts.attempts ?? 1} failed: ${scrub(error.message)}${more ? '; it will be retried' : '; no attempts left'}`);
+    log(
+      `sweep ${d.sweep} job ${(d.job ?? 0) + 1}/${d.jobs}: attempt ${job.attemptsMade}/${job.opts.attempts ?? 1} failed: ${scrub(error.message)}${more ? '; it will be retried' : '; no attempts left'}`,
+    );
   });
   await worker.waitUntilReady();
 

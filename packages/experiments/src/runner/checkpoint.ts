@@ -39,7 +39,10 @@ export const runResultSchema = z.object({
   final: z.record(z.string(), finiteOrNull).nullable(),
 });
 /** One history record. */
-export const historyRecordSchema = z.record(z.string(), z.union([z.number(), z.null(), z.record(z.string(), z.array(z.number()).nullable())]));
+export const historyRecordSchema = z.record(
+  z.string(),
+  z.union([z.number(), z.null(), z.record(z.string(), z.array(z.number()).nullable())]),
+);
 /** Where a data set was read from. */
 export const dataSourceSchema = z.object({ name: z.string(), location: z.string(), sha256: z.string().optional() });
 
@@ -155,8 +158,10 @@ function consistency(definition: AnyExperiment, cp: CheckpointPayload): string |
   const keys = jobs.flat();
   for (let i = 0; i < cp.completed.length; i++) {
     const r = cp.completed[i]!;
-    if (r.rho !== keys[i]!.rho || r.seed !== keys[i]!.seed) return `finished run ${i} is ρ ${r.rho} seed ${r.seed}, expected ρ ${keys[i]!.rho} seed ${keys[i]!.seed}`;
-    if ((r.status === 'ok') !== (r.final !== null) || (r.status === 'diverged') !== (r.divergedAt !== null)) return `finished run ${i} has an inconsistent status`;
+    if (r.rho !== keys[i]!.rho || r.seed !== keys[i]!.seed)
+      return `finished run ${i} is ρ ${r.rho} seed ${r.seed}, expected ρ ${keys[i]!.rho} seed ${keys[i]!.seed}`;
+    if ((r.status === 'ok') !== (r.final !== null) || (r.status === 'diverged') !== (r.divergedAt !== null))
+      return `finished run ${i} has an inconsistent status`;
   }
   const known = new Set(keys.map((k) => `${k.rho}/${k.seed}`));
   const bad = cp.history.find((h) => !known.has(`${h.rho}/${h.seed}`));

@@ -7,7 +7,9 @@ const metric = (key: string) => ({ key, title: key, compute: () => 0 });
 describe('figures', () => {
   it('metric keys with dots plot (vega-lite reads dots in field names as paths)', async () => {
     expect(fieldOf('rank3.train.99.9')).toBe('rank3_train_99_9');
-    const runs = [0, 0.5].flatMap((rho) => [1, 2].map((seed) => ({ rho, seed, status: 'ok' as const, divergedAt: null, final: { 'rank3.train.95': 10 - 4 * rho + seed } })));
+    const runs = [0, 0.5].flatMap((rho) =>
+      [1, 2].map((seed) => ({ rho, seed, status: 'ok' as const, divergedAt: null, final: { 'rank3.train.95': 10 - 4 * rho + seed } })),
+    );
     const final = finalFigure('t', [metric('rank3.train.95')], runs, { name: 'rho', symbol: 'ρ' })!;
     const { svg } = await renderFigure(final);
     // A drawn line is a path through the data points; with the field not found vega draws no such path.

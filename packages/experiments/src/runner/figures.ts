@@ -5,7 +5,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { Metric } from './definition.js';
-import { type HistoryRecord, type RunResult, finalValue, valueOf } from './results.js';
+import { type HistoryRecord, type RunResult, finalValue, recordValue } from './results.js';
 
 /** The swept parameter's name and symbol (ρ for SAM, λ for the regularizer). */
 export interface Parameter {
@@ -50,13 +50,13 @@ export function curvesFigure(
   x: { field: string; label: string },
   parameter: Parameter,
 ): TopLevelSpec | null {
-  const panels = metrics.filter((m) => history.some((h) => plotted(m, valueOf(h, m.key)) !== null));
+  const panels = metrics.filter((m) => history.some((h) => plotted(m, recordValue(h, m.key)) !== null));
   if (panels.length === 0) return null;
   const values = history.map((h) => ({
     [x.field]: h[x.field],
     [parameter.name]: h.rho,
     seed: h.seed,
-    ...Object.fromEntries(panels.map((m) => [fieldOf(m.key), plotted(m, valueOf(h, m.key))])),
+    ...Object.fromEntries(panels.map((m) => [fieldOf(m.key), plotted(m, recordValue(h, m.key))])),
   }));
   return {
     ...BASE,
@@ -76,12 +76,21 @@ export function curvesFigure(
 }
 
 /** Each of `metrics` against ρ: a dot per seed, the median line, the min–max band; metrics without values are left out. */
-export function finalFigure(title: string, metrics: readonly Metric<unknown>[], runs: readonly RunResult[], parameter: Parameter): TopLevelSpec | null {
+export function finalFigure(
+  title: string,
+  metrics: readonly Metric<unknown>[],
+  runs: readonly RunResult[],
+  parameter: Parameter,
+): TopLevelSpec | null {
   const done = runs.filter((r) => r.final !== null);
   const panels = metrics.filter((m) => done.some((r) => plotted(m, finalValue(r, m.key)) !== null));
   if (panels.length === 0) return null;
   const p = parameter.name;
-  const values = done.map((r) => ({ [p]: r.rho, seed: r.seed, ...Object.fromEntries(panels.map((m) => [fieldOf(m.key), plotted(m, finalValue(r, m.key))])) }));
+  const values = done.map((r) => ({
+    [p]: r.rho,
+    seed: r.seed,
+    ...Object.fromEntries(panels.map((m) => [fieldOf(m.key), plotted(m, finalValue(r, m.key))])),
+  }));
   const x = { field: p, type: 'quantitative' as const, title: parameter.symbol };
   return {
     ...BASE,
@@ -90,17 +99,28 @@ export function finalFigure(title: string, metrics: readonly Metric<unknown>[], 
     hconcat: panels.map((m) => {
       const f = fieldOf(m.key);
       return {
-      width: 200,
-      height: 160,
-      layer: [
-        {
-          transform: [{ aggregate: [{ op: 'min' as const, field: f, as: `lo_${f}` }, { op: 'max' as const, field: f, as: `hi_${f}` }], groupby: [p] }],
-          mark: { type: 'area' as const, opacity: 0.18, color: '#3b6ea8' },
-          encoding: { x, y: yAxis(m, `lo_${f}`), y2: { field: `hi_${f}` } },
-        },
-        { mark: { type: 'point' as const, filled: true, size: 22, opacity: 0.55, color: '#555' }, encoding: { x, y: yAxis(m) } },
-        { mark: { type: 'line' as const, point: true, color: '#3b6ea8', strokeWidth: 2 }, encoding: { x, y: { ...yAxis(m), aggregate: 'median' as const } } },
-      ],
+        width: 200,
+        height: 160,
+        layer: [
+          {
+            transform: [
+              {
+                aggregate: [
+                  { op: 'min' as const, field: f, as: `lo_${f}` },
+                  { op: 'max' as const, field: f, as: `hi_${f}` },
+                ],
+                groupby: [p],
+              },
+            ],
+            mark: { type: 'area' as const, opacity: 0.18, color: '#3b6ea8' },
+            encoding: { x, y: yAxis(m, `lo_${f}`), y2: { field: `hi_${f}` } },
+          },
+          { mark: { type: 'point' as const, filled: true, size: 22, opacity: 0.55, color: '#555' }, encoding: { x, y: yAxis(m) } },
+          {
+            mark: { type: 'line' as const, point: true, color: '#3b6ea8', strokeWidth: 2 },
+            encoding: { x, y: { ...yAxis(m), aggregate: 'median' as const } },
+          },
+        ],
       };
     }),
   } as TopLevelSpec;

@@ -22,7 +22,7 @@ describe('writeFileAtomic', () => {
     expect(readdirSync(dir)).toEqual(['results.json']);
   });
 
-  it('concurrent writers never share a temporary file: the result is one writer\'s whole text', async () => {
+  it("concurrent writers never share a temporary file: the result is one writer's whole text", async () => {
     const dir = join(tmp, 'concurrent');
     mkdirSync(dir);
     const file = join(dir, 'checkpoint.json');
@@ -64,7 +64,10 @@ describe('writeFileAtomic', () => {
     mkdirSync(dir);
     const file = join(dir, 'results.json');
     writeFileSync(file, 'old');
-    const proc = spawn(process.execPath, ['--import', 'tsx', child, file, 'new'], { env: { ...process.env, SAMRANK_TEST_WRITE_PAUSE_MS: '10' }, stdio: 'ignore' });
+    const proc = spawn(process.execPath, ['--import', 'tsx', child, file, 'new'], {
+      env: { ...process.env, SAMRANK_TEST_WRITE_PAUSE_MS: '10' },
+      stdio: 'ignore',
+    });
     expect(await new Promise((r) => proc.on('exit', r))).toBe(0);
     expect(readFileSync(file, 'utf8')).toBe('new');
   }, 30_000);

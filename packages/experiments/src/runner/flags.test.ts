@@ -2,7 +2,10 @@ import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { choice, flag, integerList, numberList, text, toOption, toggle, wholeNumber } from './flags.js';
 
-const parse = <T>(schema: { safeParse(raw: string): { success: boolean; data?: T; error?: { issues: { message: string }[] } } }, raw: string) => {
+const parse = <T>(
+  schema: { safeParse(raw: string): { success: boolean; data?: T; error?: { issues: { message: string }[] } } },
+  raw: string,
+) => {
   const r = schema.safeParse(raw);
   return r.success ? r.data : `error: ${r.error!.issues[0]!.message}`;
 };
@@ -11,7 +14,8 @@ describe('flag schemas', () => {
   it('wholeNumber', () => {
     expect(parse(wholeNumber(1), '12')).toBe(12);
     expect(parse(wholeNumber(1), ' +7 ')).toBe(7);
-    for (const bad of ['0', '2.5', '-1', 'abc', '', '1e3', '99999999999999999999']) expect(parse(wholeNumber(1), bad)).toBe('error: expected a whole number ≥ 1');
+    for (const bad of ['0', '2.5', '-1', 'abc', '', '1e3', '99999999999999999999'])
+      expect(parse(wholeNumber(1), bad)).toBe('error: expected a whole number ≥ 1');
     expect(parse(wholeNumber(1, 64), '65')).toBe('error: expected a whole number ≥ 1 and ≤ 64');
   });
 
@@ -32,7 +36,7 @@ describe('flag schemas', () => {
     expect(parse(text(), '')).toBe('error: expected a non-empty value');
   });
 
-  it('toOption turns a schema failure into commander\'s one-line invalid-argument error', () => {
+  it("toOption turns a schema failure into commander's one-line invalid-argument error", () => {
     const out: string[] = [];
     const cmd = new Command('x')
       .exitOverride()

@@ -77,7 +77,9 @@ export function wholeNumber(min = 1, max = Number.MAX_SAFE_INTEGER): z.ZodType<n
 
 /** One of `choices`. */
 export function choice<const T extends string>(choices: readonly T[]): z.ZodType<T, string> {
-  return z.string().refine((s): s is T => (choices as readonly string[]).includes(s), `expected one of ${choices.join(', ')}`) as unknown as z.ZodType<
+  return z
+    .string()
+    .refine((s): s is T => (choices as readonly string[]).includes(s), `expected one of ${choices.join(', ')}`) as unknown as z.ZodType<
     T,
     string
   >;

@@ -52,7 +52,14 @@ export function buildResults(input: {
   metrics: readonly Metric<unknown>[];
 }): Results {
   const { definition, config } = input;
-  const rhos = [...new Set(definition.jobs(config).flat().map((r) => r.rho))];
+  const rhos = [
+    ...new Set(
+      definition
+        .jobs(config)
+        .flat()
+        .map((r) => r.rho),
+    ),
+  ];
   const results: Results = {
     experiment: definition.name,
     command: input.command,
@@ -62,7 +69,11 @@ export function buildResults(input: {
     config,
     notes: input.notes,
     sources: input.sources,
-    runs: input.runs.map((r) => (r.final && definition.finalDetails ? { ...r, final: { ...r.final, ...definition.finalDetails(r.final as Record<string, number | null>, config) } } : r)),
+    runs: input.runs.map((r) =>
+      r.final && definition.finalDetails
+        ? { ...r, final: { ...r.final, ...definition.finalDetails(r.final as Record<string, number | null>, config) } }
+        : r,
+    ),
     summary: summarizeByRho(rhos, input.runs, input.metrics),
     comparisons: definition.comparisons === false ? [] : input.metrics.flatMap((m) => pairedComparisons(m.key, rhos, input.runs)),
   };
@@ -102,7 +113,12 @@ export async function writeOutputs(dir: string, input: OutputInput): Promise<voi
     const byKey = new Map(metrics.map((m) => [m.key, m]));
     const pick = (keys: readonly string[]) => keys.map((k) => byKey.get(k)).filter((m): m is Metric<unknown> => m !== undefined);
     const specs: FigureSpec[] = [
-      { name: 'curves', title: `${text.title}: during training (median over ${seeds})`, kind: 'curves', metrics: metrics.filter((m) => m.plot?.curve).map((m) => m.key) },
+      {
+        name: 'curves',
+        title: `${text.title}: during training (median over ${seeds})`,
+        kind: 'curves',
+        metrics: metrics.filter((m) => m.plot?.curve).map((m) => m.key),
+      },
       {
         name: `final-vs-${parameter.name}`,
         title: `${text.title}: final values (${seeds}: dots, median, min–max band)`,
@@ -132,7 +148,12 @@ export async function writeOutputs(dir: string, input: OutputInput): Promise<voi
 }
 
 /** report.md of finished results; `figures` are the figure file stems written beside it. */
-export function reportMarkdown(definition: AnyExperiment, results: Results, figures: readonly { name: string; caption?: string }[], wallSeconds?: number): string {
+export function reportMarkdown(
+  definition: AnyExperiment,
+  results: Results,
+  figures: readonly { name: string; caption?: string }[],
+  wallSeconds?: number,
+): string {
   const config = results.config as { preset: string; seeds: number[] };
   return renderReport({
     text: definition.report(config, results.notes),

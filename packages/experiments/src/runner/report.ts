@@ -91,19 +91,26 @@ export function claimSentence(metric: Metric<unknown>, comparisons: readonly Pai
   const opposite = expected === 'lower' ? 'higher' : 'lower';
   const list = (cs: readonly PairedComparison[]) => cs.map((c) => `${symbol} = ${c.rho}`).join(', ');
   const seeds = Math.max(0, ...comparisons.map((c) => c.n));
-  if (seeds < 3) return `- ${metric.title}: only ${seeds} seed${seeds === 1 ? '' : 's'} per ${symbol} paired with ${symbol} = 0 — too few for a verdict.`;
+  if (seeds < 3)
+    return `- ${metric.title}: only ${seeds} seed${seeds === 1 ? '' : 's'} per ${symbol} paired with ${symbol} = 0 — too few for a verdict.`;
   const yes = comparisons.filter((c) => c.verdict === expected);
   const no = comparisons.filter((c) => c.verdict === opposite);
   const unclear = comparisons.filter((c) => c.verdict === 'unclear');
   const claim = `the paper reports it ${expected} than at ${symbol} = 0`;
-  if (yes.length === comparisons.length) return `- ${metric.title}: ${expected} than at ${symbol} = 0 at every ${symbol} > 0 — ${claim}: **reproduced**.`;
-  if (yes.length === 0 && no.length === 0) return `- ${metric.title}: no clear difference from ${symbol} = 0 at any ${symbol} — ${claim}: **no clear effect** in these runs.`;
+  if (yes.length === comparisons.length)
+    return `- ${metric.title}: ${expected} than at ${symbol} = 0 at every ${symbol} > 0 — ${claim}: **reproduced**.`;
+  if (yes.length === 0 && no.length === 0)
+    return `- ${metric.title}: no clear difference from ${symbol} = 0 at any ${symbol} — ${claim}: **no clear effect** in these runs.`;
   const parts = [
     yes.length ? `${expected} at ${list(yes)}` : '',
     unclear.length ? `no clear difference at ${list(unclear)}` : '',
     no.length ? `**${opposite}** at ${list(no)}` : '',
   ].filter(Boolean);
-  const verdict = no.length ? 'contradicted where it is ' + opposite : yes.some((c) => c.rho === Math.max(...comparisons.map((x) => x.rho))) ? 'reproduced at the larger values' : 'partly reproduced';
+  const verdict = no.length
+    ? 'contradicted where it is ' + opposite
+    : yes.some((c) => c.rho === Math.max(...comparisons.map((x) => x.rho)))
+      ? 'reproduced at the larger values'
+      : 'partly reproduced';
   return `- ${metric.title}: ${parts.join('; ')} — ${claim}: **${verdict}**.`;
 }
 
@@ -124,14 +131,22 @@ function pairedSection(input: ReportInput): string[] {
   ];
   for (const m of shown) {
     for (const c of comparisons.filter((x) => x.metric === m.key)) {
-      const fmt = (v: number) => (Number.isFinite(v) ? formatMetric({ format: m.format ?? ((x) => String(Number(x.toPrecision(3)))) }, v) : '–');
+      const fmt = (v: number) =>
+        Number.isFinite(v) ? formatMetric({ format: m.format ?? ((x) => String(Number(x.toPrecision(3)))) }, v) : '–';
       lines.push(
         `| ${m.title} | ${c.rho} | ${c.n} | ${fmt(c.medianDifference)} (${fmt(c.interval[0])} to ${fmt(c.interval[1])}) | ${fmt(c.meanDifference)} | ${c.signTestP.toFixed(3)} | ${c.verdict} |`,
       );
     }
   }
   lines.push('', "What this says about the paper's claims:", '');
-  for (const m of metrics.filter((x) => x.expect)) lines.push(claimSentence(m, comparisons.filter((c) => c.metric === m.key), p));
+  for (const m of metrics.filter((x) => x.expect))
+    lines.push(
+      claimSentence(
+        m,
+        comparisons.filter((c) => c.metric === m.key),
+        p,
+      ),
+    );
   for (const m of metrics.filter((x) => x.trainingQuality)) {
     const worse = comparisons.filter((c) => c.metric === m.key && c.verdict === 'higher');
     if (worse.length) {

@@ -11,13 +11,29 @@ describe('results', () => {
 
   it('summarizes per ρ in grid order and counts diverged runs', () => {
     const ok = (rho: number, seed: number, rank: number) => ({ rho, seed, status: 'ok' as const, divergedAt: null, final: { rank } });
-    const runs = [ok(0, 1, 19), ok(0.6, 1, 4), ok(0, 2, 17), { rho: 0.6, seed: 2, status: 'diverged' as const, divergedAt: 570, final: null }, ok(0, 3, 18), ok(0.6, 3, 6)];
+    const runs = [
+      ok(0, 1, 19),
+      ok(0.6, 1, 4),
+      ok(0, 2, 17),
+      { rho: 0.6, seed: 2, status: 'diverged' as const, divergedAt: 570, final: null },
+      ok(0, 3, 18),
+      ok(0.6, 3, 6),
+    ];
     const s = summarizeByRho([0, 0.6], runs, [{ key: 'rank' }]);
-    expect(s.map((x) => [x.rho, x.finished, x.diverged, x.metrics.rank!.median])).toEqual([[0, 3, 0, 18], [0.6, 2, 1, 5]]);
+    expect(s.map((x) => [x.rho, x.finished, x.diverged, x.metrics.rank!.median])).toEqual([
+      [0, 3, 0, 18],
+      [0.6, 2, 1, 5],
+    ]);
   });
 
   it('formats and serialises numbers', () => {
-    expect([formatValue(18), formatValue(0.0151234), formatValue(2e-7), formatValue(1234567.5), formatValue(Number.NaN)]).toEqual(['18', '0.01512', '2.00e-7', '1.23e+6', '–']);
+    expect([formatValue(18), formatValue(0.0151234), formatValue(2e-7), formatValue(1234567.5), formatValue(Number.NaN)]).toEqual([
+      '18',
+      '0.01512',
+      '2.00e-7',
+      '1.23e+6',
+      '–',
+    ]);
     expect(formatMetric({ format: (v) => v.toFixed(1) }, 2)).toBe('2.0');
     expect(formatMetric({}, null)).toBe('–');
     expect(toJson({ a: Number.NaN, b: [1, Number.POSITIVE_INFINITY], c: 'x' })).toBe('{"a":null,"b":[1,null],"c":"x"}');

@@ -19,10 +19,12 @@ export type MetricValues = Record<string, number | null>;
  * e.g. `epoch`) comes first, then `rho`, `seed`, the metric values and, when the experiment has series probes,
  * `series` (list-valued probes by key).
  */
-export type HistoryRecord = { rho: number; seed: number; series?: Record<string, number[] | null> } & { [key: string]: number | null | Record<string, number[] | null> | undefined };
+export type HistoryRecord = { rho: number; seed: number; series?: Record<string, number[] | null> } & {
+  [key: string]: number | null | Record<string, number[] | null> | undefined;
+};
 
 /** A record's value for a metric key (null for anything that is not a number). */
-export function valueOf(record: HistoryRecord, key: string): number | null {
+export function recordValue(record: HistoryRecord, key: string): number | null {
   const v = record[key];
   return typeof v === 'number' ? v : null;
 }
@@ -76,7 +78,11 @@ export interface RhoSummary {
 }
 
 /** Summarises final metrics per ρ, in grid order. */
-export function summarizeByRho(rhos: readonly number[], runs: readonly RunResult[], metrics: readonly Pick<Metric<unknown>, 'key'>[]): RhoSummary[] {
+export function summarizeByRho(
+  rhos: readonly number[],
+  runs: readonly RunResult[],
+  metrics: readonly Pick<Metric<unknown>, 'key'>[],
+): RhoSummary[] {
   return rhos.map((rho) => {
     const mine = runs.filter((r) => r.rho === rho);
     const done = mine.filter((r) => r.final !== null);

@@ -34,16 +34,34 @@ describe('runExperiment: outputs and resume', () => {
     const out = await run(dir, counterConfig({ seeds: [1, 2, 3] }), { figures: true });
     expect(out.status).toBe('completed');
     expect(files(dir)).toEqual(['figures', 'history.jsonl', 'report.md', 'results.json']);
-    expect(files(join(dir, 'figures'))).toEqual(['curves.png', 'curves.svg', 'final-vs-rho.png', 'final-vs-rho.svg', 'thrice.png', 'thrice.svg']);
+    expect(files(join(dir, 'figures'))).toEqual([
+      'curves.png',
+      'curves.svg',
+      'final-vs-rho.png',
+      'final-vs-rho.svg',
+      'thrice.png',
+      'thrice.svg',
+    ]);
     // Series probes go to the history only; a table: false metric stays out of report.md's tables.
     const first = JSON.parse(readFileSync(join(dir, 'history.jsonl'), 'utf8').split('\n')[1]!);
     expect(first).toMatchObject({ step: 3, rho: 0, seed: 1, series: { pair: [first.value, first.value + 1] } });
     expect(first.value).toBeCloseTo(0.003, 15);
     const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
-    expect(results).toMatchObject({ experiment: 'counter', command: ['counter'], preset: 'smoke', backend: 'cpu', notes: ['counted, not trained'] });
+    expect(results).toMatchObject({
+      experiment: 'counter',
+      command: ['counter'],
+      preset: 'smoke',
+      backend: 'cpu',
+      notes: ['counted, not trained'],
+    });
     expect(results.runs).toHaveLength(6);
-    expect(results.summary.map((s: { rho: number; finished: number }) => [s.rho, s.finished])).toEqual([[0, 3], [1, 3]]);
-    expect(results.comparisons.map((c: { metric: string; rho: number; n: number; verdict: string }) => [c.metric, c.rho, c.n, c.verdict])).toEqual([
+    expect(results.summary.map((s: { rho: number; finished: number }) => [s.rho, s.finished])).toEqual([
+      [0, 3],
+      [1, 3],
+    ]);
+    expect(
+      results.comparisons.map((c: { metric: string; rho: number; n: number; verdict: string }) => [c.metric, c.rho, c.n, c.verdict]),
+    ).toEqual([
       ['value', 1, 3, 'higher'],
       ['twice', 1, 3, 'higher'],
       ['thrice', 1, 3, 'higher'],
@@ -56,7 +74,9 @@ describe('runExperiment: outputs and resume', () => {
     expect(report).not.toContain('thrice the value |');
     expect(report).toContain('- `figures/thrice.{svg,png}`: three times the value');
     expect(report).toMatch(/\| value \| 1 \| 3 \| 10 \(10 to 10\) \| 10 \| 0\.250 \| higher \|/);
-    expect(report).toMatch(/- value: higher than at ρ = 0 at every ρ > 0 — the paper reports it higher than at ρ = 0: \*\*reproduced\*\*\./);
+    expect(report).toMatch(
+      /- value: higher than at ρ = 0 at every ρ > 0 — the paper reports it higher than at ρ = 0: \*\*reproduced\*\*\./,
+    );
   });
 
   it('a run resumed after a stop writes the same results.json and history.jsonl byte for byte', async () => {
@@ -69,7 +89,8 @@ describe('runExperiment: outputs and resume', () => {
       expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
       const resumed = await run(dir, undefined, { resume: true });
       expect(resumed.status).toBe('completed');
-      for (const f of ['results.json', 'history.jsonl']) expect(readFileSync(join(dir, f), 'utf8')).toBe(readFileSync(join(whole, f), 'utf8'));
+      for (const f of ['results.json', 'history.jsonl'])
+        expect(readFileSync(join(dir, f), 'utf8')).toBe(readFileSync(join(whole, f), 'utf8'));
       expect(existsSync(join(dir, CHECKPOINT_FILE))).toBe(false);
     }
   });
@@ -86,7 +107,9 @@ describe('runExperiment: outputs and resume', () => {
     expect(existsSync(missing)).toBe(false);
     const cut = fresh();
     await interrupted(cut);
-    await expect(run(cut, undefined, { resume: true, backend: 'wasm' })).rejects.toThrow(/written on backend cpu, not wasm; resume with --backend cpu/);
+    await expect(run(cut, undefined, { resume: true, backend: 'wasm' })).rejects.toThrow(
+      /written on backend cpu, not wasm; resume with --backend cpu/,
+    );
   });
 });
 
@@ -139,7 +162,9 @@ describe('runExperiment: the output folder', () => {
     try {
       writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: sleeper.pid, host: hostname(), started: '2026-12-06T00:00:00.000Z' }));
       await expect(run(dir)).rejects.toThrow(RunFolderLockedError);
-      await expect(run(dir)).rejects.toThrow(new RegExp(`in use by another run \\(pid ${sleeper.pid} on ${hostname()}, started 2026-12-06T00:00:00\\.000Z\\)`));
+      await expect(run(dir)).rejects.toThrow(
+        new RegExp(`in use by another run \\(pid ${sleeper.pid} on ${hostname()}, started 2026-12-06T00:00:00\\.000Z\\)`),
+      );
     } finally {
       sleeper.kill('SIGKILL');
     }
@@ -182,7 +207,11 @@ describe('damaged checkpoints', () => {
     ['NaN weights', (p) => (p.current.state.values[0] = null), /current\.state\.values\.0: /],
     ['a wrong format version', (_p, h) => (h.version = 1), /has checkpoint format version 1; this release reads version 2/],
     ['another experiment', (p) => (p.experiment = 'teacher-student'), /does not fit counter: experiment: /],
-    ['a run that is not in the sweep', (p) => p.history.push({ step: 0, rho: 7, seed: 1, value: 0, twice: 0 }), /names ρ 7 seed 1, which is not a run/],
+    [
+      'a run that is not in the sweep',
+      (p) => p.history.push({ step: 0, rho: 7, seed: 1, value: 0, twice: 0 }),
+      /names ρ 7 seed 1, which is not a run/,
+    ],
     ['a wrong number of finished runs', (p) => p.completed.push(p.completed[0]), /finished runs, expected/],
     ['a flipped payload byte', (p) => (p.current.step += 1), /is damaged: its content does not match its checksum/, true],
   ];

@@ -133,7 +133,9 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
     if (options.resume) {
       checkpoint = await readCheckpoint(dir, def);
       if (checkpoint.backend !== backend) {
-        throw new ResumeError(`the checkpoint was written on backend ${checkpoint.backend}, not ${backend}; resume with --backend ${checkpoint.backend}`);
+        throw new ResumeError(
+          `the checkpoint was written on backend ${checkpoint.backend}, not ${backend}; resume with --backend ${checkpoint.backend}`,
+        );
       }
       checkMemory(def, checkpoint.config);
     } else {

@@ -3,7 +3,9 @@ import type { RunResult } from './results.js';
 import { bootstrapMedianInterval, pairedComparisons, signTest } from './statistics.js';
 
 const run = (rho: number, seed: number, rank: number | null): RunResult =>
-  rank === null ? { rho, seed, status: 'diverged', divergedAt: 3, final: null } : { rho, seed, status: 'ok', divergedAt: null, final: { rank } };
+  rank === null
+    ? { rho, seed, status: 'diverged', divergedAt: 3, final: null }
+    : { rho, seed, status: 'ok', divergedAt: null, final: { rank } };
 
 describe('paired statistics', () => {
   it('the sign test is the exact binomial tail, two-sided', () => {
@@ -30,16 +32,38 @@ describe('paired statistics', () => {
 
   it('pairs runs by seed, skips diverged ones, and calls a difference only when the interval excludes 0', () => {
     const runs = [
-      run(0, 1, 19), run(0.3, 1, 10), run(0.6, 1, 18),
-      run(0, 2, 17), run(0.3, 2, 9), run(0.6, 2, 20),
-      run(0, 3, 18), run(0.3, 3, 11), run(0.6, 3, 15),
-      run(0, 4, 20), run(0.3, 4, null), run(0.6, 4, 21),
+      run(0, 1, 19),
+      run(0.3, 1, 10),
+      run(0.6, 1, 18),
+      run(0, 2, 17),
+      run(0.3, 2, 9),
+      run(0.6, 2, 20),
+      run(0, 3, 18),
+      run(0.3, 3, 11),
+      run(0.6, 3, 15),
+      run(0, 4, 20),
+      run(0.3, 4, null),
+      run(0.6, 4, 21),
     ];
     const [mid, high] = pairedComparisons('rank', [0, 0.3, 0.6], runs);
-    expect(mid).toMatchObject({ metric: 'rank', rho: 0.3, n: 3, differences: [-9, -8, -7], medianDifference: -8, meanDifference: -8, verdict: 'lower' });
+    expect(mid).toMatchObject({
+      metric: 'rank',
+      rho: 0.3,
+      n: 3,
+      differences: [-9, -8, -7],
+      medianDifference: -8,
+      meanDifference: -8,
+      verdict: 'lower',
+    });
     expect(mid!.signTestP).toBeCloseTo(0.25, 12);
     expect(high).toMatchObject({ rho: 0.6, n: 4, differences: [-1, 3, -3, 1], verdict: 'unclear' });
     // Two pairs are never enough for a verdict.
-    expect(pairedComparisons('rank', [0, 0.3], runs.filter((r) => r.seed < 3))[0]!.verdict).toBe('unclear');
+    expect(
+      pairedComparisons(
+        'rank',
+        [0, 0.3],
+        runs.filter((r) => r.seed < 3),
+      )[0]!.verdict,
+    ).toBe('unclear');
   });
 });

@@ -12,7 +12,12 @@ describe('runSweep', () => {
     expect(out.completed).toBe(true);
     if (!out.completed) return;
     // Runs in job order: seeds outer, ρ inner.
-    expect(out.runs.map((r) => [r.seed, r.rho])).toEqual([[1, 0], [1, 1], [2, 0], [2, 1]]);
+    expect(out.runs.map((r) => [r.seed, r.rho])).toEqual([
+      [1, 0],
+      [1, 1],
+      [2, 0],
+      [2, 1],
+    ]);
     // Evaluations at 0, 3, 6 and 7 (the end), per run.
     expect(out.history.filter((h) => h.rho === 1 && h.seed === 2).map((h) => h.step)).toEqual([0, 3, 6, 7]);
     expect(out.history[0]).toEqual({ step: 0, rho: 0, seed: 1, value: 0, twice: 0, thrice: 0, series: { pair: [0, 1] } });
@@ -28,7 +33,9 @@ describe('runSweep', () => {
     if (!a.completed || !b.completed) throw new Error('not completed');
     expect(a.runs).toEqual(b.runs);
     const key = (h: { rho: number; seed: number; step?: number | null }) => `${h.seed}/${h.rho}/${String(h.step).padStart(3, '0')}`;
-    expect([...a.history].sort((x, y) => key(x).localeCompare(key(y)))).toEqual([...b.history].sort((x, y) => key(x).localeCompare(key(y))));
+    expect([...a.history].sort((x, y) => key(x).localeCompare(key(y)))).toEqual(
+      [...b.history].sort((x, y) => key(x).localeCompare(key(y))),
+    );
   });
 
   it('a run that diverges in a step is marked at steps completed, retired, and the others go on', async () => {
@@ -67,7 +74,10 @@ describe('runSweep', () => {
     for (const stopAt of [1, 4, 13, 25]) {
       let polls = 0;
       const saved: SweepProgress[] = [];
-      const cut = await sweep(config, { hooks: { shouldStop: () => ++polls === stopAt }, save: async (p) => void saved.push(structuredClone(p)) });
+      const cut = await sweep(config, {
+        hooks: { shouldStop: () => ++polls === stopAt },
+        save: async (p) => void saved.push(structuredClone(p)),
+      });
       expect(cut.completed).toBe(false);
       if (cut.completed) return;
       expect(saved.at(-1)).toEqual(cut.progress);
@@ -78,7 +88,9 @@ describe('runSweep', () => {
 
   it('saves after every evaluation that is not a job end, and between jobs', async () => {
     const saved: SweepProgress[] = [];
-    await sweep(counterConfig({ rhos: [0], seeds: [1, 2], steps: 4, evalEvery: 2 }), { save: async (p) => void saved.push(structuredClone(p)) });
+    await sweep(counterConfig({ rhos: [0], seeds: [1, 2], steps: 4, evalEvery: 2 }), {
+      save: async (p) => void saved.push(structuredClone(p)),
+    });
     expect(saved.map((p) => (p.current ? `job ${p.current.job} step ${p.current.step}` : `between, ${p.completed.length} done`))).toEqual([
       'job 0 step 0',
       'job 0 step 2',
@@ -93,9 +105,19 @@ describe('runSweep', () => {
     const created = counterLog.created;
     await sweep(counterConfig());
     expect(counterLog.disposed - before).toBe(counterLog.created - created);
-    const broken = { ...counterExperiment, createJob: () => ({ ...counterExperiment.createJob(counterConfig(), null, [{ rho: 0, seed: 1 }]), step: () => { throw new Error('boom'); } }) };
+    const broken = {
+      ...counterExperiment,
+      createJob: () => ({
+        ...counterExperiment.createJob(counterConfig(), null, [{ rho: 0, seed: 1 }]),
+        step: () => {
+          throw new Error('boom');
+        },
+      }),
+    };
     const d = counterLog.disposed;
-    await expect(runSweep({ definition: broken as typeof counterExperiment, config: counterConfig(), prepared: null })).rejects.toThrow('boom');
+    await expect(runSweep({ definition: broken as typeof counterExperiment, config: counterConfig(), prepared: null })).rejects.toThrow(
+      'boom',
+    );
     expect(counterLog.disposed).toBe(d + 1);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { ResumeError, RunDivergedError } from '../errors.js';
 import type { AnyExperiment, Metric, RunKey, SeriesProbe } from './definition.js';
-import { type HistoryRecord, type MetricValues, type RunResult, type RunStatus, valueOf } from './results.js';
+import { type HistoryRecord, type MetricValues, type RunResult, type RunStatus, recordValue } from './results.js';
 
 /** The job in progress. */
 export interface JobProgress<S = unknown> {
@@ -144,7 +144,8 @@ export async function runJob(input: {
         if (!alive[i]) return;
         const context = contexts[i];
         const values = context === null || context === undefined ? null : measure(metrics, probes, context);
-        if (values) records.push({ [progress.field]: step, ...progress.extra?.(step), rho: run.rho, seed: run.seed, ...values } as HistoryRecord);
+        if (values)
+          records.push({ [progress.field]: step, ...progress.extra?.(step), rho: run.rho, seed: run.seed, ...values } as HistoryRecord);
         else lost.push(i);
       });
       diverge(lost, step);
@@ -182,7 +183,7 @@ export async function runJob(input: {
         seed: run.seed,
         status: status[i]!,
         divergedAt: divergedAt[i]!,
-        final: last ? Object.fromEntries(metrics.map((m) => [m.key, valueOf(last, m.key)])) : null,
+        final: last ? Object.fromEntries(metrics.map((m) => [m.key, recordValue(last, m.key)])) : null,
       };
     });
     hooks.onProgress?.(totalSteps, totalSteps);
@@ -228,11 +229,13 @@ export async function runSweep(input: {
         ...(hooks.onEvaluation ? { onEvaluation: hooks.onEvaluation } : {}),
         ...(hooks.shouldStop ? { shouldStop: hooks.shouldStop } : {}),
       },
-      save: async (progress, jobHistory) => input.save?.({ completed: [...completed], history: [...before, ...jobHistory], current: progress }),
+      save: async (progress, jobHistory) =>
+        input.save?.({ completed: [...completed], history: [...before, ...jobHistory], current: progress }),
     });
     history.length = 0;
     history.push(...before, ...outcome.history);
-    if (!outcome.completed) return { completed: false, progress: { completed: [...completed], history: [...history], current: outcome.progress } };
+    if (!outcome.completed)
+      return { completed: false, progress: { completed: [...completed], history: [...history], current: outcome.progress } };
     completed.push(...outcome.runs);
     if (j + 1 < jobs.length) await input.save?.({ completed: [...completed], history: [...history], current: null });
   }

@@ -5,11 +5,29 @@ import { evaluationIterations, lastRegularizedIteration, paperGrid, resolveTeach
 describe('teacher-student config', () => {
   it('has the paper settings by default', () => {
     const c = resolveTeacherStudentConfig();
-    expect(c).toMatchObject({ preset: 'paper', activation: 'relu', method: 'sam', iterations: 19_953, learningRate: 0.1, width: 100, initStd: 0.3, nTrain: 20, nTest: 1000 });
+    expect(c).toMatchObject({
+      preset: 'paper',
+      activation: 'relu',
+      method: 'sam',
+      iterations: 19_953,
+      learningRate: 0.1,
+      width: 100,
+      initStd: 0.3,
+      nTrain: 20,
+      nTest: 1000,
+    });
     expect(c.rhos).toEqual([0, 0.1, 0.2, 0.4, 0.6]);
     expect(c.seeds).toEqual([1, 2, 3, 4, 5]);
-    expect(resolveTeacherStudentConfig({ activation: 'tanh' })).toMatchObject({ learningRate: 0.005, initStd: 1, rhos: [0, 0.2, 0.4, 0.6, 0.8] });
-    expect(resolveTeacherStudentConfig({ activation: 'abs' })).toMatchObject({ learningRate: 0.01, initStd: 0.3, rhos: [0, 0.1, 0.2, 0.3, 0.4] });
+    expect(resolveTeacherStudentConfig({ activation: 'tanh' })).toMatchObject({
+      learningRate: 0.005,
+      initStd: 1,
+      rhos: [0, 0.2, 0.4, 0.6, 0.8],
+    });
+    expect(resolveTeacherStudentConfig({ activation: 'abs' })).toMatchObject({
+      learningRate: 0.01,
+      initStd: 0.3,
+      rhos: [0, 0.1, 0.2, 0.3, 0.4],
+    });
     expect(paperGrid('relu', 'gradnorm')).toEqual([0, 0.1, 0.2, 0.3, 0.35, 0.38]);
   });
 

@@ -114,7 +114,8 @@ export function resolveTeacherStudentConfig(overrides: TeacherStudentOverrides =
   if (!METHODS.includes(method)) throw new ExperimentConfigError(`method must be one of ${METHODS.join(', ')}, got ${method}`);
   const rhos = overrides.rhos ?? paperGrid(activation, method);
   checkNumbers(method === 'sam' ? 'rho' : 'lambda', rhos);
-  if (new Set(rhos).size !== rhos.length) throw new ExperimentConfigError(`${method === 'sam' ? 'rho' : 'lambda'} values must be distinct, got ${rhos.join(",")}`);
+  if (new Set(rhos).size !== rhos.length)
+    throw new ExperimentConfigError(`${method === 'sam' ? 'rho' : 'lambda'} values must be distinct, got ${rhos.join(',')}`);
   const nSeeds = overrides.seeds ?? (preset === 'smoke' ? 2 : DEFAULT_SEEDS);
   const first = overrides.seed ?? DEFAULT_FIRST_SEED;
   if (!Number.isInteger(nSeeds) || nSeeds < 1) throw new ExperimentConfigError(`seeds must be a positive integer, got ${nSeeds}`);

@@ -52,9 +52,25 @@ const countFormat = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(
 function metrics(config: TeacherStudentConfig): Metric<StudentEvaluation>[] {
   const units = config.activation === 'relu' ? 'active ReLUs' : `active ${config.activation} units`;
   return [
-    { key: 'trainLoss', title: 'train loss', column: 'train', compute: (e) => e.trainLoss, format: lossFormat, plot: { curve: true, log: true }, trainingQuality: true },
+    {
+      key: 'trainLoss',
+      title: 'train loss',
+      column: 'train',
+      compute: (e) => e.trainLoss,
+      format: lossFormat,
+      plot: { curve: true, log: true },
+      trainingQuality: true,
+    },
     // Fig. 5's generalization panel: every ρ > 0 ends below ρ = 0 in the authors' run.
-    { key: 'testLoss', title: 'test loss', column: 'test', compute: studentTestLoss, format: lossFormat, plot: { curve: true, final: true, log: true }, expect: 'falls' },
+    {
+      key: 'testLoss',
+      title: 'test loss',
+      column: 'test',
+      compute: studentTestLoss,
+      format: lossFormat,
+      plot: { curve: true, final: true, log: true },
+      expect: 'falls',
+    },
     {
       key: 'featureRank',
       title: `feature rank (${100 * config.rankThreshold} %)`,
@@ -73,7 +89,14 @@ function metrics(config: TeacherStudentConfig): Metric<StudentEvaluation>[] {
       plot: { curve: true, final: true },
       expect: 'falls',
     },
-    { key: 'weightNorm', title: 'ℓ2 norm', column: 'norm', compute: (e) => e.weightNorm, format: (x) => x.toFixed(2), plot: { curve: true, final: true } },
+    {
+      key: 'weightNorm',
+      title: 'ℓ2 norm',
+      column: 'norm',
+      compute: (e) => e.weightNorm,
+      format: (x) => x.toFixed(2),
+      plot: { curve: true, final: true },
+    },
   ];
 }
 
@@ -82,7 +105,12 @@ const toState = (params: TwoLayerParams[]): State => ({
 });
 
 /** One two-layer student holding every run of the sweep (run r starts from its seed's init). */
-function createJob(config: TeacherStudentConfig, prepared: Prepared, runs: RunKey[], resume?: State): TrainingJob<StudentEvaluation, State> {
+function createJob(
+  config: TeacherStudentConfig,
+  prepared: Prepared,
+  runs: RunKey[],
+  resume?: State,
+): TrainingJob<StudentEvaluation, State> {
   const seedIndex = runs.map((r) => config.seeds.indexOf(r.seed));
   const { inputDim, width } = config;
   const model = createModel('two-layer', {
@@ -94,9 +122,16 @@ function createJob(config: TeacherStudentConfig, prepared: Prepared, runs: RunKe
     runs: runs.length,
   });
   const params = resume
-    ? model.createParams(resume.params.map((p) => ({ W: Float64Array.from(p.W), b: Float64Array.from(p.b), a: Float64Array.from(p.a), c: p.c })))
+    ? model.createParams(
+        resume.params.map((p) => ({ W: Float64Array.from(p.W), b: Float64Array.from(p.b), a: Float64Array.from(p.a), c: p.c })),
+      )
     : model.initRuns(runs.map((r) => r.seed)).params;
-  const trainer = createStudentTrainer(model, params, { method: config.method, rhos: runs.map((r) => r.rho), learningRate: config.learningRate, epsilon: 0 });
+  const trainer = createStudentTrainer(model, params, {
+    method: config.method,
+    rhos: runs.map((r) => r.rho),
+    learningRate: config.learningRate,
+    epsilon: 0,
+  });
   const lastReg = lastRegularizedIteration(config);
   const options = { activation: config.activation, rankThreshold: config.rankThreshold, activeThreshold: config.activeThreshold };
   const R = runs.length;
@@ -122,7 +157,8 @@ function createJob(config: TeacherStudentConfig, prepared: Prepared, runs: RunKe
     retire(indices) {
       // Parked at zero weights, a diverged run's NaNs cannot reach the others through shared reductions.
       const values = readTwoLayerParams(model, params);
-      for (const r of indices) values[r] = { W: new Float64Array(width * inputDim), b: new Float64Array(width), a: new Float64Array(width), c: 0 };
+      for (const r of indices)
+        values[r] = { W: new Float64Array(width * inputDim), b: new Float64Array(width), a: new Float64Array(width), c: 0 };
       writeTwoLayerParams(model, params, values);
     },
     save: () => toState(readTwoLayerParams(model, params)),
@@ -172,7 +208,10 @@ export const teacherStudentDefinition: ExperimentDefinition<TeacherStudentConfig
       },
       config,
       notes: [],
-      sources: config.seeds.map((seed, i) => ({ name: `teacher-student seed ${seed}`, location: `generated (${data[i]!.attempts} draw${data[i]!.attempts === 1 ? '' : 's'})` })),
+      sources: config.seeds.map((seed, i) => ({
+        name: `teacher-student seed ${seed}`,
+        location: `generated (${data[i]!.attempts} draw${data[i]!.attempts === 1 ? '' : 's'})`,
+      })),
     };
   },
   steps: (config) => config.iterations,
@@ -205,11 +244,17 @@ export const teacherStudentDefinition: ExperimentDefinition<TeacherStudentConfig
           `Final values are the last evaluation, before iteration ${Math.max(...evaluationIterations(config.iterations, config.evaluations))}.`,
       ],
       ...(paper
-        ? { paper: { source: "the authors' notebook, one seed (paper §4; docs/paper-notes.md §9.4)", rows: new Map([...paper].map(([rho, row]) => [rho, { ...row }])) } }
+        ? {
+            paper: {
+              source: "the authors' notebook, one seed (paper §4; docs/paper-notes.md §9.4)",
+              rows: new Map([...paper].map(([rho, row]) => [rho, { ...row }])),
+            },
+          }
         : {}),
       figureCaptions: {
         curves: `each metric against the iteration, median over seeds, one line per ${config.method === 'sam' ? 'ρ' : 'λ'}`,
-        [`final-vs-${config.method === 'sam' ? 'rho' : 'lambda'}`]: 'final values: a dot per seed, the median line and the min–max band (like Fig. 5)',
+        [`final-vs-${config.method === 'sam' ? 'rho' : 'lambda'}`]:
+          'final values: a dot per seed, the median line and the min–max band (like Fig. 5)',
       },
     };
   },

@@ -13,9 +13,7 @@ export interface PaperRow {
 }
 
 /** The notebook's numbers for the paper's grids (values in docs/paper-notes.md §9.4); undefined where the paper has none. */
-export function paperNumbers(
-  config: Pick<TeacherStudentConfig, 'activation' | 'method'>,
-): Map<number, PaperRow> | undefined {
+export function paperNumbers(config: Pick<TeacherStudentConfig, 'activation' | 'method'>): Map<number, PaperRow> | undefined {
   const rows = (
     grid: number[],
     rank: number[],

@@ -74,10 +74,7 @@ beforeAll(async () => {
   registerDoubleBackpropGradients(); // gradnorm's exact mode needs them (the CLI's setupBackend registers them)
 });
 
-describe.each([
-  ['two_layer_sam_trajectory.json'],
-  ['two_layer_gradreg_trajectory.json'],
-])('batched student vs %s', (name) => {
+describe.each([['two_layer_sam_trajectory.json'], ['two_layer_gradreg_trajectory.json']])('batched student vs %s', (name) => {
   const fx = loadFixture<Trajectory>(name);
   const { rtol, atol } = fx.tolerances.float32;
 
@@ -127,7 +124,14 @@ async function sweep(config: ReturnType<typeof resolveTeacherStudentConfig>, res
 describe('teacher-student sweep', () => {
   it('lays out runs seed-major in one batched job and shares init and example order across ρ', () => {
     const config = resolveTeacherStudentConfig({ preset: 'smoke', rhos: [0, 0.3], seeds: 2, seed: 5, iterations: 40 });
-    expect(teacherStudentDefinition.jobs(config).map((job) => job.map((r) => [r.seed, r.rho]))).toEqual([[[5, 0], [5, 0.3], [6, 0], [6, 0.3]]]);
+    expect(teacherStudentDefinition.jobs(config).map((job) => job.map((r) => [r.seed, r.rho]))).toEqual([
+      [
+        [5, 0],
+        [5, 0.3],
+        [6, 0],
+        [6, 0.3],
+      ],
+    ]);
     expect(Array.from(exampleOrder(5, 20, 40))).toEqual(Array.from(exampleOrder(5, 20, 40)));
     expect(Array.from(exampleOrder(5, 20, 40))).not.toEqual(Array.from(exampleOrder(6, 20, 40)));
   });
@@ -157,7 +161,14 @@ describe('teacher-student sweep', () => {
     const init = twoLayerInit(config.seeds[0]!, { hiddenUnits: 100, inputDim: 3, initStd: config.initStd, biases: true });
     const good = { W: Array.from(init.W), b: Array.from(init.b), a: Array.from(init.a), c: init.c };
     const bad = { ...good, W: good.W.map(() => NaN) };
-    const current = { job: 0, step: 0, evaluated: [], status: ['ok' as const, 'ok' as const], divergedAt: [null, null], state: { params: [good, bad] } };
+    const current = {
+      job: 0,
+      step: 0,
+      evaluated: [],
+      status: ['ok' as const, 'ok' as const],
+      divergedAt: [null, null],
+      state: { params: [good, bad] },
+    };
     const out = await sweep(config, { completed: [], history: [], current });
     const alone = await sweep({ ...config, rhos: [0] });
     expect(out.completed && alone.completed).toBe(true);

@@ -117,7 +117,11 @@ export interface PartialState {
 
 /** Serialises `state`: line 1 JSON (`header`, and the name, dtype and byte length of each array), then the bytes. */
 export function encodePartial(state: PartialState): Uint8Array {
-  const layout = Object.entries(state.arrays).map(([name, a]) => ({ name, dtype: a instanceof Float64Array ? 'f8' : 'f4', bytes: a.byteLength }));
+  const layout = Object.entries(state.arrays).map(([name, a]) => ({
+    name,
+    dtype: a instanceof Float64Array ? 'f8' : 'f4',
+    bytes: a.byteLength,
+  }));
   const head = new TextEncoder().encode(`${JSON.stringify({ header: state.header, layout })}\n`);
   // Pad so that every array starts 8-byte aligned.
   const pad = (8 - (head.length % 8)) % 8;

@@ -5,7 +5,13 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { DatasetNotFoundError, VISION_CHECKPOINTS, type VisionCheckpointName, isVisionCheckpointName, openVisionImages } from '@samrank/data';
+import {
+  DatasetNotFoundError,
+  VISION_CHECKPOINTS,
+  type VisionCheckpointName,
+  isVisionCheckpointName,
+  openVisionImages,
+} from '@samrank/data';
 import { VIT_TENSORS } from '@samrank/models';
 import { z } from 'zod';
 import { ExperimentConfigError } from '../errors.js';
@@ -48,17 +54,37 @@ function fraction(): z.ZodType<number, string> {
 }
 
 export const VIT_RANKS_FLAGS = {
-  checkpoint: flag('--checkpoint <file|name>', `an .npz checkpoint, or a known name (${Object.keys(VISION_CHECKPOINTS).join(', ')}) downloaded on first use`, text()),
-  images: flag('--images <file|folder>', 'an .npy uint8 array [N, H, W, 3], or a folder of JPEGs (class subfolders taken round-robin)', text()),
+  checkpoint: flag(
+    '--checkpoint <file|name>',
+    `an .npz checkpoint, or a known name (${Object.keys(VISION_CHECKPOINTS).join(', ')}) downloaded on first use`,
+    text(),
+  ),
+  images: flag(
+    '--images <file|folder>',
+    'an .npy uint8 array [N, H, W, 3], or a folder of JPEGs (class subfolders taken round-robin)',
+    text(),
+  ),
   imagenet: flag('--imagenet <dir>', 'an ImageNet root: its train/ split is used (the paper probes training images)', text()),
-  layers: flag('--layers <list>', 'blocks to probe, 1-based, e.g. 6,8,12 (default: last, 2/3 and 1/2 of the depth; 1/3 from 24 blocks on)', integerList(1)),
+  layers: flag(
+    '--layers <list>',
+    'blocks to probe, 1-based, e.g. 6,8,12 (default: last, 2/3 and 1/2 of the depth; 1/3 from 24 blocks on)',
+    integerList(1),
+  ),
   tensors: flag('--tensors <list>', `tensors per block: ${VIT_TENSORS.join(', ')} (default res; a Mixer has res only)`, tensorList()),
   examples: flag('--examples <n>', `images to use, the first n (default ${PAPER_EXAMPLES}, as the paper)`, wholeNumber(1)),
   threshold: flag('--threshold <p>', 'share of the variance the rank must exceed (default 0.99)', fraction()),
   batchSize: flag('--batch-size <n>', 'images per forward pass (default 16; memory grows with it)', wholeNumber(1, 4096)),
   saveFeatures: toggle('--save-features', 'also write features/L<layer>-<tensor>.npy (float32 [N, D]) per probed tensor'),
-  activeExamples: flag('--active-examples <n>', `images the active-GeLU count uses, the first n (default ${ACTIVE_EXAMPLES}, as the paper)`, wholeNumber(1)),
-  checkpointDir: flag('--checkpoint-dir <dir>', 'where known checkpoints are stored (default $SAMRANK_CHECKPOINT_DIR or ~/.cache/samrank/checkpoints)', text()),
+  activeExamples: flag(
+    '--active-examples <n>',
+    `images the active-GeLU count uses, the first n (default ${ACTIVE_EXAMPLES}, as the paper)`,
+    wholeNumber(1),
+  ),
+  checkpointDir: flag(
+    '--checkpoint-dir <dir>',
+    'where known checkpoints are stored (default $SAMRANK_CHECKPOINT_DIR or ~/.cache/samrank/checkpoints)',
+    text(),
+  ),
   offline: toggle('--offline', 'never download: a known checkpoint must already be in --checkpoint-dir'),
 };
 export type VitRanksFlags = typeof VIT_RANKS_FLAGS;
@@ -113,7 +139,12 @@ export const TABLE1_COLUMNS: readonly { column: string; standard: VisionCheckpoi
 ];
 
 /** Table 1's rows: which block, and the values per column and training (docs/paper-notes.md §13.2). */
-export const TABLE1_PAPER: readonly { position: 'last' | 'upper' | 'lower'; label: string; standard: readonly number[]; sam: readonly number[] }[] = [
+export const TABLE1_PAPER: readonly {
+  position: 'last' | 'upper' | 'lower';
+  label: string;
+  standard: readonly number[];
+  sam: readonly number[];
+}[] = [
   { position: 'last', label: 'last block', standard: [680, 672, 903, 898, 695], sam: [617, 654, 820, 844, 620] },
   { position: 'upper', label: 'block 2/3 (the table says 3/4)', standard: [467, 484, 595, 595, 301], sam: [426, 440, 314, 442, 477] },
   { position: 'lower', label: 'block 1/2 (1/3 for ViT-L)', standard: [412, 390, 387, 469, 425], sam: [346, 362, 250, 318, 369] },
@@ -146,24 +177,43 @@ const entry = (source: string, known: VisionCheckpointName | null, table1: Check
 /** Builds the config from the preset and the flags; UsageError-class errors name what is wrong. */
 export function resolveVitRanksConfig(common: CommonValues, values: FlagValues<VitRanksFlags>): VitRanksConfig {
   const preset = (common.preset ?? 'single') as VitRanksConfig['preset'];
-  for (const [name, v] of [['--seeds', common.seeds], ['--seed', common.seed], ['--iterations', common.iterations]] as const) {
+  for (const [name, v] of [
+    ['--seeds', common.seeds],
+    ['--seed', common.seed],
+    ['--iterations', common.iterations],
+  ] as const) {
     if (v !== undefined) throw new ExperimentConfigError(`vit-ranks trains nothing and draws nothing at random: ${name} does not apply`);
   }
   if (values.images && values.imagenet) throw new ExperimentConfigError('give --images or --imagenet, not both');
   const images = values.images ?? (values.imagenet ? resolve(values.imagenet) : undefined);
-  if (!images) throw new ExperimentConfigError(`vit-ranks needs images: --images <file.npy | folder>${preset === 'table1' ? ' or --imagenet <ImageNet root>' : ''}`);
+  if (!images)
+    throw new ExperimentConfigError(
+      `vit-ranks needs images: --images <file.npy | folder>${preset === 'table1' ? ' or --imagenet <ImageNet root>' : ''}`,
+    );
   let checkpoints: CheckpointEntry[];
   if (preset === 'table1') {
-    if (values.checkpoint) throw new ExperimentConfigError('--preset table1 runs its ten checkpoints; drop --checkpoint (or run --preset single)');
+    if (values.checkpoint)
+      throw new ExperimentConfigError('--preset table1 runs its ten checkpoints; drop --checkpoint (or run --preset single)');
     if (values.layers) throw new ExperimentConfigError("--preset table1 probes the README's blocks (last, 2/3, 1/2 or 1/3); drop --layers");
-    checkpoints = TABLE1_COLUMNS.flatMap((c) => [entry(c.standard, c.standard, { column: c.column, training: 'standard' }), entry(c.sam, c.sam, { column: c.column, training: 'sam' })]);
+    checkpoints = TABLE1_COLUMNS.flatMap((c) => [
+      entry(c.standard, c.standard, { column: c.column, training: 'standard' }),
+      entry(c.sam, c.sam, { column: c.column, training: 'sam' }),
+    ]);
   } else {
-    if (!values.checkpoint) throw new ExperimentConfigError(`vit-ranks needs --checkpoint <file.npz | name> (names: ${Object.keys(VISION_CHECKPOINTS).join(', ')})`);
+    if (!values.checkpoint)
+      throw new ExperimentConfigError(
+        `vit-ranks needs --checkpoint <file.npz | name> (names: ${Object.keys(VISION_CHECKPOINTS).join(', ')})`,
+      );
     const c = values.checkpoint;
     if (isVisionCheckpointName(c)) checkpoints = [entry(c, c)];
     else {
       const path = resolve(c);
-      if (!existsSync(path)) throw new DatasetNotFoundError(`checkpoint ${c}`, [path], `Pass --checkpoint an .npz file or a known name (${Object.keys(VISION_CHECKPOINTS).join(', ')}).`);
+      if (!existsSync(path))
+        throw new DatasetNotFoundError(
+          `checkpoint ${c}`,
+          [path],
+          `Pass --checkpoint an .npz file or a known name (${Object.keys(VISION_CHECKPOINTS).join(', ')}).`,
+        );
       checkpoints = [inspectCheckpointFile(entry(path, null), path, values.layers ?? null, values.tensors ?? ['res'])];
     }
   }

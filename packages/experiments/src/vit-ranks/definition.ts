@@ -21,7 +21,16 @@ import {
   resolveVitRanksConfig,
   vitRanksConfigSchema,
 } from './config.js';
-import { PARTIAL_DIR, type VitRanksContext, type VitRanksPrepared, type VitRanksState, createVitRanksJob, featureDir, probes, vitRanksStateSchema } from './job.js';
+import {
+  PARTIAL_DIR,
+  type VitRanksContext,
+  type VitRanksPrepared,
+  type VitRanksState,
+  createVitRanksJob,
+  featureDir,
+  probes,
+  vitRanksStateSchema,
+} from './job.js';
 
 const rankKey = (layer: number, tensor: string) => `rank.L${layer}.${tensor}`;
 const activeKey = (block: number) => `activeGelu.L${block}`;
@@ -30,7 +39,9 @@ const activeKey = (block: number) => `activeGelu.L${block}`;
 function allProbes(config: VitRanksConfig): { layer: number; tensor: string }[] {
   const seen = new Map<string, { layer: number; tensor: string }>();
   for (const c of config.checkpoints) for (const p of probes(config, c)) seen.set(rankKey(p.layer, p.tensor), p);
-  return [...seen.values()].sort((a, b) => a.layer - b.layer || config.tensors.indexOf(a.tensor as never) - config.tensors.indexOf(b.tensor as never));
+  return [...seen.values()].sort(
+    (a, b) => a.layer - b.layer || config.tensors.indexOf(a.tensor as never) - config.tensors.indexOf(b.tensor as never),
+  );
 }
 
 function geluBlocks(config: VitRanksConfig): number[] {
@@ -88,7 +99,15 @@ function checkpointResults(config: VitRanksConfig, runs: readonly RunResult[]) {
 
 /** Our Table 1 beside the paper's: per row (block position, training) and column, both values and the block. */
 function table1Rows(config: VitRanksConfig, runs: readonly RunResult[]) {
-  const rows: { row: string; training: 'standard' | 'sam'; column: string; checkpoint: string; layer: number; ours: number | null; paper: number }[] = [];
+  const rows: {
+    row: string;
+    training: 'standard' | 'sam';
+    column: string;
+    checkpoint: string;
+    layer: number;
+    ours: number | null;
+    paper: number;
+  }[] = [];
   for (const [pi, p] of TABLE1_PAPER.entries()) {
     for (const training of ['standard', 'sam'] as const) {
       TABLE1_COLUMNS.forEach((col, ci) => {
@@ -98,7 +117,15 @@ function table1Rows(config: VitRanksConfig, runs: readonly RunResult[]) {
         // layers are stored in Table 1's row order: last, 2/3, 1/2 (1/3).
         const layer = c.layers[pi]!;
         const run = runs.find((r) => r.rho === i);
-        rows.push({ row: p.position, training, column: col.column, checkpoint: c.id, layer, ours: run ? finalValue(run, rankKey(layer, 'res')) : null, paper: p[training][ci]! });
+        rows.push({
+          row: p.position,
+          training,
+          column: col.column,
+          checkpoint: c.id,
+          layer,
+          ours: run ? finalValue(run, rankKey(layer, 'res')) : null,
+          paper: p[training][ci]!,
+        });
       });
     }
   }
@@ -130,21 +157,33 @@ function reportTables(runs: readonly RunResult[], config: VitRanksConfig): strin
     }
     const pairs = TABLE1_PAPER.flatMap((p) =>
       TABLE1_COLUMNS.map((col) => {
-        const find = (t: 'standard' | 'sam') => rows.find((x) => x.row === p.position && x.training === t && x.column === col.column)?.ours ?? null;
+        const find = (t: 'standard' | 'sam') =>
+          rows.find((x) => x.row === p.position && x.training === t && x.column === col.column)?.ours ?? null;
         return { std: find('standard'), sam: find('sam') };
       }),
     ).filter((x) => x.std !== null && x.sam !== null);
     if (pairs.length) {
       const lower = pairs.filter((x) => x.sam! < x.std!).length;
-      lines.push('', `SAM's checkpoint has the lower rank in ${lower} of ${pairs.length} (block, architecture) pairs (the paper: 14 of 15).`);
+      lines.push(
+        '',
+        `SAM's checkpoint has the lower rank in ${lower} of ${pairs.length} (block, architecture) pairs (the paper: 14 of 15).`,
+      );
     }
     lines.push('');
   }
   for (const c of checkpointResults(config, runs)) {
-    lines.push(`## ${c.checkpoint}`, '', `${c.description ?? ''}${c.file ? ` — \`${c.file}\`` : ''}${c.status !== 'ok' ? ` — **${c.status}**` : ''}`, '');
+    lines.push(
+      `## ${c.checkpoint}`,
+      '',
+      `${c.description ?? ''}${c.file ? ` — \`${c.file}\`` : ''}${c.status !== 'ok' ? ` — **${c.status}**` : ''}`,
+      '',
+    );
     const layers = [...new Set(c.ranks.map((r) => r.layer))];
     lines.push(`| block | ${config.tensors.join(' | ')} |`, `|---|${config.tensors.map(() => '---').join('|')}|`);
-    for (const l of layers) lines.push(`| ${l} | ${config.tensors.map((t) => fmt(c.ranks.find((r) => r.layer === l && r.tensor === t)?.rank ?? null)).join(' | ')} |`);
+    for (const l of layers)
+      lines.push(
+        `| ${l} | ${config.tensors.map((t) => fmt(c.ranks.find((r) => r.layer === l && r.tensor === t)?.rank ?? null)).join(' | ')} |`,
+      );
     if (c.activeGelu.length) {
       const n = Math.min(config.activeExamples, config.examples);
       lines.push(
@@ -167,14 +206,16 @@ function estimateMemory(config: VitRanksConfig): number {
     if (path && existsSync(path)) largest = Math.max(largest, statSync(path).size);
     else largest = Math.max(largest, 1.3e9);
   }
-  const grams = config.checkpoints.length ? config.tensors.length * 3 * 8 * (config.tensors.some((t) => t === 'pregelu' || t === 'gelu') ? 4096 ** 2 : 1024 ** 2) : 0;
+  const grams = config.checkpoints.length
+    ? config.tensors.length * 3 * 8 * (config.tensors.some((t) => t === 'pregelu' || t === 'gelu') ? 4096 ** 2 : 1024 ** 2)
+    : 0;
   return 2 * largest + grams + config.batchSize * 60e6;
 }
 
 /** The vit-ranks definition. */
 export const vitRanksDefinition: ExperimentDefinition<VitRanksConfig, VitRanksPrepared, VitRanksContext, VitRanksState, VitRanksFlags> = {
   name: 'vit-ranks',
-  summary: "feature ranks inside pretrained ViT / MLP-Mixer checkpoints (Table 1, --preset table1)",
+  summary: 'feature ranks inside pretrained ViT / MLP-Mixer checkpoints (Table 1, --preset table1)',
   presets: VIT_RANKS_PRESETS,
   flags: VIT_RANKS_FLAGS,
   resumeFlags: ['checkpointDir', 'offline'],
@@ -210,7 +251,8 @@ export const vitRanksDefinition: ExperimentDefinition<VitRanksConfig, VitRanksPr
           if (got.downloaded) log(`downloaded ${got.url} -> ${got.path}`);
           path = got.path;
         } else {
-          if (!existsSync(c.source)) throw new DatasetNotFoundError(`checkpoint ${c.id}`, [c.source], 'Pass --checkpoint an .npz file or a known name.');
+          if (!existsSync(c.source))
+            throw new DatasetNotFoundError(`checkpoint ${c.id}`, [c.source], 'Pass --checkpoint an .npz file or a known name.');
           path = c.source;
         }
       }
@@ -221,11 +263,15 @@ export const vitRanksDefinition: ExperimentDefinition<VitRanksConfig, VitRanksPr
     }
     const images = openVisionImages(config.images, { limit: config.examples });
     const examples = images.count;
-    notes.push(`images: ${images.kind === 'npy' ? 'the .npy array' : 'JPEG folder'} ${images.location}, first ${examples} in ${images.order}; resized bilinearly to each checkpoint's resolution, mapped to [-1, 1]`);
+    notes.push(
+      `images: ${images.kind === 'npy' ? 'the .npy array' : 'JPEG folder'} ${images.location}, first ${examples} in ${images.order}; resized bilinearly to each checkpoint's resolution, mapped to [-1, 1]`,
+    );
     images.close();
-    if (examples < config.examples) notes.push(`only ${examples} images were available (asked for ${config.examples}): ranks can be at most ${examples}`);
+    if (examples < config.examples)
+      notes.push(`only ${examples} images were available (asked for ${config.examples}): ranks can be at most ${examples}`);
     if (config.preset === 'table1' && examples !== 12_800) notes.push(`the paper used 12800 images; this run used ${examples}`);
-    if (checkpoints.some((c) => c.architecture === 'mixer')) notes.push('MLP-Mixer: the block output is averaged over the tokens; no active-unit count (its GELUs are not probed)');
+    if (checkpoints.some((c) => c.architecture === 'mixer'))
+      notes.push('MLP-Mixer: the block output is averaged over the tokens; no active-unit count (its GELUs are not probed)');
     sources.push({ name: 'images', location: images.location });
     if (config.saveFeatures && !runDir) throw new ExperimentConfigError('--save-features needs a local run folder');
     return { prepared: { runDir }, config: { ...config, checkpoints, examples }, notes, sources };
@@ -234,7 +280,10 @@ export const vitRanksDefinition: ExperimentDefinition<VitRanksConfig, VitRanksPr
   evaluationSteps: (config) => [Math.ceil(config.examples / config.batchSize)],
   createJob: (config, prepared, runs, resume) => createVitRanksJob(config, prepared, runs[0]!.rho, resume),
   stateSchema: vitRanksStateSchema,
-  checkState: (config, _runs, state) => (state.batches <= Math.ceil(config.examples / config.batchSize) ? null : `${state.batches} batches saved, the run has ${Math.ceil(config.examples / config.batchSize)}`),
+  checkState: (config, _runs, state) =>
+    state.batches <= Math.ceil(config.examples / config.batchSize)
+      ? null
+      : `${state.batches} batches saved, the run has ${Math.ceil(config.examples / config.batchSize)}`,
   metrics,
   comparisons: false,
   sideOutputs: ['features', PARTIAL_DIR],
@@ -244,7 +293,9 @@ export const vitRanksDefinition: ExperimentDefinition<VitRanksConfig, VitRanksPr
     return {
       examples: config.examples,
       threshold: config.threshold,
-      ...(per.length === 1 ? { architecture: first.architecture, checkpoint: first.checkpoint, ranks: first.ranks, activeGelu: first.activeGelu } : {}),
+      ...(per.length === 1
+        ? { architecture: first.architecture, checkpoint: first.checkpoint, ranks: first.ranks, activeGelu: first.activeGelu }
+        : {}),
       checkpoints: per,
       ...(config.preset === 'table1' ? { table1: table1Rows(config, runs) } : {}),
       ...(config.saveFeatures ? { features: config.checkpoints.map((c) => featureDir(config, c)) } : {}),
@@ -253,7 +304,10 @@ export const vitRanksDefinition: ExperimentDefinition<VitRanksConfig, VitRanksPr
   reportTables: (runs, config) => reportTables(runs, config),
   progress: () => ({ field: 'batch', label: 'batches' }),
   report: (config) => ({
-    title: config.preset === 'table1' ? 'Table 1: feature ranks of standard and SAM-trained ViTs and Mixers' : `Feature ranks of ${config.checkpoints[0]!.id}`,
+    title:
+      config.preset === 'table1'
+        ? 'Table 1: feature ranks of standard and SAM-trained ViTs and Mixers'
+        : `Feature ranks of ${config.checkpoints[0]!.id}`,
     settings: [
       `- checkpoints: ${config.checkpoints.map((c) => `${c.id} (${c.resolution ?? '?'} px, blocks ${c.layers?.join(', ') ?? '?'})`).join('; ')}`,
       `- images: ${config.images}, the first ${config.examples}; batches of ${config.batchSize}`,

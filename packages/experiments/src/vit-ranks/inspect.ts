@@ -10,13 +10,19 @@ import { ExperimentConfigError } from '../errors.js';
 import { type CheckpointEntry, defaultLayers } from './config.js';
 
 /** `entry` with the fields the file tells filled in; throws for a file that is not a usable ViT / Mixer checkpoint. */
-export function inspectCheckpointFile(entry: CheckpointEntry, path: string, layers: readonly number[] | null, tensors: readonly string[]): CheckpointEntry {
+export function inspectCheckpointFile(
+  entry: CheckpointEntry,
+  path: string,
+  layers: readonly number[] | null,
+  tensors: readonly string[],
+): CheckpointEntry {
   const npz = new NpzFile(path);
   const shapes: Record<string, number[]> = {};
   try {
     for (const name of npz.names) {
       const h = npz.peekHeader(name);
-      if (h.dtype === '|u1') throw new NpyFormatError(`${path}:${name}`, 'dtype', "dtype '|u1' is not a float array (float32 '<f4' or float64 '<f8')");
+      if (h.dtype === '|u1')
+        throw new NpyFormatError(`${path}:${name}`, 'dtype', "dtype '|u1' is not a float array (float32 '<f4' or float64 '<f8')");
       shapes[name] = h.shape;
     }
   } finally {
@@ -26,10 +32,14 @@ export function inspectCheckpointFile(entry: CheckpointEntry, path: string, laye
   const depth = info.options.depth;
   const chosen = layers ? [...layers] : defaultLayers(depth);
   const bad = chosen.filter((l) => l > depth);
-  if (bad.length) throw new ExperimentConfigError(`${entry.id} has ${depth} blocks: --layers ${bad.join(',')} is out of range (1…${depth})`);
+  if (bad.length)
+    throw new ExperimentConfigError(`${entry.id} has ${depth} blocks: --layers ${bad.join(',')} is out of range (1…${depth})`);
   if (info.architecture === 'mixer') {
     const other = tensors.filter((t) => t !== 'res');
-    if (other.length) throw new ExperimentConfigError(`${entry.id} is an MLP-Mixer: only the block output 'res' is probed (averaged over tokens), not ${other.join(', ')}`);
+    if (other.length)
+      throw new ExperimentConfigError(
+        `${entry.id} is an MLP-Mixer: only the block output 'res' is probed (averaged over tokens), not ${other.join(', ')}`,
+      );
   }
   return {
     ...entry,

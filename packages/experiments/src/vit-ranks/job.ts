@@ -56,9 +56,15 @@ export const PARTIAL_DIR = 'vit-ranks-partial';
 const partialName = (index: number) => join(PARTIAL_DIR, `checkpoint-${index}.bin`);
 
 /** Builds the job of checkpoint `index`, fresh or from a saved state. */
-export function createVitRanksJob(config: VitRanksConfig, prepared: VitRanksPrepared, index: number, resume?: VitRanksState): TrainingJob<VitRanksContext, VitRanksState> {
+export function createVitRanksJob(
+  config: VitRanksConfig,
+  prepared: VitRanksPrepared,
+  index: number,
+  resume?: VitRanksState,
+): TrainingJob<VitRanksContext, VitRanksState> {
   const entry = config.checkpoints[index]!;
-  if (!entry.path || !entry.architecture || !entry.resolution || !entry.layers || !entry.depth) throw new Error(`internal: checkpoint ${entry.id} was not prepared`);
+  if (!entry.path || !entry.architecture || !entry.resolution || !entry.layers || !entry.depth)
+    throw new Error(`internal: checkpoint ${entry.id} was not prepared`);
   const { model, params } = loadModel(entry.path);
   const resolution = entry.resolution;
   const wanted = probes(config, entry);
@@ -79,12 +85,27 @@ export function createVitRanksJob(config: VitRanksConfig, prepared: VitRanksPrep
     const file = join(prepared.runDir, resume.partial.file);
     if (!existsSync(file)) throw new ResumeError(`${file} (the accumulated features of ${entry.id}) is missing; rerun with --force`);
     const bytes = new Uint8Array(readFileSync(file));
-    if (createHash('sha256').update(bytes).digest('hex') !== resume.partial.sha256) throw new ResumeError(`${file} does not have the sha256 the checkpoint recorded; rerun with --force`);
+    if (createHash('sha256').update(bytes).digest('hex') !== resume.partial.sha256)
+      throw new ResumeError(`${file} does not have the sha256 the checkpoint recorded; rerun with --force`);
     const saved = decodePartial(bytes);
-    for (const w of wanted) grams.set(w.tap, new SampleCenteredGram(dims.get(w.tap)!, { rows: saved.header[`rows:${w.tap}`] as number, gram: saved.arrays[`gram:${w.tap}`] as Float64Array }));
+    for (const w of wanted)
+      grams.set(
+        w.tap,
+        new SampleCenteredGram(dims.get(w.tap)!, {
+          rows: saved.header[`rows:${w.tap}`] as number,
+          gram: saved.arrays[`gram:${w.tap}`] as Float64Array,
+        }),
+      );
     for (const b of geluBlocks) {
       const h = saved.header[`top:${b}`] as { max: number; seen: number };
-      tops.set(b, new TopActivations(entry.mlpDim!, activeExamples, { top: saved.arrays[`top:${b}`] as Float32Array, max: h.max ?? -Infinity, seen: h.seen }));
+      tops.set(
+        b,
+        new TopActivations(entry.mlpDim!, activeExamples, {
+          top: saved.arrays[`top:${b}`] as Float32Array,
+          max: h.max ?? -Infinity,
+          seen: h.seen,
+        }),
+      );
     }
     batches = resume.batches;
   } else {
@@ -98,7 +119,15 @@ export function createVitRanksJob(config: VitRanksConfig, prepared: VitRanksPrep
     const dir = join(prepared.runDir, featureDir(config, entry));
     mkdirSync(dir, { recursive: true });
     for (const w of wanted) {
-      writers.set(w.tap, new NpyMatrixWriter(join(dir, `L${w.layer}-${w.tensor}.npy`), config.examples, dims.get(w.tap)!, batches > 0 ? { resumeRows: batches * config.batchSize } : {}));
+      writers.set(
+        w.tap,
+        new NpyMatrixWriter(
+          join(dir, `L${w.layer}-${w.tensor}.npy`),
+          config.examples,
+          dims.get(w.tap)!,
+          batches > 0 ? { resumeRows: batches * config.batchSize } : {},
+        ),
+      );
     }
   }
   let images: VisionImageSource | null = openVisionImages(config.images, { limit: config.examples });

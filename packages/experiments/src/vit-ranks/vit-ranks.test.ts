@@ -3,11 +3,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { crc32, decodeNpy, encodeNpy, readNpz } from '@samrank/data';
+import { decodeNpy, encodeNpy, readNpz } from '@samrank/data';
 import { featureRank } from '@samrank/rank';
 import { activeUnits, ACTIVE_UNIT_PRESETS } from '@samrank/rank';
 import { disposeState, visionCheckpoint } from '@samrank/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { storedZip } from '../../../../test-utils/zip.js';
 import { runCliCaptured } from '../../test/cli-io.js';
 import { selectBackend } from '../cli/backend.js';
 import { SampleCenteredGram, TopActivations } from './accumulators.js';
@@ -53,69 +54,27 @@ function expectRank(actual: number, ref: { rank: number; margin: number }, what:
   else expect(Math.abs(actual - ref.rank), what).toBeLessThanOrEqual(1);
 }
 
-/** A stored zip of .npy entries (what np.savez writes, without ZIP64). */
-function storedZip(entries: Record<string, Uint8Array>): Uint8Array {
-  const chunks: Uint8Array[] = [];
-  const central: Uint8Array[] = [];
-  let offset = 0;
-  for (const [name, data] of Object.entries(entries)) {
-    const n = new TextEncoder().encode(name);
-    const header = (size: number, sig: number) => {
-      const h = new Uint8Array(size + n.length);
-      const v = new DataView(h.buffer);
-      v.setUint32(0, sig, true);
-      return { h, v };
-    };
-    const { h: local, v: lv } = header(30, 0x04034b50);
-    lv.setUint16(4, 20, true);
-    lv.setUint32(14, crc32(data), true);
-    lv.setUint32(18, data.length, true);
-    lv.setUint32(22, data.length, true);
-    lv.setUint16(26, n.length, true);
-    local.set(n, 30);
-    const { h: c, v: cv } = header(46, 0x02014b50);
-    cv.setUint32(16, crc32(data), true);
-    cv.setUint32(20, data.length, true);
-    cv.setUint32(24, data.length, true);
-    cv.setUint16(28, n.length, true);
-    cv.setUint32(42, offset, true);
-    c.set(n, 46);
-    chunks.push(local, data);
-    central.push(c);
-    offset += local.length + data.length;
-  }
-  const size = central.reduce((a, c) => a + c.length, 0);
-  const end = new Uint8Array(22);
-  const ev = new DataView(end.buffer);
-  ev.setUint32(0, 0x06054b50, true);
-  ev.setUint16(8, central.length, true);
-  ev.setUint16(10, central.length, true);
-  ev.setUint32(12, size, true);
-  ev.setUint32(16, offset, true);
-  const all = [...chunks, ...central, end];
-  const out = new Uint8Array(all.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of all) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** The fixture ViT with its keys renamed to the pre-Linen spelling of the published ImageNet checkpoints. */
 function preLinenVit(): Record<string, Uint8Array> {
   const arrays = readNpz(join(FIXTURES, 'vit.npz'));
-  const rename: Record<string, string> = { MultiHeadDotProductAttention_0: 'MultiHeadDotProductAttention_1', LayerNorm_1: 'LayerNorm_2', MlpBlock_0: 'MlpBlock_3' };
+  const rename: Record<string, string> = {
+    MultiHeadDotProductAttention_0: 'MultiHeadDotProductAttention_1',
+    LayerNorm_1: 'LayerNorm_2',
+    MlpBlock_0: 'MlpBlock_3',
+  };
   const out: Record<string, Uint8Array> = {};
   for (const [k, a] of Object.entries(arrays)) {
-    const key = k.split('/').map((p, i) => (i === 2 && rename[p]) || p).join('/');
+    const key = k
+      .split('/')
+      .map((p, i) => (i === 2 && rename[p]) || p)
+      .join('/');
     out[`${key}.npy`] = encodeNpy('<f4', a.shape, a.data);
   }
   return out;
 }
 
 describe('vit-ranks accumulators', () => {
-  it('the streamed row-centred Gram gives @samrank/rank\'s rank and spectrum; the streamed GeLU count gives activeUnits', () => {
+  it("the streamed row-centred Gram gives @samrank/rank's rank and spectrum; the streamed GeLU count gives activeUnits", () => {
     const x = tf.mul(tf.randomNormal([70, 24], 0, 1, 'float32', 1), tf.linspace(3, 0.01, 24)) as tf.Tensor2D;
     const g = new SampleCenteredGram(24);
     for (let s = 0; s < 70; s += 16) g.add(tf.slice(x, [s, 0], [Math.min(16, 70 - s), 24]) as tf.Tensor2D);
@@ -141,7 +100,10 @@ describe('the fixture checkpoints (fixtures/vision): every tensor of every block
     const ck = visionCheckpoint(readNpz(join(FIXTURES, `${kind}.npz`)));
     expect(ck.architecture).toBe(kind);
     const images = decodeNpy(new Uint8Array(readFileSync(join(FIXTURES, 'images.npy'))), 'images.npy');
-    const x = tf.tensor4d(Float32Array.from(images.data, (v) => 2 * (v / 255 - 0.5)), images.shape as [number, number, number, number]);
+    const x = tf.tensor4d(
+      Float32Array.from(images.data, (v) => 2 * (v / 255 - 0.5)),
+      images.shape as [number, number, number, number],
+    );
     const out = ck.model.apply(ck.params, null, x, { training: false, output: false, taps: ck.model.tapNames });
     const lines: string[] = [];
     for (const [layer, tensors] of Object.entries(expected.models[kind].layers)) {
@@ -151,7 +113,9 @@ describe('the fixture checkpoints (fixtures/vision): every tensor of every block
         const g = new SampleCenteredGram(t.shape[1]);
         g.add(t);
         expectRank(g.rank(expected.threshold), ref, `${kind} L${layer}.${tensor} rank`);
-        lines.push(`${kind} L${layer}.${tensor}: max |diff| ${maxAbs.toExponential(2)}, rank ${g.rank(expected.threshold)} (reference ${ref.rank}, margin ${ref.margin.toExponential(1)})`);
+        lines.push(
+          `${kind} L${layer}.${tensor}: max |diff| ${maxAbs.toExponential(2)}, rank ${g.rank(expected.threshold)} (reference ${ref.rank}, margin ${ref.margin.toExponential(1)})`,
+        );
       }
     }
     console.log(lines.join('\n'));
@@ -167,11 +131,14 @@ describe('samrank-repro vit-ranks', () => {
 
   it.each([
     ['Linen names', () => join(FIXTURES, 'vit.npz')],
-    ['pre-Linen names', () => {
-      const p = join(tmp, 'vit-pre-linen.npz');
-      writeFileSync(p, storedZip(preLinenVit()));
-      return p;
-    }],
+    [
+      'pre-Linen names',
+      () => {
+        const p = join(tmp, 'vit-pre-linen.npz');
+        writeFileSync(p, storedZip(preLinenVit()));
+        return p;
+      },
+    ],
   ])('reproduces the reference features and ranks of the fixture ViT (%s)', async (naming, path) => {
     const out = join(tmp, `vit-${naming.replace(/\W/g, '')}`);
     const r = await cli(['--checkpoint', path(), '--images', images, ...all, '--out', out]);
@@ -180,7 +147,9 @@ describe('samrank-repro vit-ranks', () => {
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
     expect(results).toMatchObject({ experiment: 'vit-ranks', architecture: 'vit', examples: 48, threshold: 0.99 });
     expect(results.command).toContain('--checkpoint');
-    expect(results.checkpoints[0].description).toMatch(naming === 'pre-Linen names' ? /\(pre-Linen names\)$/ : /^ViT: 3 blocks, width 24, 3 heads, MLP 48/);
+    expect(results.checkpoints[0].description).toMatch(
+      naming === 'pre-Linen names' ? /\(pre-Linen names\)$/ : /^ViT: 3 blocks, width 24, 3 heads, MLP 48/,
+    );
     expect(results.ranks).toHaveLength(21);
     for (const { layer, tensor, rank } of results.ranks as { layer: number; tensor: string; rank: number }[]) {
       const ref = expected.models.vit.layers[String(layer)]![tensor]!;
@@ -198,11 +167,24 @@ describe('samrank-repro vit-ranks', () => {
 
   it('the fixture Mixer: token-averaged block outputs, ranks as recorded', async () => {
     const out = join(tmp, 'mixer');
-    const r = await cli(['--checkpoint', join(FIXTURES, 'mixer.npz'), '--images', images, '--layers', '1,2,3', '--examples', '48', '--out', out, '--json']);
+    const r = await cli([
+      '--checkpoint',
+      join(FIXTURES, 'mixer.npz'),
+      '--images',
+      images,
+      '--layers',
+      '1,2,3',
+      '--examples',
+      '48',
+      '--out',
+      out,
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const results = JSON.parse(r.stdout);
     expect(results.architecture).toBe('mixer');
-    for (const { layer, rank } of results.ranks as { layer: number; rank: number }[]) expectRank(rank, expected.models.mixer.layers[String(layer)]!['res']!, `mixer L${layer}`);
+    for (const { layer, rank } of results.ranks as { layer: number; rank: number }[])
+      expectRank(rank, expected.models.mixer.layers[String(layer)]!['res']!, `mixer L${layer}`);
     expect(results.comparisons).toEqual([]);
   });
 
@@ -219,9 +201,18 @@ describe('samrank-repro vit-ranks', () => {
     const reshaped = { ...entries, 'cls.npy': encodeNpy('<f4', [1, 1, 23], new Float32Array(23)) };
     const ints = { ...entries, 'cls.npy': encodeNpy('|u1', [1, 1, 24], new Uint8Array(24)) };
     const cases: [string[], RegExp][] = [
-      [['--checkpoint', bad('cut.npz', vit.subarray(0, vit.length - 100))], /CorruptFileError: .*cut\.npz: .*(truncated|central directory)/],
-      [['--checkpoint', bad('missing.npz', storedZip(without))], /CheckpointKeysError: the checkpoint does not fit a ViT: missing key Transformer\/encoderblock_1\/LayerNorm_1\/scale \(Linen numbering/],
-      [['--checkpoint', bad('shape.npz', storedZip(reshaped))], /CheckpointKeysError: .*wrong shape: cls is \[1,1,23\], expected \[1,1,24\]/],
+      [
+        ['--checkpoint', bad('cut.npz', vit.subarray(0, vit.length - 100))],
+        /CorruptFileError: .*cut\.npz: .*(truncated|central directory)/,
+      ],
+      [
+        ['--checkpoint', bad('missing.npz', storedZip(without))],
+        /CheckpointKeysError: the checkpoint does not fit a ViT: missing key Transformer\/encoderblock_1\/LayerNorm_1\/scale \(Linen numbering/,
+      ],
+      [
+        ['--checkpoint', bad('shape.npz', storedZip(reshaped))],
+        /CheckpointKeysError: .*wrong shape: cls is \[1,1,23\], expected \[1,1,24\]/,
+      ],
       [['--checkpoint', bad('ints.npz', storedZip(ints))], /NpyFormatError: .*cls: dtype '\|u1' is not a float array/],
       [['--checkpoint', join(tmp, 'nope.npz')], /DatasetNotFoundError/],
       [['--checkpoint', join(FIXTURES, 'vit.npz'), '--layers', '4'], /has 3 blocks: --layers 4 is out of range/],
@@ -233,7 +224,14 @@ describe('samrank-repro vit-ranks', () => {
       [['--checkpoint', join(FIXTURES, 'vit.npz'), '--images', join(FIXTURES, 'vit.npz')], /NpyFormatError|not an \.npy/],
     ];
     for (const [args, message] of cases) {
-      const r = await cli([...(args.includes('--images') ? [] : ['--images', images]), ...args, '--examples', '8', '--out', join(tmp, `bad-${cases.findIndex((c) => c[0] === args)}`)]);
+      const r = await cli([
+        ...(args.includes('--images') ? [] : ['--images', images]),
+        ...args,
+        '--examples',
+        '8',
+        '--out',
+        join(tmp, `bad-${cases.findIndex((c) => c[0] === args)}`),
+      ]);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
       expect(r.stderr).toMatch(message);
@@ -242,7 +240,10 @@ describe('samrank-repro vit-ranks', () => {
 
   it('Ctrl-C saves the batches done; --resume continues to the same ranks as an uninterrupted run', async () => {
     const out = join(tmp, 'resume');
-    const first = await cli(['--checkpoint', join(FIXTURES, 'vit.npz'), '--images', images, '--examples', '48', '--batch-size', '16', '--out', out], true);
+    const first = await cli(
+      ['--checkpoint', join(FIXTURES, 'vit.npz'), '--images', images, '--examples', '48', '--batch-size', '16', '--out', out],
+      true,
+    );
     expect(first.code).toBe(130);
     expect(first.stderr).toMatch(/resume with: samrank-repro vit-ranks --resume --out/);
     const second = await cli(['--resume', '--out', out]);
@@ -251,11 +252,16 @@ describe('samrank-repro vit-ranks', () => {
     expect(ranks.map((r) => r.layer)).toEqual([2, 3]);
     for (const r of ranks) expectRank(r.rank, expected.models.vit.layers[String(r.layer)]!['res']!, `L${r.layer}`);
     // Mid-job: a job saved after one batch and rebuilt from that state ends where an uninterrupted one does.
-    const config = (await vitRanksDefinition.prepare(
-      resolveVitRanksConfig({}, { checkpoint: join(FIXTURES, 'vit.npz'), images, examples: 48, batchSize: 16, tensors: ['att', 'res'], saveFeatures: true }),
-      () => {},
-      { runDir: join(tmp, 'mid') },
-    )).config as VitRanksConfig;
+    const config = (
+      await vitRanksDefinition.prepare(
+        resolveVitRanksConfig(
+          {},
+          { checkpoint: join(FIXTURES, 'vit.npz'), images, examples: 48, batchSize: 16, tensors: ['att', 'res'], saveFeatures: true },
+        ),
+        () => {},
+        { runDir: join(tmp, 'mid') },
+      )
+    ).config as VitRanksConfig;
     mkdirSync(join(tmp, 'mid'), { recursive: true });
     const a = createVitRanksJob(config, { runDir: join(tmp, 'mid') }, 0);
     await a.step(0);

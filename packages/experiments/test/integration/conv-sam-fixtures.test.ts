@@ -35,9 +35,19 @@ function check(what: string, actual: ArrayLike<number>, expected: unknown, tol: 
 /** Zero channels appended to the conv output (and zero rows of the dense kernel). */
 function padParam(name: string, t: tf.Tensor, extra: number): tf.Tensor {
   if (extra === 0) return t;
-  if (name === 'conv_kernel') return tf.pad(t, [[0, 0], [0, 0], [0, 0], [0, extra]]);
+  if (name === 'conv_kernel')
+    return tf.pad(t, [
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, extra],
+    ]);
   if (name === 'conv_bias') return tf.pad(t, [[0, extra]]);
-  if (name === 'dense_kernel') return tf.pad(t, [[0, extra], [0, 0]]);
+  if (name === 'dense_kernel')
+    return tf.pad(t, [
+      [0, extra],
+      [0, 0],
+    ]);
   return t;
 }
 
@@ -50,7 +60,11 @@ function original(name: string, t: tf.Tensor, channels: number): tf.Tensor {
   return tf.slice(t, begin, size);
 }
 
-for (const [backend, extra] of [['cpu', 0], ['wasm', 0], ['wasm', 4]] as const) {
+for (const [backend, extra] of [
+  ['cpu', 0],
+  ['wasm', 0],
+  ['wasm', 4],
+] as const) {
   describe(`conv SAM fixtures through the models' conv path (${backend}${extra ? `, ${extra} zero channels: direct filter gradient` : ''})`, () => {
     for (const name of ['conv_sam_step.json', 'conv_sam_momentum_wd.json']) {
       it(name, async () => {
@@ -90,7 +104,9 @@ for (const [backend, extra] of [['cpu', 0], ['wasm', 0], ['wasm', 4]] as const) 
           const eps = e['eps'] as Record<string, unknown>;
           const perturbed: ParamValues = {};
           for (const n of NAMES) {
-            perturbed[n] = tf.tidy(() => tf.add(params[n]!, padParam(n, tf.reshape(tf.tensor(flat(eps[n])), original(n, params[n]!, channels).shape), extra)));
+            perturbed[n] = tf.tidy(() =>
+              tf.add(params[n]!, padParam(n, tf.reshape(tf.tensor(flat(eps[n])), original(n, params[n]!, channels).shape), extra)),
+            );
           }
           const names = [...NAMES];
           const gp = tf.grads((...ts: tf.Tensor[]) => loss(Object.fromEntries(names.map((n, i) => [n, ts[i]!]))))(
@@ -101,13 +117,19 @@ for (const [backend, extra] of [['cpu', 0], ['wasm', 0], ['wasm', 4]] as const) 
           );
           tf.dispose([...gp, ...Object.values(perturbed)]);
           // The SAM step itself (optim's SAM over this model).
-          const value = sam.minimize(() => loss(params), true, NAMES.map((n) => params[n]!));
+          const value = sam.minimize(
+            () => loss(params),
+            true,
+            NAMES.map((n) => params[n]!),
+          );
           check('loss_before (SAM)', value!.dataSync(), e['loss_before'], tol);
           value!.dispose();
           for (const n of NAMES) check(`params_after ${n}`, orig(n, params[n]!), (e['params_after'] as Record<string, unknown>)[n], tol);
           if (extra) {
             // The zero channels got zero gradients and zero perturbations: still exactly zero.
-            const padded = tf.tidy(() => tf.sum(tf.abs(tf.slice(params['conv_kernel']!, [0, 0, 0, channels], [-1, -1, -1, extra]))).dataSync()[0]);
+            const padded = tf.tidy(
+              () => tf.sum(tf.abs(tf.slice(params['conv_kernel']!, [0, 0, 0, channels], [-1, -1, -1, extra]))).dataSync()[0],
+            );
             expect(padded).toBe(0);
           }
           const after = tf.tidy(() => loss(params));

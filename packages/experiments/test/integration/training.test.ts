@@ -27,10 +27,14 @@ describe('BatchNorm modes under SAM', () => {
       const stemMean = tf.tidy(() => tf.mean(tf.conv2d(x, params['conv1.weight'] as tf.Tensor4D, 1, 'same'), [0, 1, 2]).dataSync());
       const sam = new SAM(tf.train.sgd(0.01), { rho: 0.05 });
       const passes: string[] = [];
-      sam.minimize(({ pass }) => {
-        passes.push(pass);
-        return classificationLoss(m, params, store, x, y, pass === 'first' ? 'train' : second)();
-      }, false, Object.values(params));
+      sam.minimize(
+        ({ pass }) => {
+          passes.push(pass);
+          return classificationLoss(m, params, store, x, y, pass === 'first' ? 'train' : second)();
+        },
+        false,
+        Object.values(params),
+      );
       const got = read(store, 'bn1');
       sam.dispose();
       store.dispose();
@@ -55,13 +59,27 @@ describe('micro-batching through SAM (ρ = 0: accumulated SGD)', () => {
     const { params, state } = m.init(4);
     const store = new BatchNormStateStore(state);
     const x = tf.randomNormal([batch, 32, 32, 3], 0, 1, 'float32', seed) as tf.Tensor4D;
-    const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), 'int32');
+    const y = tf.tensor1d(
+      Array.from({ length: batch }, (_, i) => i % 10),
+      'int32',
+    );
     // Stem output means of the two halves of the batch at the initial weights (what BatchNorm sees in the step).
     const half = (start: number) =>
-      tf.tidy(() => tf.mean(tf.conv2d(tf.slice(x, [start, 0, 0, 0], [batch / 2, 32, 32, 3]), params['conv1.weight'] as tf.Tensor4D, 1, 'same'), [0, 1, 2]).dataSync());
+      tf.tidy(() =>
+        tf
+          .mean(
+            tf.conv2d(tf.slice(x, [start, 0, 0, 0], [batch / 2, 32, 32, 3]), params['conv1.weight'] as tf.Tensor4D, 1, 'same'),
+            [0, 1, 2],
+          )
+          .dataSync(),
+      );
     const halves = [half(0), half(batch / 2)];
     const sam = new SAM(tf.train.sgd(0.1), { rho: 0, microBatches: chunks });
-    const loss = sam.minimize((c) => classificationLoss(m, params, store, sliceChunk(x, c), sliceChunk(y, c), mode)(), true, Object.values(params))!;
+    const loss = sam.minimize(
+      (c) => classificationLoss(m, params, store, sliceChunk(x, c), sliceChunk(y, c), mode)(),
+      true,
+      Object.values(params),
+    )!;
     const out = {
       params: Object.fromEntries(Object.entries(params).map(([n, v]) => [n, Array.from(v.dataSync())])),
       runningMean: read(store, 'layer1.0.bn1'),
@@ -114,7 +132,13 @@ describe('micro-batching through SAM (ρ = 0: accumulated SGD)', () => {
  * 50 alternating SGD and SAM steps with micro-batches and BatchNorm updates; returns the kernel names of one
  * SAM step and checks that the live tensors (and, with `heap`, the backend's data ids) do not change.
  */
-async function fiftySteps(opts: { width: number; batch: number; micro: number; samMicroBatches: boolean; heap: boolean }): Promise<Set<string>> {
+async function fiftySteps(opts: {
+  width: number;
+  batch: number;
+  micro: number;
+  samMicroBatches: boolean;
+  heap: boolean;
+}): Promise<Set<string>> {
   const { width, batch, micro } = opts;
   const m = preActResNet18({ width, numClasses: 4 });
   const { params, state } = m.init(1);
@@ -124,7 +148,10 @@ async function fiftySteps(opts: { width: number; batch: number; micro: number; s
   const chunks = opts.samMicroBatches ? batch / micro : 1;
   const sam = new SAM(tf.train.sgd(0.01), { rho: 0.05, weightDecay: 5e-4, microBatches: chunks });
   const x = tf.randomNormal([batch, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
-  const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => (3 * i) % 4), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: batch }, (_, i) => (3 * i) % 4),
+    'int32',
+  );
   const vars = Object.values(params);
   const step = (i: number) => {
     if (i % 2 === 0) {
@@ -167,11 +194,16 @@ describe("memory on wasm, through @samrank/backend's kernels", () => {
     await setupBackend({ backend: 'cpu', quiet: true });
   });
 
-  it('numTensors and the heap\'s data ids unchanged across 50 SGD/SAM steps at width 8 (channel counts the own kernels take)', async () => {
+  it("numTensors and the heap's data ids unchanged across 50 SGD/SAM steps at width 8 (channel counts the own kernels take)", async () => {
     const names = await fiftySteps({ width: 8, batch: 4, micro: 2, samMicroBatches: true, heap: true });
-    for (const kernel of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'SamrankChannelMoments', 'SamrankBatchNormGrad', 'SamrankScaleShift']) {
+    for (const kernel of [
+      'Conv2DBackpropFilter',
+      'Conv2DBackpropInput',
+      'SamrankChannelMoments',
+      'SamrankBatchNormGrad',
+      'SamrankScaleShift',
+    ]) {
       expect(names.has(kernel)).toBe(true);
     }
   }, 120_000);
 });
-

@@ -27,7 +27,12 @@ describe('two-layer net under SAM', () => {
         const step = fx.steps[0];
         const tol = fx.tolerances.float32;
         const net = twoLayer({ inputDim: d, hiddenUnits: m, biases: false, runs });
-        const init: TwoLayerParams = { W: Float64Array.from(flat(fx.params_before.W)), b: new Float64Array(m), a: Float64Array.from(fx.params_before.a), c: 0 };
+        const init: TwoLayerParams = {
+          W: Float64Array.from(flat(fx.params_before.W)),
+          b: new Float64Array(m),
+          a: Float64Array.from(fx.params_before.a),
+          c: 0,
+        };
         const params = net.createParams(Array.from({ length: runs }, () => init));
         const X: number[][] = step.X;
         const y: number[] = step.y;
