@@ -4,11 +4,11 @@
  * folder, and a kill -9 while results are being written.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/temp-dir.js';
 
 const pkgDir = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(pkgDir, 'bin', 'samrank-repro.js');
@@ -54,7 +54,7 @@ let reference = '';
 
 beforeAll(async () => {
   if (!existsSync(join(pkgDir, 'dist', 'cli.js'))) throw new Error('dist/cli.js is missing: run `npm run build` first');
-  const dir = mkdtempSync(join(tmpdir(), 'samrank-ref-'));
+  const dir = tempDir('samrank-ref-');
   const run = start([...ARGS, '--out', dir]);
   expect(await run.code, run.stderr()).toBe(0);
   reference = readFileSync(join(dir, 'results.json'), 'utf8');
@@ -62,7 +62,7 @@ beforeAll(async () => {
 
 describe('interrupt and --resume', () => {
   it('SIGINT saves a checkpoint (exit 130) and --resume finishes with the same results.json', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'samrank-int-'));
+    const dir = tempDir('samrank-int-');
     const run = start([...ARGS, '--out', dir]);
     await waitFor(() => checkpointIteration(dir) >= 60);
     run.kill('SIGINT');
@@ -81,7 +81,7 @@ describe('interrupt and --resume', () => {
   }, 120_000);
 
   it('after SIGKILL, --resume continues from the last periodic checkpoint to the same results.json', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'samrank-kill-'));
+    const dir = tempDir('samrank-kill-');
     const run = start([...ARGS, '--out', dir]);
     await waitFor(() => checkpointIteration(dir) >= 150);
     run.kill('SIGKILL');
@@ -93,7 +93,7 @@ describe('interrupt and --resume', () => {
   }, 120_000);
 
   it('refuses to resume on another backend', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'samrank-be-'));
+    const dir = tempDir('samrank-be-');
     const run = start([...ARGS, '--out', dir]);
     await waitFor(() => checkpointIteration(dir) >= 0);
     run.kill('SIGKILL');
@@ -104,7 +104,7 @@ describe('interrupt and --resume', () => {
   }, 120_000);
 
   it('two runs into one folder: exactly one runs, the other exits 2 naming the holder', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'samrank-race-'));
+    const dir = tempDir('samrank-race-');
     const first = start([...ARGS, '--out', dir]);
     await waitFor(() => existsSync(join(dir, '.samrank-lock')));
     const second = start([...ARGS, '--out', dir]);
@@ -119,7 +119,7 @@ describe('interrupt and --resume', () => {
   }, 120_000);
 
   it('kill -9 while the outputs are written leaves no torn file; --resume then finishes identically', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'samrank-torn-'));
+    const dir = tempDir('samrank-torn-');
     // Every atomic write pauses between fsync and rename: the kill lands inside one of them.
     const run = start([...ARGS, '--out', dir], { SAMRANK_TEST_WRITE_PAUSE_MS: '400' });
     await waitFor(() => readdirSync(dir).some((f) => f.endsWith('.tmp')) && checkpointIteration(dir) >= 0);

@@ -1,14 +1,15 @@
 import '@tensorflow/tfjs-layers';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/temp-dir.js';
 import { runCliCaptured } from '../../test/cli-io.js';
 import { counterExperiment } from '../../test/counter-experiment.js';
 import { reproducingArgs } from './program.js';
 
 const cli = (...args: string[]) => runCliCaptured(args);
-const tmp = mkdtempSync(join(tmpdir(), 'samrank-cli-'));
+const tmp = tempDir('samrank-cli-');
 let n = 0;
 const fresh = () => join(tmp, `out-${n++}`);
 
@@ -102,7 +103,7 @@ describe('samrank-repro argument handling', () => {
   });
 
   it('--resume on a folder without a checkpoint exits 2 and says so', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'samrank-cli-'));
+    const dir = tempDir('samrank-cli-');
     const r = await cli('teacher-student', '--resume', '--out', dir, '--backend', 'cpu');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no checkpoint to resume: .*checkpoint\.json does not exist/);

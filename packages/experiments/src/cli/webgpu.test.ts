@@ -5,11 +5,11 @@
  * directly).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/temp-dir.js';
 
 const pkgDir = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(pkgDir, 'bin', 'samrank-repro.js');
@@ -17,7 +17,7 @@ const repoRoot = join(pkgDir, '..', '..');
 
 describe('samrank-repro --backend webgpu without a WebGPU adapter', () => {
   it('exits 2 with one line naming the reason', () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'samrank-webgpu-')), 'run');
+    const out = join(tempDir('samrank-webgpu-'), 'run');
     const run = spawnSync(process.execPath, [bin, 'teacher-student', '--preset', 'smoke', '--backend', 'webgpu', '--out', out], {
       encoding: 'utf8',
       env: { ...process.env, CI: '1' },
@@ -36,7 +36,7 @@ describe('samrank-repro --backend webgpu without a WebGPU adapter', () => {
 
 describe('scripts/gpu-check.mjs (the GPU check) up to the adapter', () => {
   it('runs its checks on the cpu backend in a dry run, all passing, and writes gpu.json and gpu.md', () => {
-    const out = mkdtempSync(join(tmpdir(), 'samrank-gpu-check-'));
+    const out = tempDir('samrank-gpu-check-');
     const run = spawnSync(
       process.execPath,
       [join(repoRoot, 'scripts', 'gpu-check.mjs'), '--backend', 'cpu', '--dry', '--sections', 'checks,rank', '--out', out],

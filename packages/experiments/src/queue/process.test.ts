@@ -4,11 +4,11 @@
  * stopped with Ctrl-C mid-job, and the outputs compared byte for byte with the local command's.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/temp-dir.js';
 import { HAS_OPENSSL, HAS_REDIS, NO_REDIS_MESSAGE, type TestRedis, makeTlsFiles, startRedis } from '../../test/redis-server.js';
 
 if (!HAS_REDIS) console.warn(NO_REDIS_MESSAGE);
@@ -78,7 +78,7 @@ function outputs(dir: string) {
 }
 
 async function localRun(args: string[]): Promise<{ results: string; history: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'samrank-qlocal-'));
+  const dir = tempDir('samrank-qlocal-');
   const run = start([...args, '--out', dir]);
   expect(await run.code, run.stderr()).toBe(0);
   return outputs(dir);
@@ -103,7 +103,7 @@ describe.skipIf(!HAS_REDIS)('job queue with worker processes (real Redis)', () =
 
   it('must-show: teacher-student smoke, 3 seeds, two workers, the one training killed with kill -9 a few seconds in: the same runs as the local command', async () => {
     const [a, b] = await workers(redis.url, 2);
-    const dir = mkdtempSync(join(tmpdir(), 'samrank-qkill-'));
+    const dir = tempDir('samrank-qkill-');
     const submit = start([...TEACHER_STUDENT, '--queue', redis.url, '--out', dir]);
     await waitFor(() => /: starting$/m.test(a!.stderr() + b!.stderr()), 'a worker to take the job');
     const [holder, other] = /: starting$/m.test(a!.stderr()) ? [a!, b!] : [b!, a!];
@@ -119,7 +119,7 @@ describe.skipIf(!HAS_REDIS)('job queue with worker processes (real Redis)', () =
 
   it('Ctrl-C of a worker checkpoints its job and hands it back; another worker finishes it, identically', async () => {
     const [a, b] = await workers(redis.url, 2);
-    const dir = mkdtempSync(join(tmpdir(), 'samrank-qint-'));
+    const dir = tempDir('samrank-qint-');
     const submit = start([...TEACHER_STUDENT, '--queue', redis.url, '--out', dir]);
     await waitFor(() => /: starting$/m.test(a!.stderr() + b!.stderr()), 'a worker to take the job');
     const [holder, other] = /: starting$/m.test(a!.stderr()) ? [a!, b!] : [b!, a!];
@@ -136,7 +136,7 @@ describe.skipIf(!HAS_REDIS)('job queue with worker processes (real Redis)', () =
   it('a sweep of four jobs over two worker processes equals the local run', async () => {
     const local = await localRun(CLASSIFICATION);
     const pool = await workers(redis.url, 2);
-    const dir = mkdtempSync(join(tmpdir(), 'samrank-qcls-'));
+    const dir = tempDir('samrank-qcls-');
     const submit = start([...CLASSIFICATION, '--queue', redis.url, '--out', dir]);
     expect(await submit.code, submit.stderr()).toBe(0);
     expect(outputs(dir)).toEqual(local);
@@ -150,7 +150,7 @@ describe.skipIf(!HAS_REDIS || !HAS_OPENSSL)('job queue over TLS (rediss://) with
   let ca: string;
 
   beforeAll(async () => {
-    const files = makeTlsFiles(mkdtempSync(join(tmpdir(), 'samrank-tls-')));
+    const files = makeTlsFiles(tempDir('samrank-tls-'));
     ca = files.ca;
     redis = await startRedis({ password: 'tls-Secret-42', tls: files });
   }, 60_000);
@@ -169,7 +169,7 @@ describe.skipIf(!HAS_REDIS || !HAS_OPENSSL)('job queue over TLS (rediss://) with
       () => /: serving queue jobs-cpu of rediss:\/\/\*\*\*@127\.0\.0\.1:\d+\/0 on cpu/.test(worker.stderr()),
       'the worker to start',
     );
-    const dir = mkdtempSync(join(tmpdir(), 'samrank-qtls-'));
+    const dir = tempDir('samrank-qtls-');
     const args = ['teacher-student', '--preset', 'smoke', '--seeds', '1', '--rho', '0,0.4', '--iterations', '200', '--backend', 'cpu'];
     const submit = start([...args, '--queue', redis.url, '--out', dir], trust);
     expect(await submit.code, submit.stderr()).toBe(0);

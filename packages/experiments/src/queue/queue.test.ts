@@ -3,11 +3,11 @@
  * when redis-server is not installed): the CLI in-process with the counter experiment (a job per run, four
  * jobs), BullMQ workers in-process. Worker processes and kill -9 are in queue/process.test.ts.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/temp-dir.js';
 import { runCliCaptured } from '../../test/cli-io.js';
 import { counterExperiment } from '../../test/counter-experiment.js';
 import { HAS_REDIS, NO_REDIS_MESSAGE, type TestRedis, freePort, startRedis } from '../../test/redis-server.js';
@@ -21,7 +21,12 @@ const PASSWORD = 'q-test-Pa55word';
 const experiments = [counterExperiment];
 const SWEEP = ['counter', '--backend', 'cpu'];
 
-const tmp = (name: string) => mkdtempSync(join(tmpdir(), `samrank-queue-${name}-`));
+const made: string[] = [];
+const tmp = (name: string) => {
+  const dir = tempDir(`samrank-queue-${name}-`);
+  made.push(dir);
+  return dir;
+};
 const cli = (...args: string[]) => runCliCaptured(args, { experiments });
 
 /** In-process workers on `url`; their log lines are collected. */
