@@ -28,9 +28,9 @@ export interface TorchTiming {
 
 /**
  * The environment for a numpy/PyTorch reference process: OpenBLAS told the CPU's best kernel family, because
- * Debian's OpenBLAS detects AVX-512 Xeons and EPYCs of this kind as `Prescott` and runs its generic kernels (3–4×
- * slower on a Gram), and an inherited OPENBLAS_CORETYPE (this machine's shell sets Haswell) would hold it below
- * AVX-512. SkylakeX where the CPU has AVX-512, Haswell where it has AVX2; SAMRANK_REFERENCE_CORETYPE overrides.
+ * Debian's OpenBLAS has detected some of the project's AVX-512 machines as `Prescott` and run its generic kernels
+ * (3–4× slower on a Gram), and an inherited OPENBLAS_CORETYPE (this machine's shell sets Haswell) would hold it
+ * below AVX-512. The reference scripts report the kernels OpenBLAS then used (bench/blas_info.py). SkylakeX where the CPU has AVX-512, Haswell where it has AVX2; SAMRANK_REFERENCE_CORETYPE overrides.
  * Only the reference process gets it; `blasCoretype` says what was set, for the benchmark JSON.
  */
 export function referenceEnv(): { env: NodeJS.ProcessEnv; blasCoretype: string | undefined } {

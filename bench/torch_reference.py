@@ -14,7 +14,7 @@ so a ratio ours / PyTorch says what switching costs or gains. Sections:
   vit_b16_224_b<B>            ViT-B/16 (pre-LN blocks, LayerNorm eps 1e-6, GELU tanh, 1000 classes) at 224 px: one
                               eval-mode forward of a batch of B under no_grad, with the process's peak RSS
 
-Prints one JSON line, {"torch", "numpy", "threads", "device", "blas" (the BLAS libraries loaded), "results": {section: {step: {"median_ms", "min_ms",
+Prints one JSON line, {"torch", "numpy", "threads", "device", "blas" ({"libraries", "openblas_core"}: bench/blas_info.py), "results": {section: {step: {"median_ms", "min_ms",
 "reps"}}}} (with --device cuda also "device_name", "cudnn_allow_tf32", "cudnn_benchmark"); --out writes the same
 object to a file. Run it with Debian's interpreter: /usr/bin/python3 (python3-torch). On CUDA each timed step ends
 with torch.cuda.synchronize(); cuDNN runs with PyTorch's defaults (TF32 convolutions allowed), as a user gets them,
@@ -32,17 +32,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from blas_info import blas_info
 
 RHO = 0.1
 
-
-def blas_library():
-    """The BLAS shared libraries this process has loaded (from /proc/self/maps), so a benchmark says which ran."""
-    try:
-        with open("/proc/self/maps") as f:
-            return sorted({line.split()[-1] for line in f if "blas" in line.split()[-1].lower()})
-    except OSError:
-        return []
 
 
 def summary(times_ms: list[float]) -> dict:
@@ -309,7 +302,7 @@ def main() -> None:
         torch.backends.cuda.matmul.allow_tf32 = False
     torch.set_num_threads(args.threads)
     results = {name: run_section(name, args.quick) for name in args.only.split(",") if name}
-    out = {"torch": torch.__version__, "numpy": np.__version__, "threads": args.threads, "device": str(DEVICE), "blas": blas_library(), "results": results}
+    out = {"torch": torch.__version__, "numpy": np.__version__, "threads": args.threads, "device": str(DEVICE), "blas": blas_info(), "results": results}
     if DEVICE.type == "cuda":
         out.update(
             device_name=torch.cuda.get_device_name(DEVICE),

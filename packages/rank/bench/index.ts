@@ -29,7 +29,7 @@ interface NumpyResult {
   gram_ms: number;
   eigvalsh64_ms: number;
   rank99: number;
-  blas?: string[];
+  blas?: { libraries: string[]; openblas_core: string | null };
 }
 
 function numpy(n: number, d: number, write: boolean): NumpyResult | null {
@@ -126,8 +126,12 @@ for (const d of [256, 512]) {
     if (np && r === 0 && np.rank99 !== rank) console.warn(`rank differs from numpy: ours ${rank}, numpy ${np.rank99}`);
   }
   // The machine is shared: record how busy it was, since both timings move with it.
-  const blas = first?.blas?.find((lib) => /openblas|mkl|blis/i.test(lib)) ?? first?.blas?.[0] ?? 'unknown';
-  const load = `1-min load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores; numpy BLAS ${blas}, OPENBLAS_CORETYPE=${referenceEnv().blasCoretype ?? '(detected)'}`;
+  const blas = first?.blas
+    ? first.blas.openblas_core
+      ? `OpenBLAS ${first.blas.openblas_core} kernels`
+      : first.blas.libraries.join(', ') || 'none loaded'
+    : 'unknown';
+  const load = `1-min load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores; numpy BLAS: ${blas} (OPENBLAS_CORETYPE=${referenceEnv().blasCoretype ?? 'not set'})`;
   const withRef = (name: string, ms: number[], refName: string, refMs: number[], notes: string): BenchEntry => ({
     name,
     ms: Number(medianOf(ms).toFixed(2)),

@@ -9,11 +9,15 @@ Hc = H - mean(H, 0); G = Hc.T @ Hc; eigvalsh(G) (float32 throughout), plus the G
 the float64 Gram. Prints one JSON line of median milliseconds, the 99% rank and the BLAS library loaded.
 """
 import json
+from pathlib import Path
 import statistics
 import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
+from blas_info import blas_info  # noqa: E402
 
 n, d, reps, prefix = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 rng = np.random.default_rng(0)
@@ -23,14 +27,6 @@ H = (np.maximum(Z @ P, 0) + 0.05 * rng.standard_normal((n, d)).astype(np.float32
 if "--write" in sys.argv:
     H.tofile(prefix + ".f32")
 
-
-def blas_library():
-    """The BLAS shared libraries this process has loaded (from /proc/self/maps), so a benchmark says which ran."""
-    try:
-        with open("/proc/self/maps") as f:
-            return sorted({line.split()[-1] for line in f if "blas" in line.split()[-1].lower()})
-    except OSError:
-        return []
 
 
 def rank_from_var(var, thr=0.99):
@@ -69,5 +65,5 @@ def median_ms(fn):
 print(json.dumps({
     "n": n, "d": d, "numpy": np.__version__,
     "gram_eigh_ms": median_ms(gram_eigh), "gram_ms": median_ms(gram_only), "eigvalsh64_ms": median_ms(eig64),
-    "rank99": gram_eigh(), "blas": blas_library(),
+    "rank99": gram_eigh(), "blas": blas_info(),
 }))
