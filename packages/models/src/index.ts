@@ -75,6 +75,13 @@ export {
   standardizeKernel,
 } from './vision-layers.js';
 export { accuracy, softmaxCrossEntropy, squaredLoss } from './losses.js';
+export {
+  type RetrievalErrors,
+  CONTRASTIVE_TEMPERATURE,
+  INFONCE_FLOOR,
+  retrievalErrors,
+  symmetricInfoNce,
+} from './contrastive.js';
 export { type BatchNormMode, type ValueAndGrads, classificationLoss, valueAndGrads } from './training.js';
 
 // Checkpoints.
