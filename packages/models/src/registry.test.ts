@@ -40,7 +40,7 @@ describe('registry', () => {
   it('an unknown name throws ModelConfigError listing the registered names; bad options reach the model', () => {
     expect(() => createModel('vit-huge')).toThrow(ModelConfigError);
     expect(() => createModel('vit-huge')).toThrow(
-      /unknown model 'vit-huge' \(registered: preact-resnet18, resnet18, two-layer, mlp, vit, mlp-mixer/,
+      /unknown model 'vit-huge' \(registered: preact-resnet18, resnet18, two-layer, mlp, vit, mlp-mixer, bert/,
     );
     expect(() => createModel('mlp', { inputDim: 3, hiddenDims: [4], outputDim: 2, activation: 'bogus' as never })).toThrow(
       ModelConfigError,

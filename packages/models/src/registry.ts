@@ -3,6 +3,7 @@
  * registered here is available to every experiment whose config names it. Adding a model is one file that
  * implements `Model` plus one `registerModel` line below (docs/design.md §5).
  */
+import { type BertEncoder, type BertOptions, bert } from './bert.js';
 import { ModelConfigError } from './errors.js';
 import { type Mlp, type MlpOptions, mlp } from './mlp.js';
 import { type MixerOptions, type MlpMixer, mlpMixer } from './mixer.js';
@@ -22,6 +23,7 @@ export interface BuiltinModels {
   mlp: { options: MlpOptions; model: Mlp };
   vit: { options: VitOptions; model: VisionTransformer };
   'mlp-mixer': { options: MixerOptions; model: MlpMixer };
+  bert: { options: BertOptions; model: BertEncoder };
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: factories take model-specific options, checked by the factory itself
@@ -65,3 +67,4 @@ registerModel('two-layer', (options: TwoLayerOptions) => twoLayer(options));
 registerModel('mlp', (options: MlpOptions) => mlp(options));
 registerModel('vit', (options?: VitOptions) => vit(options));
 registerModel('mlp-mixer', (options?: MixerOptions) => mlpMixer(options));
+registerModel('bert', (options?: BertOptions) => bert(options));
