@@ -137,3 +137,4 @@ export {
   visionCheckpointPath,
   type VisionCheckpointSource,
 } from './vision-checkpoints.js';
+export { type Safetensors, SafetensorsFormatError, decodeSafetensors, encodeSafetensors, readSafetensors } from './safetensors.js';

@@ -32,6 +32,7 @@ export { type MlpConfig, type MlpOptions, Mlp, mlp } from './mlp.js';
 export { type VitConfig, type VitOptions, type VitTensor, VIT_TENSORS, VisionTransformer, vit, vitGrid } from './vit.js';
 export { type MixerConfig, type MixerOptions, MIXER_TENSORS, MlpMixer, mlpMixer } from './mixer.js';
 export { type BertConfig, type BertOptions, BERT_NORM_EPS, BERT_TENSORS, BertEncoder, bert, geluErf } from './bert.js';
+export { type BertCheckpoint, bertCheckpoint } from './bert-checkpoint.js';
 export {
   type CheckpointArrays,
   type NamedArray,

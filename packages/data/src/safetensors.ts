@@ -1,0 +1,157 @@
+/**
+ * The safetensors format of Hugging Face checkpoints (`model.safetensors` of `bert-base-cased`): an 8-byte
+ * little-endian header length, a JSON header `{ name: { dtype, shape, data_offsets: [begin, end] }, __metadata__ }`,
+ * then the raw little-endian data, offsets counted from its start. Float arrays (F32, F64, F16, BF16) come back as
+ * float32; integer ones (a BERT's `position_ids` buffer) are listed, not decoded.
+ */
+import { readFileSync } from 'node:fs';
+import { DatasetFormatError } from './errors.js';
+
+/** What is wrong with a safetensors file: its header, an entry's dtype or shape, or where its data lies. */
+export class SafetensorsFormatError extends DatasetFormatError {
+  override name = 'SafetensorsFormatError';
+}
+
+/** The dtypes stored as floats, with their bytes per element. */
+const FLOAT_BYTES = { F32: 4, F64: 8, F16: 2, BF16: 2 } as const;
+const INTEGER_BYTES: Record<string, number> = { I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1 };
+
+/** A decoded safetensors file. */
+export interface Safetensors {
+  /** Float arrays by name, as float32, row-major. */
+  arrays: Record<string, { shape: number[]; data: Float32Array }>;
+  /** Arrays of integer or boolean dtypes, left undecoded. */
+  nonFloat: { name: string; dtype: string }[];
+  /** The header's `__metadata__` (string to string), if any. */
+  metadata: Record<string, string>;
+}
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
+  if (exponent === 31) return fraction ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+}
+
+function decodeFloats(view: DataView, begin: number, count: number, dtype: keyof typeof FLOAT_BYTES): Float32Array {
+  const out = new Float32Array(count);
+  const bits = new Uint32Array(1);
+  const asFloat = new Float32Array(bits.buffer);
+  for (let i = 0; i < count; i++) {
+    switch (dtype) {
+      case 'F32':
+        out[i] = view.getFloat32(begin + 4 * i, true);
+        break;
+      case 'F64':
+        out[i] = view.getFloat64(begin + 8 * i, true);
+        break;
+      case 'F16':
+        out[i] = halfToFloat(view.getUint16(begin + 2 * i, true));
+        break;
+      case 'BF16':
+        // bfloat16 is the upper half of a float32.
+        bits[0] = view.getUint16(begin + 2 * i, true) << 16;
+        out[i] = asFloat[0]!;
+        break;
+    }
+  }
+  return out;
+}
+
+/** Decodes safetensors bytes; `file` names the source in errors. */
+export function decodeSafetensors(bytes: Uint8Array, file: string): Safetensors {
+  const fail = (problem: string): never => {
+    throw new SafetensorsFormatError(file, problem);
+  };
+  if (bytes.length < 8) fail(`${bytes.length} bytes is too short for a safetensors file (no header length)`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = Number(view.getBigUint64(0, true));
+  if (headerLength > bytes.length - 8)
+    fail(`the header claims ${headerLength} bytes but the file has ${bytes.length - 8} after the length`);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)));
+  } catch (err) {
+    return fail(`the header is not JSON (${(err as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) return fail('the header is not a JSON object');
+  const dataStart = 8 + headerLength;
+  const dataLength = bytes.length - dataStart;
+  const out: Safetensors = { arrays: {}, nonFloat: [], metadata: {} };
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      if (entry && typeof entry === 'object') out.metadata = entry as Record<string, string>;
+      continue;
+    }
+    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof e !== 'object' || e === null) fail(`entry '${name}' is not an object`);
+    const { dtype, shape, data_offsets: offsets } = e;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) fail(`entry '${name}' has no valid shape`);
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((o) => Number.isInteger(o) && o >= 0) ||
+      offsets[0] > offsets[1]
+    ) {
+      fail(`entry '${name}' has no valid data_offsets`);
+    }
+    const [begin, end] = offsets as [number, number];
+    if (end > dataLength) fail(`entry '${name}' ends at byte ${end} of the data, which has ${dataLength} (a truncated file?)`);
+    const count = (shape as number[]).reduce((a, d) => a * d, 1);
+    const itemBytes = FLOAT_BYTES[dtype as keyof typeof FLOAT_BYTES] ?? INTEGER_BYTES[dtype as string];
+    if (itemBytes === undefined) fail(`entry '${name}' has dtype ${JSON.stringify(dtype)}, which safetensors does not define`);
+    if (end - begin !== count * itemBytes!) {
+      fail(`entry '${name}' holds ${end - begin} bytes, but [${shape}] of ${dtype} needs ${count * itemBytes!}`);
+    }
+    if ((dtype as string) in FLOAT_BYTES) {
+      out.arrays[name] = {
+        shape: [...(shape as number[])],
+        data: decodeFloats(view, dataStart + begin, count, dtype as keyof typeof FLOAT_BYTES),
+      };
+    } else {
+      out.nonFloat.push({ name, dtype: dtype as string });
+    }
+  }
+  return out;
+}
+
+/** Reads and decodes a `.safetensors` file. */
+export function readSafetensors(path: string): Safetensors {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new SafetensorsFormatError(path, `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  return decodeSafetensors(bytes, path);
+}
+
+/** Encodes float32 arrays as safetensors (F32, in the given order), e.g. to hand a model's weights to PyTorch. */
+export function encodeSafetensors(
+  arrays: Record<string, { shape: readonly number[]; data: Float32Array }>,
+  metadata?: Record<string, string>,
+): Uint8Array {
+  const header: Record<string, unknown> = metadata ? { __metadata__: metadata } : {};
+  let offset = 0;
+  for (const [name, { shape, data }] of Object.entries(arrays)) {
+    if (data.length !== shape.reduce((a, d) => a * d, 1)) throw new RangeError(`'${name}': ${data.length} values for shape [${shape}]`);
+    header[name] = { dtype: 'F32', shape: [...shape], data_offsets: [offset, offset + 4 * data.length] };
+    offset += 4 * data.length;
+  }
+  let json = JSON.stringify(header);
+  // Pad with spaces so the data starts 8-byte aligned, as the reference writer does.
+  json += ' '.repeat((8 - ((8 + new TextEncoder().encode(json).length) % 8)) % 8);
+  const head = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + head.length + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  let at = 8 + head.length;
+  for (const { data } of Object.values(arrays)) {
+    for (let i = 0; i < data.length; i++) view.setFloat32(at + 4 * i, data[i]!, true);
+    at += 4 * data.length;
+  }
+  return out;
+}
