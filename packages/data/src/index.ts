@@ -138,3 +138,4 @@ export {
   type VisionCheckpointSource,
 } from './vision-checkpoints.js';
 export { type Safetensors, SafetensorsFormatError, decodeSafetensors, encodeSafetensors, readSafetensors } from './safetensors.js';
+export { type TokenBatch, TextTokenizer } from './text-tokenizer.js';
