@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InputShapeError, ModelConfigError } from './errors.js';
 import { countParams, createParams } from './init.js';
+import { checkCounts } from './options.js';
 import { type ApplyOptions, type Model, type ModelOutput, type ModelState, resolveTaps } from './model.js';
 import type { BatchNormSpec, InitSpec, ParamSpec, ParamValues, Params } from './types.js';
 import { denseLast, layerNorm } from './vision-layers.js';
@@ -63,12 +64,8 @@ function resolveConfig(options: BertOptions): BertConfig {
     padId: options.padId ?? 0,
     pooling: options.pooling ?? 'mean',
   };
-  for (const [key, v] of Object.entries(cfg) as [string, number][]) {
-    if (key === 'pooling') continue;
-    const ok = key === 'padId' ? Number.isInteger(v) && v >= 0 : Number.isInteger(v) && v >= 1;
-    if (!ok)
-      throw new ModelConfigError(`BERT ${key} must be ${key === 'padId' ? 'an integer ≥ 0' : 'a positive integer'}, got ${String(v)}`);
-  }
+  const { pooling: _, ...counts } = cfg;
+  checkCounts('BERT', counts, ['padId']);
   if (cfg.pooling !== 'mean' && cfg.pooling !== 'cls')
     throw new ModelConfigError(`BERT pooling must be 'mean' or 'cls', got '${String(cfg.pooling)}'`);
   if (cfg.hiddenSize % cfg.heads !== 0) {

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InputShapeError, ModelConfigError } from './errors.js';
 import { countParams, createParams } from './init.js';
+import { checkCounts } from './options.js';
 import { type ApplyOptions, type Model, type ModelOutput, type ModelState, resolveTaps } from './model.js';
 import type { BatchNormSpec, InitSpec, ParamSpec, ParamValues, Params } from './types.js';
 import { denseLast, geluTanh, layerNorm } from './vision-layers.js';
@@ -47,13 +48,7 @@ function resolveConfig(options: MixerOptions): MixerConfig {
     numClasses: options.numClasses ?? 1000,
     inChannels: options.inChannels ?? 3,
   };
-  for (const [key, v] of Object.entries(cfg)) {
-    const ok = key === 'numClasses' ? Number.isInteger(v) && v >= 0 : Number.isInteger(v) && v >= 1;
-    if (!ok)
-      throw new ModelConfigError(
-        `Mixer ${key} must be ${key === 'numClasses' ? 'an integer ≥ 0' : 'a positive integer'}, got ${String(v)}`,
-      );
-  }
+  checkCounts('Mixer', cfg, ['numClasses']);
   if (cfg.imageSize < cfg.patchSize)
     throw new ModelConfigError(`a ${cfg.imageSize}-pixel image has no whole ${cfg.patchSize}×${cfg.patchSize} patch`);
   return cfg;
