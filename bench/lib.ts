@@ -47,6 +47,18 @@ export function referenceEnv(): { env: NodeJS.ProcessEnv; blasCoretype: string |
   return { env: blasCoretype ? { ...process.env, OPENBLAS_CORETYPE: blasCoretype } : process.env, blasCoretype };
 }
 
+/** What bench/blas_info.py reports of the BLAS a reference process ran. */
+export interface BlasInfo {
+  libraries: string[];
+  openblas_core: string | null;
+}
+
+/** One phrase for a benchmark note: the OpenBLAS kernel family, else the libraries loaded. */
+export function describeBlas(info: BlasInfo | undefined): string {
+  if (!info) return 'unknown';
+  return info.openblas_core ? `OpenBLAS ${info.openblas_core} kernels` : info.libraries.join(', ') || 'none loaded';
+}
+
 /**
  * PyTorch step times per section of bench/torch_reference.py (e.g. `two_layer_teacher_student`,
  * `preact_resnet18_w16_b128`), measured now on this machine with Debian's python3-torch, or null (with the
@@ -63,17 +75,16 @@ export function torchReference<T = Record<string, TorchTiming>>(
   }
   const script = join(repoRoot, 'bench', 'torch_reference.py');
   const args = [script, '--only', sections.join(','), '--threads', String(options.threads ?? 2), ...(options.quick ? ['--quick'] : [])];
+  const { env, blasCoretype } = referenceEnv();
   try {
     const out = execFileSync(python, args, {
-      env: referenceEnv().env,
+      env,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: options.timeoutMs ?? 900_000,
     });
-    const parsed = JSON.parse(out.trim().split('\n').pop()!) as { results: Record<string, T>; blas?: string[] };
-    console.log(
-      `PyTorch reference: BLAS ${parsed.blas?.join(', ') || 'none loaded'}; OPENBLAS_CORETYPE=${referenceEnv().blasCoretype ?? '(detected)'}`,
-    );
+    const parsed = JSON.parse(out.trim().split('\n').pop()!) as { results: Record<string, T>; blas?: BlasInfo };
+    console.log(`PyTorch reference BLAS: ${describeBlas(parsed.blas)} (OPENBLAS_CORETYPE=${blasCoretype ?? 'not set'})`);
     return parsed.results;
   } catch (error) {
     console.warn(`PyTorch reference skipped: ${(error as Error).message.split('\n')[0]}`);

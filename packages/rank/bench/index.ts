@@ -14,13 +14,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { referenceEnv, repoRoot, rssMB, writeResults, type BenchEntry } from '../../../bench/lib.js';
+import { type BenchEntry, type BlasInfo, describeBlas, referenceEnv, repoRoot, rssMB, writeResults } from '../../../bench/lib.js';
 import { rankFromSpectrum, spectrum, symmetricEigenvalues } from '../src/index.js';
 import { addRowGramF32 } from '../src/gemm.js';
 
 const PYTHON = '/usr/bin/python3';
 const script = join(import.meta.dirname, 'numpy_rank.py');
 const tmp = mkdtempSync(join(tmpdir(), 'samrank-rank-bench-'));
+const reference = referenceEnv();
 const rounds = Number(process.env.SAMRANK_BENCH_ROUNDS ?? 3);
 const reps = 5;
 
@@ -29,14 +30,14 @@ interface NumpyResult {
   gram_ms: number;
   eigvalsh64_ms: number;
   rank99: number;
-  blas?: { libraries: string[]; openblas_core: string | null };
+  blas?: BlasInfo;
 }
 
 function numpy(n: number, d: number, write: boolean): NumpyResult | null {
   if (!existsSync(PYTHON)) return null;
   try {
     const out = execFileSync(PYTHON, [script, String(n), String(d), String(reps), join(tmp, `h${n}x${d}`), ...(write ? ['--write'] : [])], {
-      env: referenceEnv().env,
+      env: reference.env,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -126,12 +127,7 @@ for (const d of [256, 512]) {
     if (np && r === 0 && np.rank99 !== rank) console.warn(`rank differs from numpy: ours ${rank}, numpy ${np.rank99}`);
   }
   // The machine is shared: record how busy it was, since both timings move with it.
-  const blas = first?.blas
-    ? first.blas.openblas_core
-      ? `OpenBLAS ${first.blas.openblas_core} kernels`
-      : first.blas.libraries.join(', ') || 'none loaded'
-    : 'unknown';
-  const load = `1-min load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores; numpy BLAS: ${blas} (OPENBLAS_CORETYPE=${referenceEnv().blasCoretype ?? 'not set'})`;
+  const load = `1-min load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores; numpy BLAS: ${describeBlas(first?.blas)} (OPENBLAS_CORETYPE=${reference.blasCoretype ?? 'not set'})`;
   const withRef = (name: string, ms: number[], refName: string, refMs: number[], notes: string): BenchEntry => ({
     name,
     ms: Number(medianOf(ms).toFixed(2)),
