@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InputShapeError, ModelConfigError, ParamsMismatchError } from './errors.js';
 import { countParams, createParams } from './init.js';
+import { checkCounts } from './options.js';
 import { type ApplyOptions, type Model, type ModelOutput, type ModelState, resolveTaps } from './model.js';
 import type { BatchNormSpec, InitSpec, ParamSpec, ParamValues, Params } from './types.js';
 import { denseLast, geluTanh, groupNorm, layerNorm, maxPool3x3Stride2Same, selfAttention, standardizeKernel } from './vision-layers.js';
@@ -73,11 +74,8 @@ function resolveConfig(options: VitOptions): VitConfig {
     inChannels: options.inChannels ?? 3,
     resnetRoot: options.resnetRoot ?? null,
   };
-  for (const key of ['imageSize', 'patchSize', 'hiddenSize', 'depth', 'heads', 'mlpDim', 'inChannels'] as const) {
-    if (!positiveInt(cfg[key])) throw new ModelConfigError(`ViT ${key} must be a positive integer, got ${String(cfg[key])}`);
-  }
-  if (!(Number.isInteger(cfg.numClasses) && cfg.numClasses >= 0))
-    throw new ModelConfigError(`ViT numClasses must be an integer ≥ 0, got ${String(cfg.numClasses)}`);
+  const { imageSize, patchSize, hiddenSize, depth, heads, mlpDim, inChannels, numClasses } = cfg;
+  checkCounts('ViT', { imageSize, patchSize, hiddenSize, depth, heads, mlpDim, inChannels, numClasses }, ['numClasses']);
   if (cfg.representationSize !== null && !positiveInt(cfg.representationSize)) {
     throw new ModelConfigError(`ViT representationSize must be a positive integer or null, got ${String(cfg.representationSize)}`);
   }
