@@ -85,7 +85,6 @@ export function bertCheckpoint(
     ...(options.padId === undefined ? {} : { padId: options.padId }),
     ...(options.pooling === undefined ? {} : { pooling: options.pooling }),
   });
-  const sources = new Map(renamed);
   const missing: string[] = [];
   const mismatches: ShapeMismatch[] = [];
   for (const spec of model.paramSpecs) {
@@ -99,14 +98,14 @@ export function bertCheckpoint(
     if (actual.length !== spec.shape.length || actual.some((d, i) => d !== spec.shape[i])) {
       mismatches.push({ key: found.key, expected: found.transpose ? [...spec.shape].reverse() : [...spec.shape], actual: [...shape] });
     }
-    renamed.delete(spec.name);
   }
-  for (const { key } of renamed.values()) extra.push(key);
+  const wanted = new Set(model.paramSpecs.map((spec) => spec.name));
+  for (const [name, { key }] of renamed) if (!wanted.has(name)) extra.push(key);
   if (missing.length || extra.length || mismatches.length) throw new CheckpointKeysError('BERT', missing, extra, mismatches);
   const params: Params = {};
   try {
     for (const spec of model.paramSpecs) {
-      const { key, transpose } = sources.get(spec.name)!;
+      const { key, transpose } = renamed.get(spec.name)!;
       const { data, shape } = arrays[key]!;
       const value = tf.tidy(() => {
         const t = tf.tensor(data, [...shape], 'float32');
