@@ -6,26 +6,12 @@
  */
 import type { KernelTask } from './run-task.js';
 import type { WasmMemory } from './wasm-runtime.js';
+import { HelperThreadError, type HelperThreadOptions } from './helper-thread-api.js';
 
+export { HelperThreadError, type HelperThreadOptions } from './helper-thread-api.js';
 export { runTask, type KernelCall, type KernelTask, type TaskLoop } from './run-task.js';
 
 const UNAVAILABLE = 'helper threads need Node.js (its worker threads); this build of @samrank/core/threads runs single-threaded';
-
-/** The helper failed a task, stopped responding, or was handed a task it cannot encode. */
-export class HelperThreadError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'HelperThreadError';
-  }
-}
-
-/** Options of {@link HelperThread}. */
-export interface HelperThreadOptions {
-  /** How long {@link HelperThread.run} waits for the helper's share before giving up (default 60 000 ms). */
-  timeoutMs?: number;
-  /** Names the owner in error messages (e.g. `@samrank/rank gemm`). */
-  label?: string;
-}
 
 /** Whether {@link HelperThread}s can start here: false in this build. */
 export function helperThreadsAvailable(): boolean {

@@ -11,7 +11,9 @@ import { availableParallelism } from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { encodedLength, encodeTask, functionExports, type KernelTask } from './run-task.js';
 import type { WasmMemory } from './wasm-runtime.js';
+import { HelperThreadError, type HelperThreadOptions } from './helper-thread-api.js';
 
+export { HelperThreadError, type HelperThreadOptions } from './helper-thread-api.js';
 export { runTask, type KernelCall, type KernelTask, type TaskLoop } from './run-task.js';
 
 /** Control words: [0] task sequence (caller → helper), [1] finished sequence, [2] helper ready, [3] helper failed, [4] task length. */
@@ -21,22 +23,6 @@ const READY = 2;
 const ERROR = 3;
 const LENGTH = 4;
 const CONTROL_INTS = 8;
-
-/** The helper failed a task, stopped responding, or was handed a task it cannot encode. */
-export class HelperThreadError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'HelperThreadError';
-  }
-}
-
-/** Options of {@link HelperThread}. */
-export interface HelperThreadOptions {
-  /** How long {@link HelperThread.run} waits for the helper's share before giving up (default 60 000 ms). */
-  timeoutMs?: number;
-  /** Names the owner in error messages (e.g. `@samrank/rank gemm`). */
-  label?: string;
-}
 
 let tasksRun = 0;
 
