@@ -80,18 +80,20 @@ function filterGradChannelsPadded(
   return sliced;
 }
 
+/** The attributes both Conv2D gradient kernels take, besides the shape of what they produce. */
+interface ConvGradAttrs {
+  strides: [number, number] | number;
+  pad: Pad;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
 /** Filter gradient of a 2-D convolution (NHWC or NCHW) computed with one forward Conv2D. */
 export function conv2DBackpropFilterVia(
   k: KernelCalls,
   x: TensorInfo,
   dy: TensorInfo,
-  attrs: {
-    strides: [number, number] | number;
-    pad: Pad;
-    dataFormat: 'NHWC' | 'NCHW';
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    filterShape: [number, number, number, number];
-  },
+  attrs: ConvGradAttrs & { filterShape: [number, number, number, number] },
 ): TensorInfo {
   assertFloat('Conv2DBackpropFilter', x, dy);
   const xh = toNHWC(k, x, attrs.dataFormat);
@@ -309,13 +311,7 @@ export function conv2DBackpropInputVia(
   k: KernelCalls,
   dy: TensorInfo,
   filter: TensorInfo,
-  attrs: {
-    strides: [number, number] | number;
-    pad: Pad;
-    dataFormat: 'NHWC' | 'NCHW';
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    inputShape: [number, number, number, number];
-  },
+  attrs: ConvGradAttrs & { inputShape: [number, number, number, number] },
   strided: 'auto' | 'direct' | 'phases' | 'dilate' = 'auto',
 ): TensorInfo | undefined {
   assertFloat('Conv2DBackpropInput', dy, filter);
