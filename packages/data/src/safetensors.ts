@@ -37,24 +37,22 @@ function halfToFloat(h: number): number {
 
 function decodeFloats(view: DataView, begin: number, count: number, dtype: keyof typeof FLOAT_BYTES): Float32Array {
   const out = new Float32Array(count);
-  const bits = new Uint32Array(1);
-  const asFloat = new Float32Array(bits.buffer);
-  for (let i = 0; i < count; i++) {
-    switch (dtype) {
-      case 'F32':
-        out[i] = view.getFloat32(begin + 4 * i, true);
-        break;
-      case 'F64':
-        out[i] = view.getFloat64(begin + 8 * i, true);
-        break;
-      case 'F16':
-        out[i] = halfToFloat(view.getUint16(begin + 2 * i, true));
-        break;
-      case 'BF16':
-        // bfloat16 is the upper half of a float32.
-        bits[0] = view.getUint16(begin + 2 * i, true) << 16;
-        out[i] = asFloat[0]!;
-        break;
+  // One loop per dtype: a checkpoint holds up to ~10⁸ values, so the dtype is not decided per element.
+  switch (dtype) {
+    case 'F32':
+      for (let i = 0; i < count; i++) out[i] = view.getFloat32(begin + 4 * i, true);
+      break;
+    case 'F64':
+      for (let i = 0; i < count; i++) out[i] = view.getFloat64(begin + 8 * i, true);
+      break;
+    case 'F16':
+      for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(begin + 2 * i, true));
+      break;
+    case 'BF16': {
+      // bfloat16 is the upper half of a float32.
+      const bits = new Uint32Array(out.buffer);
+      for (let i = 0; i < count; i++) bits[i] = view.getUint16(begin + 2 * i, true) << 16;
+      break;
     }
   }
   return out;
