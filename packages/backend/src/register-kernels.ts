@@ -12,6 +12,7 @@ import { conv2DBackpropFilterConfig, conv2DBackpropInputConfig, conv2DConfig } f
 import { captureStock } from './kernel-calls.js';
 import { batchMatMulConfig, fusedMatMulConfig } from './matmul-kernels.js';
 import { meanConfig, sumConfig } from './reduce-kernels.js';
+import { unsortedSegmentSumConfig } from './segment-sum-kernel.js';
 
 function replace(config: KernelConfig): void {
   if (getKernel(config.kernelName, config.backendName)) unregisterKernel(config.kernelName, config.backendName);
@@ -32,6 +33,7 @@ export const TRAINING_KERNELS: Readonly<Record<'wasm' | 'cpu', readonly string[]
     'Add',
     'Sub',
     'Identity',
+    'UnsortedSegmentSum',
     SCALE_SHIFT_KERNEL,
     CHANNEL_MOMENTS_KERNEL,
     BATCH_NORM_GRAD_KERNEL,
@@ -42,7 +44,8 @@ export const TRAINING_KERNELS: Readonly<Record<'wasm' | 'cpu', readonly string[]
 /**
  * Registers the fast training kernels. `wasm`: Conv2D gradients as forward convolutions, XNNPACK matmuls for
  * every transpose/batch case, Sum/Mean over leading axes as one average pooling, per-channel broadcasting
- * Multiply/Add/Sub as depthwise 1×1 convolutions, Identity as an alias instead of a copy, and the package's own
+ * Multiply/Add/Sub as depthwise 1×1 convolutions, Identity as an alias instead of a copy, UnsortedSegmentSum (the
+ * gradient of Gather, missing from the stock set), and the package's own
  * SIMD kernels for both convolution gradients and BatchNorm's statistics and backward pass. `cpu`: the filter
  * gradient (the stock one indexes through TensorBuffer at 0.02 GFLOP/s). Both also get the fused
  * `SamrankScaleShift` kernel behind `scaleShift`. Other backends are left alone. Returns the kernel names.
@@ -71,6 +74,7 @@ export function registerTrainingKernels(backendName: string): string[] {
     replace(meanConfig(mean));
     for (const config of broadcastConfigs({ Multiply: multiply, Add: add, Sub: sub })) replace(config);
     replace(identityConfig(identity));
+    replace(unsortedSegmentSumConfig('wasm'));
     replace(scaleShiftConfig('wasm'));
     registerGradient(scaleShiftGradConfig);
     for (const config of batchNormConfigs()) replace(config);

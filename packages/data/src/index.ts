@@ -139,3 +139,14 @@ export {
 } from './vision-checkpoints.js';
 export { type Safetensors, SafetensorsFormatError, decodeSafetensors, encodeSafetensors, readSafetensors } from './safetensors.js';
 export { type TokenBatch, TextTokenizer } from './text-tokenizer.js';
+export {
+  type AttributeThresholds,
+  CAPTION_TEMPLATES,
+  type CaptionAttributes,
+  captionTokenizerFiles,
+  captionWords,
+  FASHION_MNIST_CAPTION_NAMES,
+  fashionMnistAttributes,
+  fashionMnistCaptions,
+} from './captions.js';
+export { KARPATHY_SPLIT_FILE, type KarpathyEntry, type KarpathySplit, loadCocoImages, readKarpathySplit } from './coco-karpathy.js';

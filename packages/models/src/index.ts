@@ -33,6 +33,7 @@ export { type VitConfig, type VitOptions, type VitTensor, VIT_TENSORS, VisionTra
 export { type MixerConfig, type MixerOptions, MIXER_TENSORS, MlpMixer, mlpMixer } from './mixer.js';
 export { type BertConfig, type BertOptions, BERT_NORM_EPS, BERT_TENSORS, BertEncoder, bert, geluErf } from './bert.js';
 export { type BertCheckpoint, bertCheckpoint } from './bert-checkpoint.js';
+export { type DualEmbeddings, DualEncoder, type DualEncoderOptions, type DualEncoderPart, dualEncoder } from './dual-encoder.js';
 export {
   type CheckpointArrays,
   type NamedArray,

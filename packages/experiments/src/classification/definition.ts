@@ -18,7 +18,8 @@ import {
 } from './config.js';
 import { loadExperimentData } from './data.js';
 import { type ClassificationEvaluation, type Split, activeReluFraction, normalisedSpectrumHead } from './evaluation.js';
-import { type PreparedData, type RunState, checkRunState, createRunJob, runStateSchema, sweepRuns } from './job.js';
+import { type RunState, runStateSchema } from '../runner/run-state.js';
+import { type PreparedData, checkRunState, createRunJob, sweepRuns } from './job.js';
 import { paperValues } from './paper.js';
 
 const NUM_CLASSES: Record<ClassificationDataset, number> = { cifar10: 10, cifar100: 100, 'tiny-imagenet': 200, 'fashion-mnist': 10 };

@@ -6,7 +6,8 @@ import { checkpointToJSON, disposeState, saveCheckpoint } from '@samrank/models'
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveClassificationConfig } from './config.js';
 import { collectFeatures } from './evaluation.js';
-import { type RunState, buildModel, checkRunState } from './job.js';
+import type { RunState } from '../runner/run-state.js';
+import { buildModel, checkRunState } from './job.js';
 
 beforeAll(async () => {
   tf.enableProdMode();

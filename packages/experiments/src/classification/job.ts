@@ -21,39 +21,12 @@ import {
   type Params,
 } from '@samrank/models';
 import { NonFiniteGradientError, SAM, piecewise05Epochs, sliceChunk } from '@samrank/optim';
-import { z } from 'zod';
 import type { RunKey, TrainingJob } from '../runner/definition.js';
+import { type RunState, checkSavedRun, restoreOptimizer, saveOptimizer } from '../runner/run-state.js';
 import type { BnMode, ClassificationConfig } from './config.js';
 import { imageSizeOf } from './config.js';
 import type { ExperimentData } from './data.js';
 import { type ClassificationEvaluation, type EvalContext, classificationEvaluation } from './evaluation.js';
-
-/** A tensor saved as base64 of its little-endian bytes. */
-const savedTensorSchema = z.object({
-  name: z.string(),
-  dtype: z.enum(['float32', 'int32']),
-  shape: z.array(z.number().int().nonnegative()),
-  base64: z.string(),
-});
-export type SavedTensor = z.infer<typeof savedTensorSchema>;
-
-/** What a classification run saves: the model (parameters and BatchNorm statistics) and the optimizer slots. */
-export const runStateSchema = z.object({
-  model: z.object({
-    format: z.literal('samrank-models-checkpoint'),
-    version: z.literal(1),
-    params: z.record(z.string(), z.object({ shape: z.array(z.number().int().nonnegative()), base64: z.string() })),
-    bnState: z.record(
-      z.string(),
-      z.object({
-        mean: z.object({ shape: z.array(z.number().int().nonnegative()), base64: z.string() }),
-        variance: z.object({ shape: z.array(z.number().int().nonnegative()), base64: z.string() }),
-      }),
-    ),
-  }),
-  optimizer: z.array(savedTensorSchema),
-});
-export type RunState = z.infer<typeof runStateSchema>;
 
 /** Data and pipelines shared by the runs of a sweep. */
 export interface PreparedData extends ExperimentData {
@@ -90,69 +63,14 @@ export function buildModel(config: ClassificationConfig, numClasses: number): Re
   });
 }
 
-function toBase64(t: tf.Tensor): SavedTensor['base64'] {
-  const values = t.dataSync();
-  return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64');
-}
-
-async function saveOptimizer(sam: SAM): Promise<SavedTensor[]> {
-  const weights = await sam.getWeights();
-  const out = weights.map((w) => ({
-    name: w.name,
-    dtype: w.tensor.dtype === 'int32' ? ('int32' as const) : ('float32' as const),
-    shape: [...w.tensor.shape],
-    base64: toBase64(w.tensor),
-  }));
-  // Slots that are live variables belong to the optimizer; the rest were made for us.
-  tf.dispose(weights.filter((w) => !(w.tensor instanceof tf.Variable)).map((w) => w.tensor));
-  return out;
-}
-
-/** Decodes a saved optimizer tensor; throws RangeError when the payload does not fit its shape. */
-function decodeSaved(s: SavedTensor): Float32Array | Int32Array {
-  const bytes = Buffer.from(s.base64, 'base64');
-  const size = s.shape.reduce((a, b) => a * b, 1);
-  if (bytes.toString('base64') !== s.base64 || bytes.byteLength !== 4 * size) {
-    throw new RangeError(`optimizer slot '${s.name}' holds ${bytes.byteLength} bytes, expected ${4 * size} for shape [${s.shape}]`);
-  }
-  const copy = new Uint8Array(bytes.byteLength);
-  copy.set(bytes);
-  return s.dtype === 'int32' ? new Int32Array(copy.buffer) : new Float32Array(copy.buffer);
-}
-
-async function restoreOptimizer(sam: SAM, saved: SavedTensor[]): Promise<void> {
-  const tensors = saved.map((s) => ({ name: s.name, tensor: tf.tensor(decodeSaved(s), s.shape, s.dtype) }));
-  await sam.setWeights(tensors);
-  tf.dispose(tensors.map((t) => t.tensor));
-}
-
 /** Why a saved run state does not fit `config`'s model (names, shapes, finiteness), or null. */
 export function checkRunState(config: ClassificationConfig, numClasses: number, state: RunState): string | null {
   try {
-    const ckpt = checkpointFromJSON(state.model);
     const model = buildModel(config, numClasses);
-    for (const spec of model.paramSpecs) {
-      const d = ckpt.params[spec.name];
-      if (!d) return `the model checkpoint has no parameter '${spec.name}'`;
-      if (d.shape.length !== spec.shape.length || d.shape.some((v, i) => v !== spec.shape[i])) {
-        return `parameter '${spec.name}' has shape [${d.shape}], the config's model needs [${spec.shape}]`;
-      }
-    }
-    if (Object.keys(ckpt.params).length !== model.paramSpecs.length)
-      return "the model checkpoint has parameters the config's model does not";
-    for (const bn of model.stateSpecs) {
-      const s = ckpt.bnState[bn.name];
-      if (!s || s.mean.values.length !== bn.channels || s.variance.values.length !== bn.channels)
-        return `BatchNorm '${bn.name}' statistics are missing or of the wrong size`;
-    }
-    for (const s of state.optimizer) {
-      const values = decodeSaved(s);
-      if (s.dtype === 'float32' && !values.every(Number.isFinite)) return `optimizer slot '${s.name}' is not finite`;
-    }
+    return checkSavedRun(model.paramSpecs, model.stateSpecs, state);
   } catch (error) {
     return (error as Error).message;
   }
-  return null;
 }
 
 /** Builds the job of one (seed, ρ) run, fresh or from `resume`. */

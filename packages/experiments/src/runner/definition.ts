@@ -65,13 +65,18 @@ export interface SeriesProbe<E> {
   compute(e: E): number[] | null;
 }
 
-/** An extra figure built from metric keys: against training progress ('curves') or final values against ρ. */
+/**
+ * An extra figure built from metric keys: against training progress ('curves'), final values against ρ ('final'),
+ * or final values against a position the metrics stand for, one line per ρ ('profile': e.g. a rank per layer).
+ */
 export interface FigureSpec {
   /** File stem under figures/. */
   name: string;
   title: string;
-  kind: 'curves' | 'final';
+  kind: 'curves' | 'final' | 'profile';
   metrics: string[];
+  /** For 'profile': the x value of each metric (same order) and the axis title. */
+  profile?: { positions: number[]; label: string; panel: string };
   caption?: string;
 }
 

@@ -125,3 +125,41 @@ export function finalFigure(
     }),
   } as TopLevelSpec;
 }
+
+/**
+ * Final values of `metrics` against the position each stands for (`profile.positions`, e.g. the block a layer's rank
+ * was taken after), one line per ρ with the median over seeds: the paper's rank-per-layer plots (Figs. 7, 14).
+ */
+export function profileFigure(
+  title: string,
+  metrics: readonly Metric<unknown>[],
+  profile: { positions: readonly number[]; label: string; panel: string },
+  runs: readonly RunResult[],
+  parameter: Parameter,
+): TopLevelSpec | null {
+  const values = runs
+    .filter((r) => r.final !== null)
+    .flatMap((r) =>
+      metrics.map((m, i) => ({
+        position: profile.positions[i],
+        [parameter.name]: r.rho,
+        seed: r.seed,
+        value: plotted(m, finalValue(r, m.key)),
+      })),
+    )
+    .filter((v) => v.value !== null && v.position !== undefined);
+  if (values.length === 0) return null;
+  return {
+    ...BASE,
+    title,
+    data: { values },
+    width: 260,
+    height: 180,
+    mark: { type: 'line' as const, point: true, strokeWidth: 1.8 },
+    encoding: {
+      x: { field: 'position', type: 'quantitative' as const, title: profile.label, axis: { tickMinStep: 1 } },
+      y: { field: 'value', type: 'quantitative' as const, title: profile.panel, aggregate: 'median' as const, scale: { zero: false } },
+      color: { field: parameter.name, type: 'ordinal' as const, title: parameter.symbol, scale: { scheme: 'viridis' } },
+    },
+  } as TopLevelSpec;
+}

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { version_core } from '@tensorflow/tfjs-core';
 import packageJson from '../../package.json' with { type: 'json' };
 import type { AnyExperiment, DataSourceRecord, FigureSpec, Metric } from './definition.js';
-import { curvesFigure, finalFigure } from './figures.js';
+import { curvesFigure, finalFigure, profileFigure } from './figures.js';
 import { writeFileAtomic } from './files.js';
 import { renderFigure } from './render.js';
 import { renderReport } from './report.js';
@@ -133,7 +133,9 @@ export async function writeOutputs(dir: string, input: OutputInput): Promise<voi
       const spec =
         f.kind === 'curves'
           ? curvesFigure(f.title, pick(f.metrics), input.history, input.progress, parameter)
-          : finalFigure(f.title, pick(f.metrics), results.runs, parameter);
+          : f.kind === 'profile' && f.profile
+            ? profileFigure(f.title, pick(f.metrics), f.profile, results.runs, parameter)
+            : finalFigure(f.title, pick(f.metrics), results.runs, parameter);
       if (!spec) continue;
       const { svg, png } = await renderFigure(spec);
       await writeFileAtomic(join(figDir, `${f.name}.svg`), svg);
