@@ -150,3 +150,17 @@ export {
   fashionMnistCaptions,
 } from './captions.js';
 export { KARPATHY_SPLIT_FILE, type KarpathyEntry, type KarpathySplit, loadCocoImages, readKarpathySplit } from './coco-karpathy.js';
+export {
+  checkTextModelFile,
+  downloadTextModel,
+  isTextModelName,
+  TEXT_MODEL_BASE_URL,
+  TEXT_MODEL_FILES,
+  TEXT_MODELS,
+  type TextModelDownloadOptions,
+  type TextModelDownloadResult,
+  type TextModelFile,
+  type TextModelName,
+  textModelDir,
+  textModelUrl,
+} from './text-models.js';

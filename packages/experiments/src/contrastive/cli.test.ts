@@ -207,7 +207,19 @@ describe('samrank-repro contrastive --preset paper on an MS-COCO miniature', () 
     for (const run of json.runs) expect(run.final['textRank']).toEqual(expect.any(Number));
   });
 
-  it('a damaged image, a Mixer checkpoint and a missing split file each exit 2 with one line', async () => {
+  it('a missing text model, a damaged image, a Mixer checkpoint and a missing split file each exit 2 with one line', async () => {
+    // A known text model that is not in the (empty) model folder, without --download.
+    const saved = process.env['SAMRANK_CHECKPOINT_DIR'];
+    process.env['SAMRANK_CHECKPOINT_DIR'] = join(tmp, 'no-models');
+    try {
+      const named = base.map((a, i) => (base[i - 1] === '--text-model' ? 'bert-base-cased' : a));
+      const r = await cli([...named, '--out', join(tmp, 'coco-named')]);
+      expect(r.code).toBe(2);
+      expect(oneLineError(r.stderr)).toMatch(/--download/);
+    } finally {
+      if (saved === undefined) delete process.env['SAMRANK_CHECKPOINT_DIR'];
+      else process.env['SAMRANK_CHECKPOINT_DIR'] = saved;
+    }
     const mixer = await cli([...base, '--image-checkpoint', join(FIXTURES, 'mixer.npz'), '--out', join(tmp, 'coco-mixer')]);
     expect(mixer.code).toBe(2);
     expect(oneLineError(mixer.stderr)).toMatch(/MLP-Mixer/);

@@ -187,8 +187,8 @@ export const CONTRASTIVE_FLAGS = {
     text(),
   ),
   textModel: flag(
-    '--text-model <dir>',
-    'a Hugging Face BERT folder: tokenizer.json, tokenizer_config.json, model.safetensors (paper: bert-base-cased)',
+    '--text-model <dir|name>',
+    'a Hugging Face BERT folder (tokenizer.json, tokenizer_config.json, model.safetensors), or bert-base-cased, fetched with --download',
     text(),
   ),
   batchSize: flag('--batch-size <n>', 'training pairs per step (paper 128)', wholeNumber(2, 1 << 16)),
@@ -200,7 +200,10 @@ export const CONTRASTIVE_FLAGS = {
     'folder holding the data (fashion-mnist/, or coco/ with dataset_coco.json, train2014/ and val2014/)',
     text(),
   ),
-  download: toggle('--download', 'download what is public and missing (the text model, the image checkpoint, Fashion-MNIST)'),
+  download: toggle(
+    '--download',
+    'download what is public and missing: Fashion-MNIST, the image checkpoint r-ti16-augreg, the text model bert-base-cased',
+  ),
 };
 export type ContrastiveFlags = typeof CONTRASTIVE_FLAGS;
 

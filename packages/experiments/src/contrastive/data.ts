@@ -11,11 +11,13 @@ import {
   TextTokenizer,
   captionTokenizerFiles,
   defaultDataDir,
+  downloadTextModel,
   downloadVisionCheckpoint,
   fashionMnistAttributes,
   fashionMnistCaptions,
   hashFileSync,
   headImages,
+  isTextModelName,
   isVisionCheckpointName,
   loadCocoImages,
   loadImageDataset,
@@ -176,7 +178,13 @@ async function cocoPairs(config: ContrastiveConfig, where: PairLocation): Promis
   const testEntries = readKarpathySplit(splitFile, 'test', {
     limit: Math.max(config.evalBatches * config.evalBatchSize, config.rankExamples),
   });
-  const text = textModelFiles(resolve(config.textModel));
+  let textDir = resolve(config.textModel);
+  if (isTextModelName(config.textModel)) {
+    const got = await downloadTextModel(config.textModel, { download: Boolean(where.download) });
+    if (got.downloaded.length) where.log(`downloaded ${got.downloaded.join(', ')} of ${config.textModel} -> ${got.path}`);
+    textDir = got.path;
+  }
+  const text = textModelFiles(textDir);
   const tokenizer = TextTokenizer.fromFiles(text.tokenizer, text.config);
   const perImage = CAPTIONS_PER_IMAGE;
   // COCO images have five captions, a few have more: training draws among the first five, as the original.
