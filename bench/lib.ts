@@ -15,6 +15,10 @@ export interface BenchEntry {
   reference?: { name: string; ms: number };
   ratio?: number;
   notes?: string;
+  /** Which build of the package's wasm kernels ran: fused multiply-adds (relaxed SIMD) or plain SIMD. */
+  simd?: 'relaxed' | 'plain';
+  /** The Node version of the run (set by writeResults). */
+  node?: string;
 }
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -130,7 +134,14 @@ export function writeResults(packageName: string, entries: BenchEntry[]): string
   const dir = join(repoRoot, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${packageName}.json`);
-  writeFileSync(file, JSON.stringify(entries.map(withRatio), null, 2) + '\n');
+  writeFileSync(
+    file,
+    JSON.stringify(
+      entries.map((e) => ({ ...withRatio(e), node: process.version })),
+      null,
+      2,
+    ) + '\n',
+  );
   console.log(`wrote ${file}`);
   for (const e of entries.map(withRatio)) {
     const ref = e.reference ? `  ref ${e.reference.name} ${e.reference.ms.toFixed(2)} ms  ratio ${e.ratio}` : '';

@@ -20,6 +20,7 @@ export { registerTrainingKernels, TRAINING_KERNELS } from './register-kernels.js
 export { registerDoubleBackpropGradients, DOUBLE_BACKPROP_KERNELS, DOUBLE_BACKPROP_MARKER } from './double-backprop.js';
 export { scaleShift, SCALE_SHIFT_KERNEL } from './fused-ops.js';
 export { BATCH_NORM_GRAD_KERNEL, CHANNEL_MOMENTS_KERNEL } from './batchnorm-wasm.js';
+export { wasmKernelVariant } from './wasm-kernels.js';
 export { initThreadedWasm, THREADED_WASM_VERSION, type ThreadedWasmResult } from './threaded-wasm.js';
 export {
   BackendError,

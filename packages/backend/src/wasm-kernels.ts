@@ -5,10 +5,23 @@
  * task.
  */
 import type { KernelBackend, TensorInfo } from '@tensorflow/tfjs-core';
-import { compileBase64, instantiateWithMemory, isSharedMemory, runTask, type KernelTask, type WasmMemory } from '@samrank/core';
+import {
+  compileBase64,
+  instantiateWithMemory,
+  isSharedMemory,
+  relaxedSimd,
+  runTask,
+  type KernelTask,
+  type WasmMemory,
+} from '@samrank/core';
 import { HelperThread, HelperThreadError } from '@samrank/core/threads';
 import { KernelArgumentError } from './errors.js';
-import { KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
+import {
+  KERNELS_RELAXED_SHARED_WASM_BASE64,
+  KERNELS_RELAXED_WASM_BASE64,
+  KERNELS_SHARED_WASM_BASE64,
+  KERNELS_WASM_BASE64,
+} from './kernels-wasm.generated.js';
 
 export type { WasmMemory } from '@samrank/core';
 
@@ -44,13 +57,45 @@ interface WasmApi {
 const wasmApi = (): WasmApi => (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 const modules = new Map<boolean, object>();
-const instances = new WeakMap<WasmMemory, WasmKernels>();
+let instances = new WeakMap<WasmMemory, WasmKernels>();
 const helpers = new WeakMap<WasmMemory, HelperThread>();
+let variant: 'plain' | 'relaxed' | null = null;
+
+/**
+ * Which build of the kernels runs: 'relaxed' (every multiply-add one `f32x4.relaxed_madd`, a fused multiply-add on
+ * hardware with FMA) where the runtime has relaxed SIMD and `SAMRANK_RELAXED_SIMD` is not 0, 'plain' otherwise. The
+ * two round differently, so results can differ in the last bits between them; each is deterministic, on one thread
+ * or two.
+ */
+export function wasmKernelVariant(): 'plain' | 'relaxed' {
+  variant ??= relaxedSimd() ? 'relaxed' : 'plain';
+  return variant;
+}
+
+/**
+ * @internal Switches the kernels to one build for the heaps they meet from now on (tests compare both; 'relaxed' needs
+ * relaxed SIMD). Heaps that already have a helper thread keep its build: switch before threads start.
+ */
+export function useWasmKernelBuild(build: 'plain' | 'relaxed'): void {
+  if (build === 'relaxed' && !relaxedSimd()) throw new KernelArgumentError('this runtime has no relaxed SIMD');
+  variant = build;
+  modules.clear();
+  instances = new WeakMap();
+}
 
 function moduleFor(shared: boolean): object {
   let mod = modules.get(shared);
   if (!mod) {
-    mod = compileBase64(shared ? KERNELS_SHARED_WASM_BASE64 : KERNELS_WASM_BASE64);
+    const relaxed = wasmKernelVariant() === 'relaxed';
+    mod = compileBase64(
+      relaxed
+        ? shared
+          ? KERNELS_RELAXED_SHARED_WASM_BASE64
+          : KERNELS_RELAXED_WASM_BASE64
+        : shared
+          ? KERNELS_SHARED_WASM_BASE64
+          : KERNELS_WASM_BASE64,
+    );
     modules.set(shared, mod);
   }
   return mod;

@@ -7,16 +7,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { KernelArgumentError } from './errors.js';
 import { registerTrainingKernels } from './register-kernels.js';
 import { WINOGRAD_BLOCK, winogradApplies, winogradConv, winogradFilterGrad } from './winograd-wasm.js';
-import { normal, relativeError, valuesOn } from '../test/backend-support.js';
-
-/** A 3×3 stride-1 pad-1 convolution case: x [n,h,w,c], filter [3,3,c,k]. */
-interface Case {
-  n: number;
-  h: number;
-  w: number;
-  c: number;
-  k: number;
-}
+import {
+  type Winograd3x3Case as Case,
+  normal,
+  relativeError,
+  valuesOn,
+  winograd3x3Reference as reference,
+} from '../test/backend-support.js';
 
 // Every tile on the border (4×4), non-square maps, a single tile, the fewest channels the kernels take, and
 // more tiles than one block with a short last block (14×16: 280 tiles; also run with blocks of 4 and 12 below).
@@ -28,40 +25,6 @@ const cases: Case[] = [
   { n: 8, h: 16, w: 16, c: 32, k: 32 }, // ResNet-18 stage-2 channels: the transforms' rounding at 32 channels
 ];
 const label = (c: Case) => `x [${c.n},${c.h},${c.w},${c.c}] → ${c.k}`;
-
-/** Float64 references by direct summation: y = conv(x, f), dx = conv(dy, reversed fᵀ), dW = Σ x·dy. */
-function reference(c: Case, x: Float32Array, f: Float32Array, dy: Float32Array) {
-  const { n, h, w, c: ci, k } = c;
-  const y = new Float64Array(n * h * w * k);
-  const dx = new Float64Array(n * h * w * ci);
-  const dw = new Float64Array(9 * ci * k);
-  for (let b = 0; b < n; b++) {
-    for (let i = 0; i < h; i++) {
-      for (let j = 0; j < w; j++) {
-        for (let a = 0; a < 3; a++) {
-          const ih = i + a - 1;
-          if (ih < 0 || ih >= h) continue;
-          for (let e = 0; e < 3; e++) {
-            const iw = j + e - 1;
-            if (iw < 0 || iw >= w) continue;
-            const xo = ((b * h + ih) * w + iw) * ci;
-            const yo = ((b * h + i) * w + j) * k;
-            const fo = (a * 3 + e) * ci * k;
-            for (let p = 0; p < ci; p++) {
-              for (let q = 0; q < k; q++) {
-                const wv = f[fo + p * k + q]!;
-                y[yo + q]! += x[xo + p]! * wv;
-                dx[xo + p]! += dy[yo + q]! * wv;
-                dw[fo + p * k + q]! += x[xo + p]! * dy[yo + q]!;
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-  return { y, dx, dw };
-}
 
 const own = (info: tf.TensorInfo | null): tf.Tensor => {
   if (!info) throw new Error('the Winograd kernel declined a supported case');

@@ -65,3 +65,46 @@ export function stockCpu(name: string, inputs: Record<string, tf.Tensor>, attrs:
   const info = new KernelCalls(tf.backend(), 'cpu').runStock(name, inputs, attrs as never);
   return tf.engine().makeTensorFromTensorInfo(info);
 }
+
+/** A 3×3 stride-1 pad-1 convolution case: x [n,h,w,c], filter [3,3,c,k]. */
+export interface Winograd3x3Case {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  k: number;
+}
+
+/** Float64 references by direct summation: y = conv(x, f), dx = conv(dy, reversed fᵀ), dW = Σ x·dy. */
+export function winograd3x3Reference(c: Winograd3x3Case, x: Float32Array, f: Float32Array, dy: Float32Array) {
+  const { n, h, w, c: ci, k } = c;
+  const y = new Float64Array(n * h * w * k);
+  const dx = new Float64Array(n * h * w * ci);
+  const dw = new Float64Array(9 * ci * k);
+  for (let b = 0; b < n; b++) {
+    for (let i = 0; i < h; i++) {
+      for (let j = 0; j < w; j++) {
+        for (let a = 0; a < 3; a++) {
+          const ih = i + a - 1;
+          if (ih < 0 || ih >= h) continue;
+          for (let e = 0; e < 3; e++) {
+            const iw = j + e - 1;
+            if (iw < 0 || iw >= w) continue;
+            const xo = ((b * h + ih) * w + iw) * ci;
+            const yo = ((b * h + i) * w + j) * k;
+            const fo = (a * 3 + e) * ci * k;
+            for (let p = 0; p < ci; p++) {
+              for (let q = 0; q < k; q++) {
+                const wv = f[fo + p * k + q]!;
+                y[yo + q]! += x[xo + p]! * wv;
+                dx[xo + p]! += dy[yo + q]! * wv;
+                dw[fo + p * k + q]! += x[xo + p]! * dy[yo + q]!;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return { y, dx, dw };
+}

@@ -20,6 +20,7 @@ export {
   ensureMemory,
   instantiateWithMemory,
   isSharedMemory,
+  relaxedSimd,
   type WasmMemory,
 } from './wasm-runtime.js';
 export { runTask, type KernelCall, type KernelTask, type TaskLoop } from './run-task.js';

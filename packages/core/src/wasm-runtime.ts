@@ -53,3 +53,29 @@ export function ensureMemory(memory: WasmMemory, bytes: number): void {
   const have = memory.buffer.byteLength;
   if (bytes > have) memory.grow(Math.ceil((bytes - have) / 65536));
 }
+
+/**
+ * The smallest module using relaxed SIMD: one function returning `f32x4.relaxed_madd` of its three v128 arguments.
+ * It validates exactly where the runtime implements the proposal (Node 22+, V8 ≥ 11.4; Node 20 only behind
+ * `--experimental-wasm-relaxed-simd`).
+ */
+const RELAXED_SIMD_PROBE = [
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0, 10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2, 253, 133, 2, 11,
+];
+
+let relaxed: boolean | undefined;
+
+/**
+ * Whether the kernels use their relaxed-SIMD variants: fused multiply-adds (`f32x4.relaxed_madd`) instead of a
+ * multiply then an add, where the runtime has relaxed SIMD. Set `SAMRANK_RELAXED_SIMD=0` to keep the plain SIMD
+ * kernels (comparisons, or results bit-identical to a runtime without it): the two variants round differently, so
+ * results may differ in the last bits; each alone is deterministic.
+ */
+export function relaxedSimd(): boolean {
+  if (relaxed === undefined) {
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+    const wasm = (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } }).WebAssembly;
+    relaxed = env?.['SAMRANK_RELAXED_SIMD'] !== '0' && wasm.validate(Uint8Array.from(RELAXED_SIMD_PROBE));
+  }
+  return relaxed;
+}

@@ -10,12 +10,15 @@
  * pass, one perturbation over the whole batch, as the paper). The steps run with 1 wasm thread and again with 2
  * (a child process), and ./roofline.ts adds the wasm multiply-add ceiling of this machine and the SAM step it
  * bounds. Environment: SAMRANK_THREADS (wasm threads of the main run, default 1; other than 1 skips the 2-thread
- * child), SAMRANK_BENCH_QUICK=1 (width 16 only, fewer repeats), SAMRANK_BENCH_WIDTHS=16,64.
+ * child), SAMRANK_BENCH_QUICK=1 (width 16 only, fewer repeats), SAMRANK_BENCH_WIDTHS=16,64. Where the runtime has
+ * relaxed SIMD (Node 22+) the kernels run their fused multiply-add build, and a second 2-thread child runs the plain
+ * SIMD build (SAMRANK_RELAXED_SIMD=0) beside it; each entry's `simd` says which ran.
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { setupBackend } from '@samrank/backend';
+import { setupBackend, wasmKernelVariant } from '@samrank/backend';
+import { relaxedSimd } from '@samrank/core';
 import { BatchNormStateStore, classificationLoss, createModel, disposeState } from '@samrank/models';
 import { SAM, sliceChunk } from '@samrank/optim';
 import { type BenchEntry, type TorchTiming, rssMB, timeInterleaved, torchReference, writeResults } from '../../../bench/lib.js';
@@ -117,10 +120,15 @@ async function resnetEntries(backendLabel: string, torch: Record<number, TorchRe
  * The ResNet steps again on the multi-threaded build (2 threads, PyTorch's count), in a child process: the
  * threaded build patches globals at start-up and cannot share a process with the single-threaded backend.
  */
-async function twoThreadEntries(torch: Record<number, TorchResnet> | null): Promise<BenchEntry[]> {
+async function twoThreadEntries(torch: Record<number, TorchResnet> | null, plainSimd = false): Promise<BenchEntry[]> {
   try {
     const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
-      env: { ...process.env, SAMRANK_BENCH_CHILD: JSON.stringify(torch), SAMRANK_THREADS: '2' },
+      env: {
+        ...process.env,
+        SAMRANK_BENCH_CHILD: JSON.stringify(torch),
+        SAMRANK_THREADS: '2',
+        ...(plainSimd ? { SAMRANK_RELAXED_SIMD: '0' } : {}),
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
       maxBuffer: 1 << 20,
       timeout: 60 * 60_000,
@@ -138,12 +146,17 @@ const torch = child === undefined ? torchBaseline() : (JSON.parse(child) as Reco
 const setup = await setupBackend({ quiet: true, threads });
 console.error(setup.message);
 tf.enableProdMode();
-const label = `${setup.backend}${setup.threads ? `, ${setup.threads} thread${setup.threads > 1 ? 's' : ''}` : ''}`;
-entries.push(...(await resnetEntries(label, torch)));
+const simd = setup.backend === 'wasm' ? wasmKernelVariant() : undefined;
+const label = `${setup.backend}${setup.threads ? `, ${setup.threads} thread${setup.threads > 1 ? 's' : ''}` : ''}${simd ? `, ${simd} SIMD` : ''}`;
+entries.push(...(await resnetEntries(label, torch)).map((e) => (simd ? { ...e, simd } : e)));
 if (child !== undefined) {
   process.stdout.write(`${JSON.stringify(entries)}\n`);
 } else {
-  if (threads === 1) entries.push(...(await twoThreadEntries(torch)));
+  if (threads === 1) {
+    entries.push(...(await twoThreadEntries(torch)));
+    // The plain SIMD build beside the fused one, where the runtime has relaxed SIMD (Node 22+).
+    if (relaxedSimd()) entries.push(...(await twoThreadEntries(torch, true)));
+  }
   // The ceiling on the 2 threads PyTorch uses.
   const torchSam = Object.fromEntries(widths.map((w) => [w, torch?.[w]?.sam.median_ms]));
   entries.push(...(await rooflineEntries(widths, BATCH, 2, torchSam)));

@@ -16,7 +16,8 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BenchEntry, type BlasInfo, describeBlas, referenceEnv, repoRoot, rssMB, writeResults } from '../../../bench/lib.js';
 import { rankFromSpectrum, spectrum, symmetricEigenvalues } from '../src/index.js';
-import { addRowGramF32 } from '../src/gemm.js';
+import { relaxedSimd } from '@samrank/core';
+import { addRowGramF32, gramKernelVariant, useGramKernel } from '../src/gemm.js';
 
 const PYTHON = '/usr/bin/python3';
 const script = join(import.meta.dirname, 'numpy_rank.py');
@@ -88,15 +89,21 @@ function timeReps(fn: () => void, count: number, into: number[]): void {
 }
 
 const entries: BenchEntry[] = [];
+// Both builds of the Gram kernel where the runtime has relaxed SIMD, interleaved round by round: the default
+// (relaxed, fused multiply-adds) and the plain SIMD one beside it.
+const defaultBuild = gramKernelVariant();
+const builds: ('plain' | 'relaxed')[] = relaxedSimd() ? ['relaxed', 'plain'] : ['plain'];
+const suffix = (build: 'plain' | 'relaxed') => (build === defaultBuild ? '' : ` [${build} SIMD]`);
 for (const d of [256, 512]) {
   const n = 10240;
   const first = numpy(n, d, true);
   const file = join(tmp, `h${n}x${d}.f32`);
   const H = first ? new Float32Array(readFileSync(file).buffer.slice(0)) : syntheticMatrix(n, d);
   const x = { data: H, rows: n, cols: d };
-  const ours = { all: [] as number[], gram: [] as number[], eig: [] as number[] };
+  const ours = new Map(builds.map((b) => [b, { all: [] as number[], gram: [] as number[] }]));
+  const eig: number[] = [];
   const ref = { all: [] as number[], gram: [] as number[], eig: [] as number[] };
-  let rank = 0;
+  const ranks = new Map<string, number>();
   let peak = rssMB();
   const G = new Float64Array(d * d);
   const shift = new Float64Array(d);
@@ -107,25 +114,31 @@ for (const d of [256, 512]) {
       ref.gram.push(np.gram_ms);
       ref.eig.push(np.eigvalsh64_ms);
     }
-    timeReps(
-      () => {
-        rank = rankFromSpectrum(spectrum(x, { method: 'gram', center: 'feature' }), { threshold: 0.99 });
-      },
-      reps,
-      ours.all,
-    );
-    peak = Math.max(peak, rssMB());
-    timeReps(
-      () => {
-        G.fill(0);
-        addRowGramF32(H, d, 0, n, shift, null, G, null);
-      },
-      reps,
-      ours.gram,
-    );
-    timeReps(() => void symmetricEigenvalues(G, d), reps, ours.eig);
-    if (np && r === 0 && np.rank99 !== rank) console.warn(`rank differs from numpy: ours ${rank}, numpy ${np.rank99}`);
+    for (const build of builds) {
+      await useGramKernel(build);
+      const t = ours.get(build)!;
+      timeReps(
+        () => {
+          ranks.set(build, rankFromSpectrum(spectrum(x, { method: 'gram', center: 'feature' }), { threshold: 0.99 }));
+        },
+        reps,
+        t.all,
+      );
+      peak = Math.max(peak, rssMB());
+      timeReps(
+        () => {
+          G.fill(0);
+          addRowGramF32(H, d, 0, n, shift, null, G, null);
+        },
+        reps,
+        t.gram,
+      );
+    }
+    timeReps(() => void symmetricEigenvalues(G, d), reps, eig);
+    if (np && r === 0 && np.rank99 !== ranks.get(defaultBuild))
+      console.warn(`rank differs from numpy: ours ${ranks.get(defaultBuild)}, numpy ${np.rank99}`);
   }
+  await useGramKernel(defaultBuild);
   // The machine is shared: record how busy it was, since both timings move with it.
   const load = `1-min load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores; numpy BLAS: ${describeBlas(first?.blas)} (OPENBLAS_CORETYPE=${reference.blasCoretype ?? 'not set'})`;
   const withRef = (name: string, ms: number[], refName: string, refMs: number[], notes: string): BenchEntry => ({
@@ -134,26 +147,31 @@ for (const d of [256, 512]) {
     ...(refMs.length ? { reference: { name: refName, ms: Number(medianOf(refMs).toFixed(2)) } } : {}),
     notes: `${notes}; ${load}`,
   });
-  entries.push({
-    ...withRef(
-      `featureRank gram+eig ${n}x${d} f32`,
-      ours.all,
-      'numpy Hc.T@Hc + eigvalsh (f32)',
-      ref.all,
-      `rank99=${rank}; centering, NaN check, float64 eigen-solve included`,
-    ),
-    peakMB: Number(peak.toFixed(0)),
-  });
-  entries.push(
-    withRef(
-      `gram only ${n}x${d} f32 (wasm SIMD, f64 flush)`,
-      ours.gram,
-      'numpy Hc.T@Hc (f32, incl. centering)',
-      ref.gram,
-      'upper triangle only',
-    ),
-  );
-  entries.push(withRef(`eigenvalues ${d}x${d} f64`, ours.eig, 'numpy eigvalsh (f64)', ref.eig, 'Householder (wasm f64x2) + implicit QL'));
+  for (const build of builds) {
+    const t = ours.get(build)!;
+    entries.push({
+      ...withRef(
+        `featureRank gram+eig ${n}x${d} f32${suffix(build)}`,
+        t.all,
+        'numpy Hc.T@Hc + eigvalsh (f32)',
+        ref.all,
+        `rank99=${ranks.get(build)}; centering, NaN check, float64 eigen-solve included; Gram kernel: ${build} SIMD`,
+      ),
+      peakMB: Number(peak.toFixed(0)),
+      simd: build,
+    });
+    entries.push({
+      ...withRef(
+        `gram only ${n}x${d} f32 (wasm SIMD, f64 flush)${suffix(build)}`,
+        t.gram,
+        'numpy Hc.T@Hc (f32, incl. centering)',
+        ref.gram,
+        `upper triangle only; ${build} SIMD`,
+      ),
+      simd: build,
+    });
+  }
+  entries.push(withRef(`eigenvalues ${d}x${d} f64`, eig, 'numpy eigvalsh (f64)', ref.eig, 'Householder (wasm f64x2) + implicit QL'));
 }
 
 if (process.env.SAMRANK_BENCH_PAPER_SCALE === '1') {

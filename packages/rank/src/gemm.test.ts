@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { helperTasksRun } from '@samrank/core/threads';
 import { describe, expect, it } from 'vitest';
-import { GEMM_WAT_SHA256 } from './gemm-wasm.generated.js';
-import { addProductTN, addRowGramF32, gramHelperReady, startGramHelper } from './gemm.js';
+import { relaxedSimd } from '@samrank/core';
+import { GEMM_RELAXED_SHARED_WASM_BASE64, GEMM_RELAXED_WASM_BASE64, GEMM_WASM_BASE64, GEMM_WAT_SHA256 } from './gemm-wasm.generated.js';
+import { addProductTN, addRowGramF32, gramHelperReady, gramKernelVariant, startGramHelper, useGramKernel } from './gemm.js';
 import { setRankThreads } from './rank-threads.js';
 import { createRng } from '../test/test-matrices.js';
 import { TRIDIAG_WAT_SHA256 } from './tridiag-wasm.generated.js';
@@ -156,5 +157,61 @@ describe('two threads', () => {
     expect(two).toEqual(one);
     expect(twoGeneral).toEqual(oneGeneral);
     expect(one.some((v) => v !== 0)).toBe(true);
+  });
+});
+
+describe('the two builds of the Gram kernel', () => {
+  /** Occurrences of `f32x4.relaxed_madd` (opcode 0xfd 0x85 0x02) in a module's bytes. */
+  const fusedOps = (base64: string) => {
+    const b = Buffer.from(base64, 'base64');
+    let n = 0;
+    for (let i = 0; i + 2 < b.length; i++) if (b[i] === 0xfd && b[i + 1] === 0x85 && b[i + 2] === 0x02) n++;
+    return n;
+  };
+
+  it('the relaxed build fuses every multiply-add of the source, and runs exactly where the runtime has relaxed SIMD', async () => {
+    expect(fusedOps(GEMM_WASM_BASE64)).toBe(0);
+    // gemm.wat writes 24 multiply-adds (8 accumulators, three times); pack_rows' x·0 test is a multiply alone.
+    expect(fusedOps(GEMM_RELAXED_WASM_BASE64)).toBe(24);
+    expect(fusedOps(GEMM_RELAXED_SHARED_WASM_BASE64)).toBe(24);
+    expect(gramKernelVariant()).toBe(relaxedSimd() ? 'relaxed' : 'plain');
+    if (!relaxedSimd()) await expect(useGramKernel('relaxed')).rejects.toThrow(/no relaxed SIMD/);
+  });
+
+  const builds: ('plain' | 'relaxed')[] = relaxedSimd() ? ['plain', 'relaxed'] : ['plain'];
+  it.each(builds)('%s build: XᵀX against the float64 reference, the same on one thread and two', async (build) => {
+    const initial = gramKernelVariant();
+    await useGramKernel(build);
+    try {
+      expect(gramKernelVariant()).toBe(build);
+      // Enough rows and columns that the helper takes half of the tiles.
+      const n = 3000;
+      const d = 256;
+      const x = randomF32(n * d, 41, 0.5);
+      const gram = () => {
+        const G = new Float64Array(d * d);
+        addProductTN({ data: x, offset: 0, strideK: d, strideC: 1, k: n, c: d }, null, G);
+        return G;
+      };
+      setRankThreads(1);
+      const one = gram();
+      setRankThreads(2);
+      startGramHelper();
+      for (let i = 0; i < 100 && !gramHelperReady(); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(gramHelperReady()).toBe(true);
+      const tasksBefore = helperTasksRun();
+      const two = gram();
+      expect(helperTasksRun()).toBeGreaterThan(tasksBefore);
+      setRankThreads(1);
+      expect(Array.from(two)).toEqual(Array.from(one));
+      for (let i = 0; i < d; i += 5)
+        for (let j = i; j < d; j += 3) {
+          let ref = 0;
+          for (let r = 0; r < n; r++) ref += x[r * d + i]! * x[r * d + j]!;
+          expect(relErr(one[i * d + j]!, ref)).toBeLessThan(1e-5);
+        }
+    } finally {
+      await useGramKernel(initial);
+    }
   });
 });

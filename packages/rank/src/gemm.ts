@@ -8,7 +8,13 @@
  * stays that of a float32 sum over at most `flushRows` terms.
  */
 import { ensureMemory, runTask } from '@samrank/core';
-import { GEMM_SHARED_WASM_BASE64, GEMM_WASM_BASE64 } from './gemm-wasm.generated.js';
+import { relaxedSimd } from '@samrank/core';
+import {
+  GEMM_RELAXED_SHARED_WASM_BASE64,
+  GEMM_RELAXED_WASM_BASE64,
+  GEMM_SHARED_WASM_BASE64,
+  GEMM_WASM_BASE64,
+} from './gemm-wasm.generated.js';
 import { gemmPairs, gemmTilesTask, type GemmBlock } from './kernel-tasks.js';
 import { helperReady, instantiateKernel, type RankKernel } from './rank-threads.js';
 
@@ -38,9 +44,34 @@ const PANEL = 8;
 
 let kernel: Kernel | null = null;
 
+let variant: 'plain' | 'relaxed' | null = null;
+
 function getKernel(): Kernel {
-  kernel ??= instantiateKernel<KernelExports>(GEMM_WASM_BASE64, GEMM_SHARED_WASM_BASE64, '@samrank/rank Gram kernel');
+  if (!kernel) {
+    variant ??= relaxedSimd() ? 'relaxed' : 'plain';
+    kernel =
+      variant === 'relaxed'
+        ? instantiateKernel<KernelExports>(GEMM_RELAXED_WASM_BASE64, GEMM_RELAXED_SHARED_WASM_BASE64, '@samrank/rank Gram kernel')
+        : instantiateKernel<KernelExports>(GEMM_WASM_BASE64, GEMM_SHARED_WASM_BASE64, '@samrank/rank Gram kernel');
+  }
   return kernel;
+}
+
+/**
+ * Which build of the Gram kernel runs: 'relaxed' (fused multiply-adds, `f32x4.relaxed_madd`) where the runtime has
+ * relaxed SIMD and `SAMRANK_RELAXED_SIMD` is not 0, 'plain' otherwise. The two round differently (one rounding per
+ * multiply-add instead of two), so Gram entries can differ in the last bits between them; each is deterministic.
+ */
+export function gramKernelVariant(): 'plain' | 'relaxed' {
+  return variant ?? (relaxedSimd() ? 'relaxed' : 'plain');
+}
+
+/** @internal Switches the Gram kernel to one build (tests compare both); 'relaxed' needs relaxed SIMD. */
+export async function useGramKernel(build: 'plain' | 'relaxed'): Promise<void> {
+  if (build === 'relaxed' && !relaxedSimd()) throw new Error('this runtime has no relaxed SIMD');
+  await kernel?.helper?.terminate();
+  kernel = null;
+  variant = build;
 }
 
 /** @internal Whether the helper thread is up and would take half of the next large block. */

@@ -19,6 +19,7 @@ export {
   ThresholdRangeError,
 } from './errors.js';
 export { setRankThreads } from './rank-threads.js';
+export { gramKernelVariant } from './gemm.js';
 export { knnError, knnPredict, type KnnOptions } from './knn.js';
 export type { DenseMatrix, MatrixInput } from './matrix.js';
 export { featureRank, type FeatureRankOptions } from './rank.js';
