@@ -5,6 +5,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { version_core } from '@tensorflow/tfjs-core';
+import { wasmKernelVariant } from '@samrank/backend';
 import packageJson from '../../package.json' with { type: 'json' };
 import type { AnyExperiment, DataSourceRecord, FigureSpec, Metric } from './definition.js';
 import { curvesFigure, finalFigure, profileFigure } from './figures.js';
@@ -28,6 +29,12 @@ export interface Results {
   versions: Record<string, string>;
   preset: string;
   backend: string;
+  /**
+   * On wasm: which build of @samrank/backend's kernels ran ('relaxed': fused multiply-adds, Node 22+; 'plain'). The
+   * two can differ in the last bits, so a rerun that must be identical uses the same build (`SAMRANK_RELAXED_SIMD=0`
+   * for 'plain'); results without the field were made by the plain build.
+   */
+  kernels?: 'plain' | 'relaxed';
   config: unknown;
   notes: string[];
   /** Where each data set was read from. */
@@ -63,9 +70,10 @@ export function buildResults(input: {
   const results: Results = {
     experiment: definition.name,
     command: input.command,
-    versions: { '@samrank/experiments': packageJson.version, '@tensorflow/tfjs-core': version_core },
+    versions: { '@samrank/experiments': packageJson.version, '@tensorflow/tfjs-core': version_core, node: process.version },
     preset: config.preset,
     backend: input.backend,
+    ...(input.backend === 'wasm' ? { kernels: wasmKernelVariant() } : {}),
     config,
     notes: input.notes,
     sources: input.sources,
