@@ -4,7 +4,7 @@
  * and evaluated every `evalEvery` steps.
  */
 import { createPipeline } from '@samrank/data';
-import type { ExperimentDefinition, Metric } from '../runner/definition.js';
+import { type ExperimentDefinition, type Metric, everyNSteps } from '../runner/definition.js';
 import { summarizeList } from '../runner/text.js';
 import {
   CLASSIFICATION_FLAGS,
@@ -232,13 +232,7 @@ export function classificationDefinition(
       };
     },
     steps: (config) => config.iterations!,
-    evaluationSteps(config) {
-      const total = config.iterations!;
-      const steps: number[] = [];
-      for (let s = 0; s < total; s += config.evalEvery) steps.push(s);
-      steps.push(total);
-      return steps;
-    },
+    evaluationSteps: (config) => everyNSteps(config.iterations!, config.evalEvery),
     createJob: (config, prepared, runs, resume) => createRunJob(config, prepared, runs, resume),
     stateSchema: runStateSchema,
     checkState: (config, _runs, state) => checkRunState(config, NUM_CLASSES[config.dataset], state),

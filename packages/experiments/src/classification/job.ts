@@ -20,9 +20,9 @@ import {
   type ModelState,
   type Params,
 } from '@samrank/models';
-import { NonFiniteGradientError, SAM, piecewise05Epochs, sliceChunk } from '@samrank/optim';
+import { SAM, piecewise05Epochs, sliceChunk } from '@samrank/optim';
 import type { RunKey, TrainingJob } from '../runner/definition.js';
-import { type RunState, checkSavedRun, restoreOptimizer, saveOptimizer } from '../runner/run-state.js';
+import { type RunState, checkSavedRun, restoreOptimizer, samStepOrDiverged, saveOptimizer } from '../runner/run-state.js';
 import type { BnMode, ClassificationConfig } from './config.js';
 import { imageSizeOf } from './config.js';
 import type { ExperimentData } from './data.js';
@@ -144,24 +144,16 @@ export async function createRunJob(
     step(step) {
       const epoch = Math.floor(step / stepsPerEpoch);
       const { x, y } = batchToTensors(pipeline.trainBatchArrays(epoch, step % stepsPerEpoch, config.batchSize));
-      try {
-        sam.minimize(
-          (c) => {
-            const loss = classificationLoss(model, params, store, sliceChunk(x, c), sliceChunk(y, c), modeOf(c.pass))();
-            if (perPass && c.chunk === c.chunks - 1) store.commit(momentum);
-            return loss;
-          },
-          false,
-          vars,
-        );
-        return [];
-      } catch (error) {
-        // SAM checks the loss and gradients before updating: the run has diverged at this step.
-        if (error instanceof NonFiniteGradientError) return [0];
-        throw error;
-      } finally {
-        tf.dispose([x, y]);
-      }
+      return samStepOrDiverged(
+        sam,
+        (c) => {
+          const loss = classificationLoss(model, params, store, sliceChunk(x, c), sliceChunk(y, c), modeOf(c.pass))();
+          if (perPass && c.chunk === c.chunks - 1) store.commit(momentum);
+          return loss;
+        },
+        vars,
+        [x, y],
+      );
     },
     evaluate: (step) => [classificationEvaluation(ctx, params, store.state, step)],
     async save(): Promise<RunState> {

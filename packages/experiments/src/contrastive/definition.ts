@@ -6,7 +6,7 @@
  */
 import { VIT_TENSORS } from '@samrank/models';
 import { ExperimentConfigError } from '../errors.js';
-import type { ExperimentDefinition, Metric } from '../runner/definition.js';
+import { type ExperimentDefinition, type Metric, everyNSteps } from '../runner/definition.js';
 import { type RunState, checkSavedRun, runStateSchema } from '../runner/run-state.js';
 import { summarizeList } from '../runner/text.js';
 import {
@@ -188,13 +188,7 @@ export const contrastiveDefinition: ExperimentDefinition<
     };
   },
   steps: (config) => config.iterations!,
-  evaluationSteps(config) {
-    const total = config.iterations!;
-    const steps: number[] = [];
-    for (let s = 0; s < total; s += config.evalEvery) steps.push(s);
-    steps.push(total);
-    return steps;
-  },
+  evaluationSteps: (config) => everyNSteps(config.iterations!, config.evalEvery),
   createJob: (config, prepared, runs, resume) => createContrastiveJob(config, prepared, runs, resume),
   stateSchema: runStateSchema,
   // The model's vocabulary comes from the data, so names and shapes are checked when the job is built.

@@ -18,11 +18,11 @@ import {
   saveCheckpoint,
   symmetricInfoNce,
 } from '@samrank/models';
-import { NonFiniteGradientError, SAM, cosineSchedule } from '@samrank/optim';
+import { SAM, cosineSchedule } from '@samrank/optim';
 import { featureRank } from '@samrank/rank';
 import * as tf from '@tensorflow/tfjs-core';
 import type { RunKey, TrainingJob } from '../runner/definition.js';
-import { type RunState, checkSavedRun, restoreOptimizer, saveOptimizer } from '../runner/run-state.js';
+import { type RunState, checkSavedRun, restoreOptimizer, samStepOrDiverged, saveOptimizer } from '../runner/run-state.js';
 import { type ContrastiveConfig, runSetting } from './config.js';
 
 /** Image–caption pairs of one split. */
@@ -283,22 +283,15 @@ export async function createContrastiveJob(
       const n = pick.images.length;
       const images = tf.tensor4d(data.train.images(pick.images), [n, h, w, c]);
       const tokens = tokenTensor(data.train, config.maxTokens, pick.images, pick.captions);
-      try {
-        sam.minimize(
-          () => {
-            const e = model.embed(params, images, tokens);
-            return symmetricInfoNce(e.image, e.text);
-          },
-          false,
-          vars,
-        );
-        return [];
-      } catch (error) {
-        if (error instanceof NonFiniteGradientError) return [0];
-        throw error;
-      } finally {
-        tf.dispose([images, tokens]);
-      }
+      return samStepOrDiverged(
+        sam,
+        () => {
+          const e = model.embed(params, images, tokens);
+          return symmetricInfoNce(e.image, e.text);
+        },
+        vars,
+        [images, tokens],
+      );
     },
     evaluate: (step) => {
       const e = evaluateContrastive(model, params, config, data, step === 0 || step === total);

@@ -157,6 +157,14 @@ export interface Progress {
   axis?: { field: string; label: string };
 }
 
+/** Evaluation steps every `every` completed steps from 0, and after the last one (the usual `evaluationSteps`). */
+export function everyNSteps(total: number, every: number): number[] {
+  const steps: number[] = [];
+  for (let s = 0; s < total; s += every) steps.push(s);
+  steps.push(total);
+  return steps;
+}
+
 /** The field and title of the curves' x-axis. */
 export function curvesAxis(progress: Progress): { field: string; label: string } {
   return progress.axis ?? { field: progress.field, label: progress.label };

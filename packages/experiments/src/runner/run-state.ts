@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type BatchNormSpec, type ParamSpec, checkpointFromJSON } from '@samrank/models';
-import type { SAM } from '@samrank/optim';
+import { type LossClosure, NonFiniteGradientError, type SAM } from '@samrank/optim';
 import { z } from 'zod';
 
 /** A tensor saved as base64 of its little-endian bytes. */
@@ -110,4 +110,21 @@ export function checkSavedRun(
     return (error as Error).message;
   }
   return null;
+}
+
+/**
+ * One SAM step of a single-run job: `[]` when the weights were updated, `[0]` when SAM found the loss or the gradients
+ * non-finite before updating (the runner marks the run diverged at this step). `inputs` (the batch) are disposed
+ * either way.
+ */
+export function samStepOrDiverged(sam: SAM, loss: LossClosure, vars: tf.Variable[], inputs: tf.Tensor[]): number[] {
+  try {
+    sam.minimize(loss, false, vars);
+    return [];
+  } catch (error) {
+    if (error instanceof NonFiniteGradientError) return [0];
+    throw error;
+  } finally {
+    tf.dispose(inputs);
+  }
 }
