@@ -205,7 +205,7 @@ export const contrastiveDefinition: ExperimentDefinition<
     },
     ...(['res', 'premlp', 'preatt'] as const).map((tensor) => ({
       name: `image-tower-${tensor}-ranks`,
-      title: `contrastive: image tower \`${tensor}\` rank after each block (like Fig. 7)`,
+      title: `contrastive: image tower ${tensor} rank after each block (like Fig. 7)`,
       kind: 'profile' as const,
       metrics: config.analysisLayers.map((l) => `layers.${layerKey(l, tensor)}`),
       profile: { positions: config.analysisLayers, label: 'block', panel: `${tensor} rank (token 0, test)` },

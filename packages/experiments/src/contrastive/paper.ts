@@ -26,7 +26,7 @@ const FIG8: ReadonlyMap<number, Readonly<Record<string, number>>> = new Map([
 export function contrastivePaperValues(sweep: 'rho' | 'bottleneck', scaled: boolean): PaperValues {
   const what = sweep === 'rho' ? 'Fig. 4, last logged values per ρ' : 'Fig. 8, ρ = 0, last logged values per bottleneck width h';
   const caveat = scaled
-    ? ' — MS-COCO with a pretrained R+Ti/16 and bert-base-cased; this run uses other data and small towers, so compare directions, not values'
+    ? ' — MS-COCO with a pretrained R+Ti/16 and bert-base-cased; this run uses other data and small towers trained from scratch'
     : '';
   return { source: `paper ${what} (docs/paper-notes.md §12.4–12.5)${caveat}`, rows: sweep === 'rho' ? FIG4 : FIG8 };
 }
