@@ -21,6 +21,7 @@ export {
   instantiateWithMemory,
   isSharedMemory,
   relaxedSimd,
+  relaxedSimdAvailable,
   type WasmMemory,
 } from './wasm-runtime.js';
 export { runTask, type KernelCall, type KernelTask, type TaskLoop } from './run-task.js';

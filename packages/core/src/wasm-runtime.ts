@@ -63,19 +63,30 @@ const RELAXED_SIMD_PROBE = [
   0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0, 10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2, 253, 133, 2, 11,
 ];
 
-let relaxed: boolean | undefined;
+let available: boolean | undefined;
+
+/** `SAMRANK_RELAXED_SIMD`: '1' asks for the fused builds everywhere they exist, '0' for none, unset: each kernel's default. */
+function preference(): 'on' | 'off' | 'auto' {
+  const value = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['SAMRANK_RELAXED_SIMD'];
+  return value === '1' ? 'on' : value === '0' ? 'off' : 'auto';
+}
+
+/** Whether the runtime implements relaxed SIMD (validates the probe module), whatever the preference. */
+export function relaxedSimdAvailable(): boolean {
+  available ??= (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } }).WebAssembly.validate(
+    Uint8Array.from(RELAXED_SIMD_PROBE),
+  );
+  return available;
+}
 
 /**
- * Whether the kernels use their relaxed-SIMD variants: fused multiply-adds (`f32x4.relaxed_madd`) instead of a
- * multiply then an add, where the runtime has relaxed SIMD. Set `SAMRANK_RELAXED_SIMD=0` to keep the plain SIMD
- * kernels (comparisons, or results bit-identical to a runtime without it): the two variants round differently, so
- * results may differ in the last bits; each alone is deterministic.
+ * Whether a kernel runs its relaxed-SIMD build: fused multiply-adds (`f32x4.relaxed_madd`) instead of a multiply then
+ * an add. Only where the runtime has relaxed SIMD; then `SAMRANK_RELAXED_SIMD=1` or `0` decides, and without it the
+ * kernel's own default (`fusedByDefault`: whether the fused build was measured faster for that kernel). The two
+ * builds round differently, so results may differ in the last bits between them; each alone is deterministic.
  */
-export function relaxedSimd(): boolean {
-  if (relaxed === undefined) {
-    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-    const wasm = (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } }).WebAssembly;
-    relaxed = env?.['SAMRANK_RELAXED_SIMD'] !== '0' && wasm.validate(Uint8Array.from(RELAXED_SIMD_PROBE));
-  }
-  return relaxed;
+export function relaxedSimd(fusedByDefault = true): boolean {
+  if (!relaxedSimdAvailable()) return false;
+  const p = preference();
+  return p === 'auto' ? fusedByDefault : p === 'on';
 }

@@ -18,7 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { setupBackend, wasmKernelVariant } from '@samrank/backend';
-import { relaxedSimd } from '@samrank/core';
+import { relaxedSimdAvailable } from '@samrank/core';
 import { BatchNormStateStore, classificationLoss, createModel, disposeState } from '@samrank/models';
 import { SAM, sliceChunk } from '@samrank/optim';
 import { type BenchEntry, type TorchTiming, rssMB, timeInterleaved, torchReference, writeResults } from '../../../bench/lib.js';
@@ -155,7 +155,7 @@ if (child !== undefined) {
   if (threads === 1) {
     entries.push(...(await twoThreadEntries(torch)));
     // The plain SIMD build beside the fused one, where the runtime has relaxed SIMD (Node 22+).
-    if (relaxedSimd()) entries.push(...(await twoThreadEntries(torch, true)));
+    if (relaxedSimdAvailable() && wasmKernelVariant() === 'relaxed') entries.push(...(await twoThreadEntries(torch, true)));
   }
   // The ceiling on the 2 threads PyTorch uses.
   const torchSam = Object.fromEntries(widths.map((w) => [w, torch?.[w]?.sam.median_ms]));

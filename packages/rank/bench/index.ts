@@ -16,7 +16,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BenchEntry, type BlasInfo, describeBlas, referenceEnv, repoRoot, rssMB, writeResults } from '../../../bench/lib.js';
 import { rankFromSpectrum, spectrum, symmetricEigenvalues } from '../src/index.js';
-import { relaxedSimd } from '@samrank/core';
+import { relaxedSimdAvailable } from '@samrank/core';
 import { addRowGramF32, gramKernelVariant, useGramKernel } from '../src/gemm.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -89,10 +89,10 @@ function timeReps(fn: () => void, count: number, into: number[]): void {
 }
 
 const entries: BenchEntry[] = [];
-// Both builds of the Gram kernel where the runtime has relaxed SIMD, interleaved round by round: the default
-// (relaxed, fused multiply-adds) and the plain SIMD one beside it.
+// Both builds of the Gram kernel where the runtime has relaxed SIMD, interleaved round by round: the default and the
+// other one beside it (names of the non-default build carry it in brackets).
 const defaultBuild = gramKernelVariant();
-const builds: ('plain' | 'relaxed')[] = relaxedSimd() ? ['relaxed', 'plain'] : ['plain'];
+const builds: ('plain' | 'relaxed')[] = relaxedSimdAvailable() ? [defaultBuild, defaultBuild === 'plain' ? 'relaxed' : 'plain'] : ['plain'];
 const suffix = (build: 'plain' | 'relaxed') => (build === defaultBuild ? '' : ` [${build} SIMD]`);
 for (const d of [256, 512]) {
   const n = 10240;

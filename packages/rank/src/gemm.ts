@@ -8,7 +8,7 @@
  * stays that of a float32 sum over at most `flushRows` terms.
  */
 import { ensureMemory, runTask } from '@samrank/core';
-import { relaxedSimd } from '@samrank/core';
+import { relaxedSimd, relaxedSimdAvailable } from '@samrank/core';
 import {
   GEMM_RELAXED_SHARED_WASM_BASE64,
   GEMM_RELAXED_WASM_BASE64,
@@ -46,9 +46,17 @@ let kernel: Kernel | null = null;
 
 let variant: 'plain' | 'relaxed' | null = null;
 
+/**
+ * The fused build is not the default here: on the AVX-512 AMD EPYC this was measured on (bench/index.ts), the Gram of
+ * 10240×512 took 111 ms with it against 94 ms without on one thread (78.7 vs 73.1 on two): the tile loop is bound by
+ * the accumulators' dependency chains, and a fused multiply-add's latency (4 cycles there) exceeds an add's (3), while
+ * separate multiply and add pipes give the plain build the same throughput. `SAMRANK_RELAXED_SIMD=1` selects it.
+ */
+const FUSED_BY_DEFAULT = false;
+
 function getKernel(): Kernel {
   if (!kernel) {
-    variant ??= relaxedSimd() ? 'relaxed' : 'plain';
+    variant ??= relaxedSimd(FUSED_BY_DEFAULT) ? 'relaxed' : 'plain';
     kernel =
       variant === 'relaxed'
         ? instantiateKernel<KernelExports>(GEMM_RELAXED_WASM_BASE64, GEMM_RELAXED_SHARED_WASM_BASE64, '@samrank/rank Gram kernel')
@@ -58,17 +66,17 @@ function getKernel(): Kernel {
 }
 
 /**
- * Which build of the Gram kernel runs: 'relaxed' (fused multiply-adds, `f32x4.relaxed_madd`) where the runtime has
- * relaxed SIMD and `SAMRANK_RELAXED_SIMD` is not 0, 'plain' otherwise. The two round differently (one rounding per
+ * Which build of the Gram kernel runs: 'plain' by default; 'relaxed' (fused multiply-adds, `f32x4.relaxed_madd`) with
+ * `SAMRANK_RELAXED_SIMD=1` where the runtime has relaxed SIMD. The two round differently (one rounding per
  * multiply-add instead of two), so Gram entries can differ in the last bits between them; each is deterministic.
  */
 export function gramKernelVariant(): 'plain' | 'relaxed' {
-  return variant ?? (relaxedSimd() ? 'relaxed' : 'plain');
+  return variant ?? (relaxedSimd(FUSED_BY_DEFAULT) ? 'relaxed' : 'plain');
 }
 
 /** @internal Switches the Gram kernel to one build (tests compare both); 'relaxed' needs relaxed SIMD. */
 export async function useGramKernel(build: 'plain' | 'relaxed'): Promise<void> {
-  if (build === 'relaxed' && !relaxedSimd()) throw new Error('this runtime has no relaxed SIMD');
+  if (build === 'relaxed' && !relaxedSimdAvailable()) throw new Error('this runtime has no relaxed SIMD');
   await kernel?.helper?.terminate();
   kernel = null;
   variant = build;
