@@ -12,7 +12,10 @@ if (!dir) {
   process.exit(2);
 }
 const metrics = asked.length ? asked : ['imageRank', 'textRank', 'imagewiseError', 'textwiseError'];
-const history = readFileSync(join(dir, 'history.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+const history = readFileSync(join(dir, 'history.jsonl'), 'utf8')
+  .trim()
+  .split('\n')
+  .map((line) => JSON.parse(line));
 const runs = new Map();
 for (const h of history) {
   const key = `${h.seed}/${h.rho}`;
