@@ -13,7 +13,7 @@ import { runCliCaptured } from '../../test/cli-io.js';
 const tmp = mkdtempSync(join(tmpdir(), 'samrank-contrastive-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const cli = (args: string[]) => runCliCaptured(args);
+const cli = (args: string[], interruptAtStart = false) => runCliCaptured(args, { interruptAtStart });
 const FASHION = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
 const FIXTURES = join(import.meta.dirname, '../../../../fixtures/vision');
 
@@ -88,6 +88,20 @@ describe('samrank-repro contrastive', () => {
     const report = readFileSync(join(out, 'report.md'), 'utf8');
     expect(report).toMatch(/Fig\. 4/);
     expect(report).toMatch(/141/); // the paper's image rank at ρ = 0, beside ours
+  });
+
+  it.skipIf(!FASHION)('Ctrl-C saves a checkpoint (exit 130); --resume finishes with the same runs as an uninterrupted sweep', async () => {
+    const args = ['contrastive', '--preset', 'smoke', '--iterations', '4', '--eval-every', '2'];
+    const out = join(tmp, 'interrupted');
+    const first = await cli([...args, '--out', out], true);
+    expect(first.code).toBe(130);
+    expect(first.stderr).toMatch(/resume with: samrank-repro contrastive --resume --out/);
+    const second = await cli(['contrastive', '--resume', '--out', out]);
+    expect(second.code).toBe(0);
+    const straight = join(tmp, 'straight');
+    expect((await cli([...args, '--out', straight])).code).toBe(0);
+    const runs = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')).runs;
+    expect(runs(out)).toEqual(runs(straight));
   });
 
   it.skipIf(!FASHION)('--preset smoke --bottleneck 8 puts a width-8 bottleneck in both heads', async () => {

@@ -165,6 +165,18 @@ describe('contrastive job', () => {
     job.dispose();
   });
 
+  it('non-finite weights: the evaluation reports the run diverged (null) and a step reports it (index 0), without a throw', async () => {
+    const config = tinyConfig();
+    const data = {
+      ...tinyData(32, 8),
+      pretrained: new Map([['text_head.bias', { shape: [6], values: new Float32Array(6).fill(Number.NaN) }]]),
+    };
+    const job = await createContrastiveJob(config, data, [{ rho: 0.05, seed: 0 }]);
+    expect(job.evaluate(0, [true])).toEqual([null]);
+    expect(await job.step(0)).toEqual([0]);
+    job.dispose();
+  });
+
   it('a checkpoint of another model is refused with a clear error', async () => {
     const config = tinyConfig();
     const data = tinyData(32, 8);

@@ -166,7 +166,7 @@ export function evaluateContrastive(
   config: ContrastiveConfig,
   data: ContrastiveData,
   analysis: boolean,
-): ContrastiveEvaluation {
+): ContrastiveEvaluation | null {
   const rank = (m: Rows) => featureRank(m.matrix(), { threshold: config.rankThreshold, center: 'sample', rule: 'original' });
   // Test retrieval within batches of evalBatchSize pairs, as the paper (10 batches of 128).
   let imagewise = 0;
@@ -197,6 +197,8 @@ export function evaluateContrastive(
     trainLoss += symmetricInfoNce(out.image, out.text).dataSync()[0]!;
     trainBatches++;
   });
+  // Non-finite embeddings (a diverged run) have no rank: the run is marked diverged at this evaluation instead.
+  if (!Number.isFinite(trainLoss) || !Number.isFinite(testLoss)) return null;
   const result: ContrastiveEvaluation = {
     imagewiseError: imagewise / testBatches,
     textwiseError: textwise / testBatches,
@@ -293,10 +295,7 @@ export async function createContrastiveJob(
         [images, tokens],
       );
     },
-    evaluate: (step) => {
-      const e = evaluateContrastive(model, params, config, data, step === 0 || step === total);
-      return [Number.isFinite(e.trainLoss) ? e : null];
-    },
+    evaluate: (step) => [evaluateContrastive(model, params, config, data, step === 0 || step === total)],
     async save(): Promise<RunState> {
       return {
         model: checkpointToJSON(await saveCheckpoint(params, {})) as RunState['model'],
