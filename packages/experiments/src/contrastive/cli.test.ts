@@ -66,7 +66,7 @@ describe('samrank-repro contrastive', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const json = JSON.parse(r.stdout) as Results;
-    expect(json.runs.map((x) => x.rho)).toEqual([0, 0.2]);
+    expect(json.runs.map((x) => x.rho)).toEqual([0, 0.005]);
     for (const run of json.runs) {
       for (const key of ['imagewiseError', 'textwiseError', 'imageRank', 'textRank', 'imagePreHeadRank', 'textPreHeadRank']) {
         expect(typeof run.final[key]).toBe('number');
