@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRng } from '@samrank/core';
 import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KARPATHY_SPLIT_FILE, type KarpathyEntry, loadCocoImages, readKarpathySplit } from './coco-karpathy.js';
+import { KARPATHY_SPLIT_FILE, type KarpathyEntry, loadCocoImages, readKarpathySplit, readKarpathySplits } from './coco-karpathy.js';
 import { DatasetFormatError, DatasetNotFoundError } from './errors.js';
 import { decodeImageRgb, resizeBilinear } from './vision-images.js';
 
@@ -147,6 +148,15 @@ describe('readKarpathySplit', () => {
     expect(() => readKarpathySplit(splitFile, 'train', { limit: -1 })).toThrow(RangeError);
     expect(() => readKarpathySplit(splitFile, 'train', { limit: 1.5 })).toThrow(/limit must be a non-negative integer/);
     expect(() => readKarpathySplit(splitFile, 'training' as 'train')).toThrow(/split must be one of train, restval, val, test/);
+  });
+
+  it('several splits from one read give what each single-split read gives, and the file digest', () => {
+    const both = readKarpathySplits(splitFile, { train: 2, test: Number.POSITIVE_INFINITY });
+    expect(both.splits.train).toEqual(readKarpathySplit(splitFile, 'train', { limit: 2 }));
+    expect(both.splits.test).toEqual(readKarpathySplit(splitFile, 'test'));
+    expect(Object.keys(both.splits).sort()).toEqual(['test', 'train']);
+    expect(both.sha256).toBe(createHash('sha256').update(readFileSync(splitFile)).digest('hex'));
+    expect(() => readKarpathySplits(splitFile, { train: 1, test: -1 })).toThrow(/limit must be a non-negative integer/);
   });
 
   it('reads tokens where a caption has no raw text, and files without filepath or cocoid (Flickr layout)', () => {

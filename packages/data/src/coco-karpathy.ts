@@ -4,6 +4,7 @@
  * split and its five or so human captions; the images themselves are the official `train2014/` and `val2014/`
  * folders. The paper trains on the 82,783 `train` images (not `restval`) and evaluates retrieval on `test`.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { DatasetFormatError, DatasetNotFoundError } from './errors.js';
@@ -65,21 +66,35 @@ function captionsOf(entry: Record<string, unknown>, fail: (problem: string) => n
  * has an entry without a file name or captions is a {@link DatasetFormatError} naming the file and the entry's index.
  */
 export function readKarpathySplit(jsonPath: string, split: KarpathySplit, options: { limit?: number } = {}): KarpathyEntry[] {
-  if (!SPLITS.includes(split)) throw new RangeError(`split must be one of ${SPLITS.join(', ')}, got ${JSON.stringify(split)}`);
-  const limit = options.limit ?? Number.POSITIVE_INFINITY;
-  if (!(limit >= 0) || (limit !== Number.POSITIVE_INFINITY && !Number.isInteger(limit))) {
-    throw new RangeError(`limit must be a non-negative integer, got ${options.limit}`);
+  return readKarpathySplits(jsonPath, { [split]: options.limit ?? Number.POSITIVE_INFINITY }).splits[split]!;
+}
+
+/**
+ * Several splits from one read of the file (COCO's is ~140 MB of JSON): for each split asked for, its first `limit`
+ * entries (Infinity: all) in file order, with the same checks and errors as {@link readKarpathySplit}, and the
+ * SHA-256 of the file's bytes.
+ */
+export function readKarpathySplits(
+  jsonPath: string,
+  limits: Partial<Record<KarpathySplit, number>>,
+): { splits: Partial<Record<KarpathySplit, KarpathyEntry[]>>; sha256: string } {
+  const wanted = Object.entries(limits) as [KarpathySplit, number][];
+  for (const [split, limit] of wanted) {
+    if (!SPLITS.includes(split)) throw new RangeError(`split must be one of ${SPLITS.join(', ')}, got ${JSON.stringify(split)}`);
+    if (!(limit >= 0) || (limit !== Number.POSITIVE_INFINITY && !Number.isInteger(limit))) {
+      throw new RangeError(`limit must be a non-negative integer, got ${limit}`);
+    }
   }
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(jsonPath, 'utf8');
+    bytes = readFileSync(jsonPath);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new DatasetNotFoundError(`the Karpathy split file ${KARPATHY_SPLIT_FILE}`, [jsonPath], `(${code}) ${SPLIT_FILE_HINT}`);
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
     throw new DatasetFormatError(jsonPath, `is not valid JSON (${(err as Error).message})`);
   }
@@ -87,8 +102,9 @@ export function readKarpathySplit(jsonPath: string, split: KarpathySplit, option
     throw new DatasetFormatError(jsonPath, `has no "images" array (is it Karpathy's ${KARPATHY_SPLIT_FILE}?)`);
   }
   const images: unknown[] = parsed['images'];
-  const entries: KarpathyEntry[] = [];
-  for (let i = 0; i < images.length && entries.length < limit; i++) {
+  const splits: Partial<Record<KarpathySplit, KarpathyEntry[]>> = Object.fromEntries(wanted.map(([split]) => [split, []]));
+  const full = () => wanted.every(([split, limit]) => splits[split]!.length >= limit);
+  for (let i = 0; i < images.length && !full(); i++) {
     const fail: (problem: string) => never = (problem) => {
       throw new DatasetFormatError(jsonPath, `image entry ${i} ${problem}`);
     };
@@ -98,7 +114,9 @@ export function readKarpathySplit(jsonPath: string, split: KarpathySplit, option
     if (typeof entrySplit !== 'string' || !SPLITS.includes(entrySplit as KarpathySplit)) {
       fail(`has split ${JSON.stringify(entrySplit)}, not one of ${SPLITS.join(', ')}`);
     }
-    if (entrySplit !== split) continue;
+    const split = entrySplit as KarpathySplit;
+    const into = splits[split];
+    if (!into || into.length >= limits[split]!) continue;
     const filename = record['filename'];
     if (typeof filename !== 'string' || filename === '') fail('has no "filename"');
     const filepath = record['filepath'];
@@ -108,9 +126,9 @@ export function readKarpathySplit(jsonPath: string, split: KarpathySplit, option
     if (!safeRelative(path)) fail(`has image path ${JSON.stringify(path)} outside the image root`);
     const cocoid = record['cocoid'] ?? null;
     if (cocoid !== null && !Number.isInteger(cocoid)) fail(`has a "cocoid" that is not an integer`);
-    entries.push({ path, captions: captionsOf(record, fail), cocoid: cocoid as number | null, split });
+    into.push({ path, captions: captionsOf(record, fail), cocoid: cocoid as number | null, split });
   }
-  return entries;
+  return { splits, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
 /**

@@ -137,7 +137,17 @@ export {
   visionCheckpointPath,
   type VisionCheckpointSource,
 } from './vision-checkpoints.js';
-export { type Safetensors, SafetensorsFormatError, decodeSafetensors, encodeSafetensors, readSafetensors } from './safetensors.js';
+export {
+  type Safetensors,
+  type SafetensorsEntry,
+  SafetensorsFormatError,
+  type SafetensorsHeader,
+  decodeSafetensors,
+  encodeSafetensors,
+  parseSafetensorsHeader,
+  readSafetensors,
+  readSafetensorsHeader,
+} from './safetensors.js';
 export { type TokenBatch, TextTokenizer } from './text-tokenizer.js';
 export {
   type AttributeThresholds,
@@ -149,7 +159,14 @@ export {
   fashionMnistAttributes,
   fashionMnistCaptions,
 } from './captions.js';
-export { KARPATHY_SPLIT_FILE, type KarpathyEntry, type KarpathySplit, loadCocoImages, readKarpathySplit } from './coco-karpathy.js';
+export {
+  KARPATHY_SPLIT_FILE,
+  type KarpathyEntry,
+  type KarpathySplit,
+  loadCocoImages,
+  readKarpathySplit,
+  readKarpathySplits,
+} from './coco-karpathy.js';
 export {
   checkTextModelFile,
   downloadTextModel,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DatasetFormatError } from './errors.js';
-import { SafetensorsFormatError, decodeSafetensors, encodeSafetensors, readSafetensors } from './safetensors.js';
+import { SafetensorsFormatError, decodeSafetensors, encodeSafetensors, readSafetensors, readSafetensorsHeader } from './safetensors.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'samrank-safetensors-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -88,18 +88,43 @@ describe('safetensors', () => {
     const huge = new Uint8Array(16);
     new DataView(huge.buffer).setBigUint64(0, 1000n, true);
     cases.push([huge, /claims 1000 bytes but the file has 8/]);
+    // The same damage is found from the bytes and, on disk, from the header and the file's length alone.
+    const file = join(tmp, 'bad.safetensors');
     for (const [bytes, message] of cases) {
-      let caught: unknown;
-      try {
-        decodeSafetensors(bytes, 'bad.safetensors');
-      } catch (err) {
-        caught = err;
+      writeFileSync(file, bytes);
+      for (const [name, read] of [
+        ['bad.safetensors', () => decodeSafetensors(bytes, 'bad.safetensors')],
+        [file, () => readSafetensorsHeader(file)],
+      ] as const) {
+        let caught: unknown;
+        try {
+          read();
+        } catch (err) {
+          caught = err;
+        }
+        expect(caught, String(message)).toBeInstanceOf(SafetensorsFormatError);
+        expect(caught).toBeInstanceOf(DatasetFormatError);
+        expect((caught as Error).message.startsWith(`${name}: `)).toBe(true);
+        expect((caught as Error).message).toMatch(message);
       }
-      expect(caught, String(message)).toBeInstanceOf(SafetensorsFormatError);
-      expect(caught).toBeInstanceOf(DatasetFormatError);
-      expect((caught as Error).message).toMatch(/^bad\.safetensors: /);
-      expect((caught as Error).message).toMatch(message);
     }
     expect(() => readSafetensors(join(tmp, 'missing.safetensors'))).toThrow(/missing\.safetensors: cannot be read \(ENOENT\)/);
+    expect(() => readSafetensorsHeader(join(tmp, 'missing.safetensors'))).toThrow(/missing\.safetensors: cannot be read \(ENOENT\)/);
+  });
+
+  it('the header alone lists every array with its dtype, shape and byte range', () => {
+    const bytes = encodeSafetensors(
+      { a: { shape: [2, 3], data: new Float32Array(6) }, b: { shape: [4], data: new Float32Array(4) } },
+      { format: 'pt' },
+    );
+    const file = join(tmp, 'header.safetensors');
+    writeFileSync(file, bytes);
+    const header = readSafetensorsHeader(file);
+    expect(header.metadata).toEqual({ format: 'pt' });
+    expect(header.entries).toEqual([
+      { name: 'a', dtype: 'F32', shape: [2, 3], begin: 0, end: 24, float: true },
+      { name: 'b', dtype: 'F32', shape: [4], begin: 24, end: 40, float: true },
+    ]);
+    expect(header.dataStart + 40).toBe(bytes.length);
   });
 });

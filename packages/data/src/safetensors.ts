@@ -4,7 +4,7 @@
  * then the raw little-endian data, offsets counted from its start. Float arrays (F32, F64, F16, BF16) come back as
  * float32; integer ones (a BERT's `position_ids` buffer) are listed, not decoded.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { DatasetFormatError } from './errors.js';
 
 /** What is wrong with a safetensors file: its header, an entry's dtype or shape, or where its data lies. */
@@ -58,26 +58,48 @@ function decodeFloats(view: DataView, begin: number, count: number, dtype: keyof
   return out;
 }
 
-/** Decodes safetensors bytes; `file` names the source in errors. */
-export function decodeSafetensors(bytes: Uint8Array, file: string): Safetensors {
+/** One array as a safetensors header declares it, checked against the file's length. */
+export interface SafetensorsEntry {
+  name: string;
+  dtype: string;
+  shape: number[];
+  /** Byte range within the data section (after the header). */
+  begin: number;
+  end: number;
+  /** Whether the dtype is one of the float types this reader decodes. */
+  float: boolean;
+}
+
+/** A safetensors header: where the data starts, every array's entry, and `__metadata__`. */
+export interface SafetensorsHeader {
+  dataStart: number;
+  entries: SafetensorsEntry[];
+  metadata: Record<string, string>;
+}
+
+/**
+ * Parses and checks a safetensors header: `head` holds at least the file's first 8 + header-length bytes, and
+ * `fileLength` is the whole file's size, so every entry's dtype, shape and data range are checked without reading
+ * (or decoding) the data. `file` names the source in errors.
+ */
+export function parseSafetensorsHeader(head: Uint8Array, fileLength: number, file: string): SafetensorsHeader {
   const fail = (problem: string): never => {
     throw new SafetensorsFormatError(file, problem);
   };
-  if (bytes.length < 8) fail(`${bytes.length} bytes is too short for a safetensors file (no header length)`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (fileLength < 8 || head.length < 8) fail(`${fileLength} bytes is too short for a safetensors file (no header length)`);
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
-  if (headerLength > bytes.length - 8)
-    fail(`the header claims ${headerLength} bytes but the file has ${bytes.length - 8} after the length`);
+  if (headerLength > fileLength - 8) fail(`the header claims ${headerLength} bytes but the file has ${fileLength - 8} after the length`);
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(8, 8 + headerLength)));
   } catch (err) {
     return fail(`the header is not JSON (${(err as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) return fail('the header is not a JSON object');
   const dataStart = 8 + headerLength;
-  const dataLength = bytes.length - dataStart;
-  const out: Safetensors = { arrays: {}, nonFloat: [], metadata: {} };
+  const dataLength = fileLength - dataStart;
+  const out: SafetensorsHeader = { dataStart, entries: [], metadata: {} };
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
       if (entry && typeof entry === 'object') out.metadata = entry as Record<string, string>;
@@ -103,16 +125,58 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): Safetensors 
     if (end - begin !== count * itemBytes!) {
       fail(`entry '${name}' holds ${end - begin} bytes, but [${shape}] of ${dtype} needs ${count * itemBytes!}`);
     }
-    if ((dtype as string) in FLOAT_BYTES) {
-      out.arrays[name] = {
-        shape: [...(shape as number[])],
-        data: decodeFloats(view, dataStart + begin, count, dtype as keyof typeof FLOAT_BYTES),
+    out.entries.push({
+      name,
+      dtype: dtype as string,
+      shape: [...(shape as number[])],
+      begin,
+      end,
+      float: (dtype as string) in FLOAT_BYTES,
+    });
+  }
+  return out;
+}
+
+/** Decodes safetensors bytes; `file` names the source in errors. */
+export function decodeSafetensors(bytes: Uint8Array, file: string): Safetensors {
+  const header = parseSafetensorsHeader(bytes, bytes.length, file);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: Safetensors = { arrays: {}, nonFloat: [], metadata: header.metadata };
+  for (const e of header.entries) {
+    if (e.float) {
+      const count = e.shape.reduce((a, d) => a * d, 1);
+      out.arrays[e.name] = {
+        shape: e.shape,
+        data: decodeFloats(view, header.dataStart + e.begin, count, e.dtype as keyof typeof FLOAT_BYTES),
       };
     } else {
-      out.nonFloat.push({ name, dtype: dtype as string });
+      out.nonFloat.push({ name: e.name, dtype: e.dtype });
     }
   }
   return out;
+}
+
+/**
+ * Reads only the header of a `.safetensors` file (and its size): the checks of {@link parseSafetensorsHeader}
+ * without reading the data, for a file that may be hundreds of megabytes.
+ */
+export function readSafetensorsHeader(path: string): SafetensorsHeader {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const size = fstatSync(fd).size;
+    const lengthBytes = new Uint8Array(8);
+    readSync(fd, lengthBytes, 0, 8, 0);
+    const headerLength = size >= 8 ? Number(new DataView(lengthBytes.buffer).getBigUint64(0, true)) : 0;
+    const head = new Uint8Array(8 + Math.min(headerLength, Math.max(0, size - 8)));
+    readSync(fd, head, 0, head.length, 0);
+    return parseSafetensorsHeader(head, size, path);
+  } catch (err) {
+    if (err instanceof SafetensorsFormatError) throw err;
+    throw new SafetensorsFormatError(path, `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** Reads and decodes a `.safetensors` file. */

@@ -7,14 +7,15 @@
  * Hugging Face publishes no MD5 for these files (its Git LFS SHA-256 is a repository detail that changes with each
  * upload), so, as for the vision checkpoints, a download is accepted by its length (the server's Content-Length) and
  * its structure: `tokenizer.json` must build a {@link TextTokenizer}, `tokenizer_config.json` must be a JSON object,
- * and `model.safetensors` must decode completely and hold a word-embedding array. Whether the arrays make the
+ * and `model.safetensors` must have a consistent header for the file's length (every array's dtype, shape and byte
+ * range; the ~10⁸ floats themselves are not decoded) and hold a word-embedding array. Whether the arrays make the
  * expected encoder is checked where the model is built (@samrank/models' `bertCheckpoint`).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DownloadProgress, downloadChecked } from './download.js';
 import { DatasetFormatError, DatasetNotFoundError } from './errors.js';
-import { readSafetensors, SafetensorsFormatError } from './safetensors.js';
+import { readSafetensorsHeader, SafetensorsFormatError } from './safetensors.js';
 import { TextTokenizer } from './text-tokenizer.js';
 import { defaultCheckpointDir } from './vision-checkpoints.js';
 
@@ -75,7 +76,7 @@ function readJsonObject(path: string, what: string): Record<string, unknown> {
 /**
  * Throws a typed error when `path` is not a usable copy of `file`: `DatasetFormatError` for the JSON files (a
  * tokenizer.json that `TextTokenizer` cannot build from, a config that is not an object), `SafetensorsFormatError`
- * for weights that do not decode or hold no word-embedding matrix. The tokenizer is checked on its own, since its
+ * for weights whose header is damaged or truncated, or that hold no word-embedding matrix. The tokenizer is checked on its own, since its
  * config may not have been fetched yet.
  */
 export function checkTextModelFile(file: TextModelFile, path: string): void {
@@ -87,15 +88,16 @@ export function checkTextModelFile(file: TextModelFile, path: string): void {
       readJsonObject(path, 'a tokenizer_config.json');
       return;
     case 'model.safetensors': {
-      const { arrays } = readSafetensors(path);
-      const key = WORD_EMBEDDING_KEYS.find((k) => Object.hasOwn(arrays, k));
-      if (key === undefined) {
+      // The header alone: its checks cover every array's dtype, shape and byte range, without decoding ~10⁸ floats.
+      const { entries } = readSafetensorsHeader(path);
+      const entry = entries.find((e) => e.float && (WORD_EMBEDDING_KEYS as readonly string[]).includes(e.name));
+      if (entry === undefined) {
         throw new SafetensorsFormatError(
           path,
           `holds no word-embedding array (${WORD_EMBEDDING_KEYS.join(' or ')}): not a BERT checkpoint`,
         );
       }
-      const { shape } = arrays[key]!;
+      const { shape, name: key } = entry;
       if (shape.length !== 2 || shape[0]! === 0 || shape[1]! === 0) {
         throw new SafetensorsFormatError(path, `'${key}' has shape [${shape}], not [vocabulary, hidden] of a word-embedding matrix`);
       }

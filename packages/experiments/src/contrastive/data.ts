@@ -3,13 +3,15 @@
  * presets, offline) or MS-COCO with Karpathy's splits (the paper preset), and the pretrained towers when given.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   DatasetNotFoundError,
   KARPATHY_SPLIT_FILE,
+  SafetensorsFormatError,
   TextTokenizer,
   captionTokenizerFiles,
+  decodeSafetensors,
   defaultDataDir,
   downloadTextModel,
   downloadVisionCheckpoint,
@@ -21,11 +23,11 @@ import {
   isVisionCheckpointName,
   loadCocoImages,
   loadImageDataset,
-  readKarpathySplit,
+  readKarpathySplits,
   readNpz,
-  readSafetensors,
 } from '@samrank/data';
 import { CheckpointFormatError, bertCheckpoint, disposeState, visionCheckpoint } from '@samrank/models';
+import type * as tf from '@tensorflow/tfjs-core';
 import { ExperimentConfigError } from '../errors.js';
 import type { DataSourceRecord } from '../runner/definition.js';
 import type { ContrastiveConfig } from './config.js';
@@ -153,14 +155,19 @@ function textModelFiles(dir: string): { tokenizer: string; config: string; weigh
   return files;
 }
 
-/** Values of a checkpoint's variables under a prefix, then the variables are freed. */
-function takeValues(
-  params: Record<string, { shape: number[]; dataSync(): unknown }>,
-  prefix: string,
-  into: Map<string, { shape: number[]; values: Float32Array }>,
-): void {
+/** A file's bytes; a read failure is the safetensors reader's typed error, naming the file. */
+function readBytes(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new SafetensorsFormatError(path, `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** The values of a checkpoint's variables, stored under `prefix.<name>` (the caller frees the variables). */
+function takeValues(params: Record<string, tf.Tensor>, prefix: string, into: Map<string, { shape: number[]; values: Float32Array }>): void {
   for (const [name, v] of Object.entries(params))
-    into.set(`${prefix}.${name}`, { shape: [...v.shape], values: Float32Array.from(v.dataSync() as Float32Array) });
+    into.set(`${prefix}.${name}`, { shape: [...v.shape], values: v.dataSync() as Float32Array });
 }
 
 /** MS-COCO with Karpathy's splits under `<data dir>/coco`, the text model's tokenizer, and the pretrained towers. */
@@ -174,10 +181,13 @@ async function cocoPairs(config: ContrastiveConfig, where: PairLocation): Promis
   }
   const root = join(where.dataDir ?? defaultDataDir(), 'coco');
   const splitFile = join(root, KARPATHY_SPLIT_FILE);
-  const trainEntries = readKarpathySplit(splitFile, 'train', config.trainExamples !== null ? { limit: config.trainExamples } : {});
-  const testEntries = readKarpathySplit(splitFile, 'test', {
-    limit: Math.max(config.evalBatches * config.evalBatchSize, config.rankExamples),
+  // One read of the ~140 MB split file for both splits and its digest.
+  const coco = readKarpathySplits(splitFile, {
+    train: config.trainExamples ?? Number.POSITIVE_INFINITY,
+    test: Math.max(config.evalBatches * config.evalBatchSize, config.rankExamples),
   });
+  const trainEntries = coco.splits.train!;
+  const testEntries = coco.splits.test!;
   let textDir = resolve(config.textModel);
   if (isTextModelName(config.textModel)) {
     const got = await downloadTextModel(config.textModel, { download: Boolean(where.download) });
@@ -207,11 +217,11 @@ async function cocoPairs(config: ContrastiveConfig, where: PairLocation): Promis
       ),
   });
   const pretrained = new Map<string, { shape: number[]; values: Float32Array }>();
-  const sources: DataSourceRecord[] = [
-    { name: 'coco', location: root, sha256: hashFileSync(splitFile).sha256 },
-    { name: 'text model', location: text.weights, sha256: hashFileSync(text.weights).sha256 },
-  ];
-  const bertCk = bertCheckpoint(readSafetensors(text.weights).arrays, { padId: tokenizer.padId, pooling: 'mean' });
+  const sources: DataSourceRecord[] = [{ name: 'coco', location: root, sha256: coco.sha256 }];
+  // Read once: the digest and the weights come from the same bytes (bert-base-cased is ~430 MB).
+  const weights = readBytes(text.weights);
+  sources.push({ name: 'text model', location: text.weights, sha256: createHash('sha256').update(weights).digest('hex') });
+  const bertCk = bertCheckpoint(decodeSafetensors(weights, text.weights).arrays, { padId: tokenizer.padId, pooling: 'mean' });
   const textTower = bertCk.model.config;
   takeValues(bertCk.params, 'text', pretrained);
   disposeState(bertCk.params);
@@ -237,8 +247,8 @@ async function cocoPairs(config: ContrastiveConfig, where: PairLocation): Promis
       resnetRoot: c.resnetRoot?.width ?? null,
     };
     // The classifier of the ImageNet fine-tuning is not part of the tower (the paper's tower ends at the CLS token).
-    for (const [name, v] of Object.entries(ck.params))
-      if (!name.startsWith('head.') && !name.startsWith('pre_logits.')) takeValues({ [name]: v }, 'image', pretrained);
+    const tower = Object.entries(ck.params).filter(([name]) => !name.startsWith('head.') && !name.startsWith('pre_logits.'));
+    takeValues(Object.fromEntries(tower), 'image', pretrained);
     disposeState(ck.params);
     sources.push({ name: 'image checkpoint', location: resolve(path), sha256: hashFileSync(resolve(path)).sha256 });
   }
