@@ -9,8 +9,9 @@ import {
   compileBase64,
   instantiateWithMemory,
   isSharedMemory,
-  relaxedSimd,
+  kernelBuild,
   relaxedSimdAvailable,
+  type KernelBuild,
   runTask,
   type KernelTask,
   type WasmMemory,
@@ -60,18 +61,17 @@ const wasmApi = (): WasmApi => (globalThis as unknown as { WebAssembly: WasmApi 
 const modules = new Map<boolean, object>();
 let instances = new WeakMap<WasmMemory, WasmKernels>();
 const helpers = new WeakMap<WasmMemory, HelperThread>();
-let variant: 'plain' | 'relaxed' | null = null;
+let variant: KernelBuild | null = null;
 
 /**
  * Which build of the kernels runs: 'relaxed' (every multiply-add one `f32x4.relaxed_madd`, a fused multiply-add on
  * hardware with FMA) where the runtime has relaxed SIMD and `SAMRANK_RELAXED_SIMD` is not 0, 'plain' otherwise. The
  * fused build is the default: the ResNet-18 w16 SAM step took 897 ms with it against 976 ms without (2 threads,
- * Node 22, bench/resnet.ts). The
- * two round differently, so results can differ in the last bits between them; each is deterministic, on one thread
- * or two.
+ * Node 22, bench/resnet.ts). The two round differently, so results can differ in the last bits between them; each
+ * is deterministic, on one thread or two.
  */
-export function wasmKernelVariant(): 'plain' | 'relaxed' {
-  variant ??= relaxedSimd() ? 'relaxed' : 'plain';
+export function wasmKernelVariant(): KernelBuild {
+  variant ??= kernelBuild();
   return variant;
 }
 
@@ -79,7 +79,7 @@ export function wasmKernelVariant(): 'plain' | 'relaxed' {
  * @internal Switches the kernels to one build for the heaps they meet from now on (tests compare both; 'relaxed' needs
  * relaxed SIMD). Heaps that already have a helper thread keep its build: switch before threads start.
  */
-export function useWasmKernelBuild(build: 'plain' | 'relaxed'): void {
+export function useWasmKernelBuild(build: KernelBuild): void {
   if (build === 'relaxed' && !relaxedSimdAvailable()) throw new KernelArgumentError('this runtime has no relaxed SIMD');
   variant = build;
   modules.clear();

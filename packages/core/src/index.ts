@@ -20,6 +20,8 @@ export {
   ensureMemory,
   instantiateWithMemory,
   isSharedMemory,
+  kernelBuild,
+  type KernelBuild,
   relaxedSimd,
   relaxedSimdAvailable,
   type WasmMemory,

@@ -90,3 +90,11 @@ export function relaxedSimd(fusedByDefault = true): boolean {
   const p = preference();
   return p === 'auto' ? fusedByDefault : p === 'on';
 }
+
+/** Which build of a kernel runs: fused multiply-adds (relaxed SIMD) or plain SIMD. */
+export type KernelBuild = 'plain' | 'relaxed';
+
+/** The build {@link relaxedSimd} selects for a kernel whose measured default is `fusedByDefault`. */
+export function kernelBuild(fusedByDefault = true): KernelBuild {
+  return relaxedSimd(fusedByDefault) ? 'relaxed' : 'plain';
+}

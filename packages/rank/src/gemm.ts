@@ -7,8 +7,7 @@
  * kernel in float32 and flushed into the float64 output every `flushRows` rows, so the rounding error
  * stays that of a float32 sum over at most `flushRows` terms.
  */
-import { ensureMemory, runTask } from '@samrank/core';
-import { relaxedSimd, relaxedSimdAvailable } from '@samrank/core';
+import { ensureMemory, kernelBuild, relaxedSimdAvailable, runTask, type KernelBuild } from '@samrank/core';
 import {
   GEMM_RELAXED_SHARED_WASM_BASE64,
   GEMM_RELAXED_WASM_BASE64,
@@ -44,7 +43,7 @@ const PANEL = 8;
 
 let kernel: Kernel | null = null;
 
-let variant: 'plain' | 'relaxed' | null = null;
+let variant: KernelBuild | null = null;
 
 /**
  * The fused build is not the default here: on the AVX-512 AMD EPYC this was measured on (bench/index.ts), the Gram of
@@ -56,7 +55,7 @@ const FUSED_BY_DEFAULT = false;
 
 function getKernel(): Kernel {
   if (!kernel) {
-    variant ??= relaxedSimd(FUSED_BY_DEFAULT) ? 'relaxed' : 'plain';
+    variant ??= kernelBuild(FUSED_BY_DEFAULT);
     kernel =
       variant === 'relaxed'
         ? instantiateKernel<KernelExports>(GEMM_RELAXED_WASM_BASE64, GEMM_RELAXED_SHARED_WASM_BASE64, '@samrank/rank Gram kernel')
@@ -70,12 +69,12 @@ function getKernel(): Kernel {
  * `SAMRANK_RELAXED_SIMD=1` where the runtime has relaxed SIMD. The two round differently (one rounding per
  * multiply-add instead of two), so Gram entries can differ in the last bits between them; each is deterministic.
  */
-export function gramKernelVariant(): 'plain' | 'relaxed' {
-  return variant ?? (relaxedSimd(FUSED_BY_DEFAULT) ? 'relaxed' : 'plain');
+export function gramKernelVariant(): KernelBuild {
+  return variant ?? kernelBuild(FUSED_BY_DEFAULT);
 }
 
 /** @internal Switches the Gram kernel to one build (tests compare both); 'relaxed' needs relaxed SIMD. */
-export async function useGramKernel(build: 'plain' | 'relaxed'): Promise<void> {
+export async function useGramKernel(build: KernelBuild): Promise<void> {
   if (build === 'relaxed' && !relaxedSimdAvailable()) throw new Error('this runtime has no relaxed SIMD');
   await kernel?.helper?.terminate();
   kernel = null;
