@@ -9,6 +9,7 @@
 import { createRng } from '@samrank/core';
 import { DatasetFormatError } from './errors.js';
 import type { ImageSet } from './image-set.js';
+import { BERT_SPECIAL_TOKENS, wordPieceTokenizerJson } from './text-tokenizer.js';
 
 /** Measured properties of one image, each a per-class quantile bucket (0 = lowest). */
 export interface CaptionAttributes {
@@ -306,8 +307,6 @@ export function captionWords(): string[] {
   return [...words].sort();
 }
 
-const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] as const;
-
 /**
  * A cased BERT-style tokenizer for the generated captions, in Hugging Face's `tokenizer.json` layout: WordPiece over
  * `[PAD]`=0, `[UNK]`=1, `[CLS]`=2, `[SEP]`=3, `[MASK]`=4 and then `captionWords()`, the `BertNormalizer` without
@@ -315,48 +314,8 @@ const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] as const;
  * Every caption word is a whole vocabulary entry, so no `##` pieces are needed and no caption meets `[UNK]`.
  */
 export function captionTokenizerFiles(): { tokenizerJson: Record<string, unknown>; tokenizerConfig: Record<string, unknown> } {
-  const vocabulary = [...SPECIAL_TOKENS, ...captionWords()];
-  const ids = Object.fromEntries(vocabulary.map((t, i) => [t, i]));
-  const special = (token: string) => ({ SpecialToken: { id: token, type_id: 0 } });
-  const tokenizerJson: Record<string, unknown> = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: SPECIAL_TOKENS.map((token) => ({
-      id: ids[token],
-      content: token,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: false },
-    pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [special('[CLS]'), { Sequence: { id: 'A', type_id: 0 } }, special('[SEP]')],
-      pair: [
-        special('[CLS]'),
-        { Sequence: { id: 'A', type_id: 0 } },
-        special('[SEP]'),
-        { Sequence: { id: 'B', type_id: 1 } },
-        special('[SEP]'),
-      ],
-      special_tokens: {
-        '[CLS]': { id: '[CLS]', ids: [ids['[CLS]']], tokens: ['[CLS]'] },
-        '[SEP]': { id: '[SEP]', ids: [ids['[SEP]']], tokens: ['[SEP]'] },
-      },
-    },
-    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: {
-      type: 'WordPiece',
-      unk_token: '[UNK]',
-      continuing_subword_prefix: '##',
-      max_input_chars_per_word: 100,
-      vocab: ids,
-    },
-  };
+  const vocabulary = [...BERT_SPECIAL_TOKENS, ...captionWords()];
+  const tokenizerJson = wordPieceTokenizerJson(vocabulary, { lowercase: false });
   const tokenizerConfig: Record<string, unknown> = {
     tokenizer_class: 'BertTokenizer',
     do_lower_case: false,

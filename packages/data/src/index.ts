@@ -148,7 +148,7 @@ export {
   readSafetensors,
   readSafetensorsHeader,
 } from './safetensors.js';
-export { type TokenBatch, TextTokenizer } from './text-tokenizer.js';
+export { BERT_SPECIAL_TOKENS, type TokenBatch, TextTokenizer, wordPieceTokenizerJson } from './text-tokenizer.js';
 export {
   type AttributeThresholds,
   CAPTION_TEMPLATES,

@@ -3,57 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DatasetFormatError, DatasetNotFoundError } from './errors.js';
-import { TextTokenizer } from './text-tokenizer.js';
+import { TextTokenizer, wordPieceTokenizerJson } from './text-tokenizer.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'samrank-tokenizer-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'a', 'photo', 'of', 'shirt', '##s', '.', 'Café', 'cafe', 'Photo', 'bag', 'T', '-'];
-const id = (token: string) => VOCAB.indexOf(token);
 
 /** A tokenizer.json as Hugging Face `tokenizers` saves BERT's (`bert-base-cased` or, with `lowercase`, uncased). */
-function bertTokenizerJson(lowercase: boolean): Record<string, unknown> {
-  const special = (t: string) => ({ SpecialToken: { id: t, type_id: 0 } });
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]'].map((t) => ({
-      id: id(t),
-      content: t,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase },
-    pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [special('[CLS]'), { Sequence: { id: 'A', type_id: 0 } }, special('[SEP]')],
-      pair: [
-        special('[CLS]'),
-        { Sequence: { id: 'A', type_id: 0 } },
-        special('[SEP]'),
-        { Sequence: { id: 'B', type_id: 1 } },
-        special('[SEP]'),
-      ],
-      special_tokens: {
-        '[CLS]': { id: '[CLS]', ids: [id('[CLS]')], tokens: ['[CLS]'] },
-        '[SEP]': { id: '[SEP]', ids: [id('[SEP]')], tokens: ['[SEP]'] },
-      },
-    },
-    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: {
-      type: 'WordPiece',
-      unk_token: '[UNK]',
-      continuing_subword_prefix: '##',
-      max_input_chars_per_word: 100,
-      vocab: Object.fromEntries(VOCAB.map((t, i) => [t, i])),
-    },
-  };
-}
+const bertTokenizerJson = (lowercase: boolean) => wordPieceTokenizerJson(VOCAB, { lowercase });
 
 describe('TextTokenizer', () => {
   it('cased (bert-base-cased): WordPiece pieces, punctuation split, case and accents kept', () => {

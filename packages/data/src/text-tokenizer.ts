@@ -16,6 +16,65 @@ export interface TokenBatch {
   lengths: number[];
 }
 
+/** BERT's special tokens, in the order its vocabularies list them. */
+export const BERT_SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] as const;
+
+/**
+ * A BERT-style `tokenizer.json` (Hugging Face `tokenizers` layout) over `vocabulary`, ids = positions: WordPiece with
+ * `##` continuations and `[UNK]`, the `BertNormalizer` (lower-casing on request), `BertPreTokenizer`, `[CLS] $A [SEP]`
+ * around a text; the special tokens of {@link BERT_SPECIAL_TOKENS} that the vocabulary holds are added tokens. For a
+ * small vocabulary of one's own (generated captions, tests); a published model ships its own file.
+ */
+export function wordPieceTokenizerJson(vocabulary: readonly string[], options: { lowercase?: boolean } = {}): Record<string, unknown> {
+  const ids = Object.fromEntries(vocabulary.map((t, i) => [t, i]));
+  const special = (token: string) => ({ SpecialToken: { id: token, type_id: 0 } });
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: BERT_SPECIAL_TOKENS.filter((token) => token in ids).map((token) => ({
+      id: ids[token],
+      content: token,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    })),
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: true,
+      strip_accents: null,
+      lowercase: options.lowercase ?? false,
+    },
+    pre_tokenizer: { type: 'BertPreTokenizer' },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [special('[CLS]'), { Sequence: { id: 'A', type_id: 0 } }, special('[SEP]')],
+      pair: [
+        special('[CLS]'),
+        { Sequence: { id: 'A', type_id: 0 } },
+        special('[SEP]'),
+        { Sequence: { id: 'B', type_id: 1 } },
+        special('[SEP]'),
+      ],
+      special_tokens: {
+        '[CLS]': { id: '[CLS]', ids: [ids['[CLS]']], tokens: ['[CLS]'] },
+        '[SEP]': { id: '[SEP]', ids: [ids['[SEP]']], tokens: ['[SEP]'] },
+      },
+    },
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: {
+      type: 'WordPiece',
+      unk_token: '[UNK]',
+      continuing_subword_prefix: '##',
+      max_input_chars_per_word: 100,
+      vocab: ids,
+    },
+  };
+}
+
 function readJson(path: string): Record<string, unknown> {
   let text: string;
   try {
