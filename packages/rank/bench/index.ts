@@ -23,7 +23,7 @@ const PYTHON = '/usr/bin/python3';
 const script = join(import.meta.dirname, 'numpy_rank.py');
 const tmp = mkdtempSync(join(tmpdir(), 'samrank-rank-bench-'));
 const reference = referenceEnv();
-const rounds = Number(process.env.SAMRANK_BENCH_ROUNDS ?? 3);
+const rounds = Number(process.env.SAMRANK_BENCH_ROUNDS ?? 5);
 const reps = 5;
 
 interface NumpyResult {

@@ -105,3 +105,42 @@ describe('RankAccumulator: streaming equals one-shot', () => {
     expect(() => new RankAccumulator(3, { gram: 'both' as never })).toThrow(InvalidOptionError);
   });
 });
+
+describe('one-shot spectra share a scratch Gram', () => {
+  it('give the same bits as an accumulator of their own, whatever was computed before them', () => {
+    const shapes = [
+      [600, 40],
+      [300, 20],
+      [50, 80],
+      [600, 40],
+    ] as const;
+    const inputs = shapes.map(([n, d], s) => ({ data: Float32Array.from(gaussian(n, d, 20 + s, (j) => 0.9 ** j)), rows: n, cols: d }));
+    for (const center of ['feature', 'sample', 'none'] as const) {
+      for (const x of inputs) {
+        const own = new RankAccumulator(x.cols, { center }).add(x).spectrum();
+        const shared = spectrum(x, { center, method: 'gram' });
+        expect(shared.squared).toEqual(own.squared);
+        expect(shared.method).toBe(own.method);
+      }
+    }
+  });
+
+  it('a one-shot call that stops at a NaN leaves nothing behind for the next one', () => {
+    const x = { data: Float32Array.from(gaussian(600, 40, 31, (j) => 0.9 ** j)), rows: 600, cols: 40 };
+    const before = spectrum(x, { method: 'gram' });
+    const bad = { ...x, data: x.data.slice() };
+    bad.data[590 * 40 + 3] = Number.NaN;
+    expect(() => spectrum(bad, { method: 'gram' })).toThrow(/row 590/);
+    expect(spectrum(x, { method: 'gram' }).squared).toEqual(before.squared);
+  });
+
+  it('an accumulator stays usable after spectrum(): the centering correction is not applied to its Gram', () => {
+    const x = { data: Float32Array.from(gaussian(600, 40, 32, (j) => 0.9 ** j)), rows: 600, cols: 40 };
+    const acc = new RankAccumulator(40).add(rowsOf(x, 0, 300));
+    const first = acc.spectrum();
+    expect(acc.spectrum().squared).toEqual(first.squared);
+    acc.add(rowsOf(x, 300, 600));
+    const untouched = new RankAccumulator(40).add(rowsOf(x, 0, 300)).add(rowsOf(x, 300, 600));
+    expect(acc.spectrum().squared).toEqual(untouched.spectrum().squared);
+  });
+});

@@ -34,6 +34,21 @@ export function tridiagHelperReady(): boolean {
   return helperReady(getKernel().helper);
 }
 
+/** The symmetric matrix `scale·u·uᵀ`, subtracted from the solver's input (a centering correction). */
+export interface RankOneTerm {
+  u: Float64Array;
+  scale: number;
+}
+
+/** Upper triangle of `A` −= scale·u·uᵀ, as (scale·uᵢ)·uⱼ per entry. */
+function subtractRankOne(A: Float64Array, n: number, { u, scale }: RankOneTerm): void {
+  for (let i = 0; i < n; i++) {
+    const ui = scale * u[i]!;
+    const row = i * n;
+    for (let j = i; j < n; j++) A[row + j]! -= ui * u[j]!;
+  }
+}
+
 /** Trailing blocks smaller than this many rows are not worth a hand-off to the helper thread. */
 const THREAD_MIN_ROWS = 768;
 
@@ -42,10 +57,10 @@ const THREAD_MIN_ROWS = 768;
  * triangle is ignored) to tridiagonal form by Householder reflections (the order of LAPACK dsytd2, lower
  * form mirrored). Each step's rank-2 update is deferred and fused with the next step's symmetric
  * matrix-vector product in one f64x2 pass of wasm/tridiag.wat, on a copy of `a` in WebAssembly memory
- * (`a` itself is left unchanged); for large trailing blocks a helper thread takes half of the entries. Returns the diagonal and the off-diagonal (`off[i]` couples i and i+1;
+ * (`a` itself is left unchanged), minus `minus` when given; for large trailing blocks a helper thread takes half of the entries. Returns the diagonal and the off-diagonal (`off[i]` couples i and i+1;
  * `off[n-1] = 0`).
  */
-export function tridiagonalize(a: Float64Array, n: number): { diag: Float64Array; off: Float64Array } {
+export function tridiagonalize(a: Float64Array, n: number, minus?: RankOneTerm): { diag: Float64Array; off: Float64Array } {
   const diag = new Float64Array(n);
   const off = new Float64Array(n);
   const kern = getKernel();
@@ -58,6 +73,7 @@ export function tridiagonalize(a: Float64Array, n: number): { diag: Float64Array
   ensureMemory(memory, vec + 5 * n * 8 + 16);
   const A = new Float64Array(memory.buffer, base, n * n);
   A.set(a.subarray(0, n * n));
+  if (minus) subtractRankOne(A, n, minus);
   const vOff = [vec, vec + n * 8];
   const pOff = [vec + 2 * n * 8, vec + 3 * n * 8];
   const p2Off = vec + 4 * n * 8;
@@ -107,14 +123,21 @@ export function tridiagonalize(a: Float64Array, n: number): { diag: Float64Array
     p.fill(0, m0, n);
     const rows = n - m0;
     const step = { matrix: base, n, vp: vOff[1 - cur]!, wp: pOff[1 - cur]!, v: vOff[cur]! };
-    if (rows >= THREAD_MIN_ROWS && helperReady(kern.helper)) {
+    if (rows >= THREAD_MIN_ROWS) {
       // Split the rows so both threads touch the same number of entries (row i has n − i of them): the
-      // first 29.3 % of the rows hold half of the triangle. The helper accumulates its p separately.
+      // first 29.3 % of the rows hold half of the triangle. The second part accumulates its p separately, on the
+      // helper or, when it is not up (yet), here: the same sums either way, so the result does not depend on the
+      // thread count or on when the helper finished starting.
       const split = m0 + Math.round(rows * (1 - Math.SQRT1_2));
       P2.fill(0, m0, n);
-      kern.helper.run(tridiagStepTask({ ...step, i0: split, i1: n, p: p2Off }), () =>
-        runTask(exports, tridiagStepTask({ ...step, i0: m0, i1: split, p: pOff[cur]! })),
-      );
+      const first = tridiagStepTask({ ...step, i0: m0, i1: split, p: pOff[cur]! });
+      const second = tridiagStepTask({ ...step, i0: split, i1: n, p: p2Off });
+      if (helperReady(kern.helper)) {
+        kern.helper.run(second, () => runTask(exports, first));
+      } else {
+        runTask(exports, first);
+        runTask(exports, second);
+      }
       for (let i = m0; i < n; i++) p[i]! += P2[i]!;
     } else {
       runTask(exports, tridiagStepTask({ ...step, i0: m0, i1: n, p: pOff[cur]! }));
@@ -199,8 +222,16 @@ export function tridiagonalEigenvalues(diag: Float64Array, off: Float64Array): F
  * sorted in descending order (`a` is not modified).
  */
 export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
+  return symmetricEigenvaluesMinus(a, n);
+}
+
+/**
+ * @internal Eigenvalues (descending) of the upper triangle of `a` minus `minus` (if given), which is subtracted in the
+ * solver's own copy in WebAssembly memory, so that no second n × n array is allocated for it.
+ */
+export function symmetricEigenvaluesMinus(a: Float64Array, n: number, minus?: RankOneTerm): Float64Array {
   if (a.length < n * n) throw new RangeError(`symmetricEigenvalues: need ${n * n} entries, got ${a.length}`);
-  const { diag, off } = tridiagonalize(a, n);
+  const { diag, off } = tridiagonalize(a, n, minus);
   const values = tridiagonalEigenvalues(diag, off);
   return values.sort().reverse();
 }

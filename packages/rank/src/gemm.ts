@@ -14,7 +14,7 @@ import {
   GEMM_SHARED_WASM_BASE64,
   GEMM_WASM_BASE64,
 } from './gemm-wasm.generated.js';
-import { gemmPairs, gemmTilesTask, type GemmBlock } from './kernel-tasks.js';
+import { gemmPairs, gemmTilesTask, packRowsTask, type GemmBlock, type PackRows } from './kernel-tasks.js';
 import { helperReady, instantiateKernel, type RankKernel } from './rank-threads.js';
 
 /** One operand: element (k, c) = (data[offset + k·strideK + c·strideC] − kShift[k] − cShift[c]) · cScale[c]. */
@@ -34,7 +34,18 @@ export interface Operand {
 
 interface KernelExports {
   gemm_tn: (a: number, b: number, kb: number, npa: number, npb: number, out: number, ldo: number, sym: number) => void;
-  pack_rows: (raw: number, kb: number, ld: number, cs: number, ks: number, dst: number, colsum: number) => number;
+  pack_rows: (
+    raw: number,
+    kb: number,
+    ld: number,
+    cs: number,
+    ks: number,
+    dst: number,
+    colsum: number,
+    q0: number,
+    q1: number,
+    flag: number,
+  ) => void;
 }
 
 type Kernel = RankKernel<KernelExports>;
@@ -46,10 +57,10 @@ let kernel: Kernel | null = null;
 let variant: KernelBuild | null = null;
 
 /**
- * The fused build is not the default here: on the AVX-512 AMD EPYC this was measured on (bench/index.ts), the Gram of
- * 10240×512 took 111 ms with it against 94 ms without on one thread (78.7 vs 73.1 on two): the tile loop is bound by
- * the accumulators' dependency chains, and a fused multiply-add's latency (4 cycles there) exceeds an add's (3), while
- * separate multiply and add pipes give the plain build the same throughput. `SAMRANK_RELAXED_SIMD=1` selects it.
+ * The fused build is not the default here: on the AVX-512 AMD EPYC of the benchmarks (bench/index.ts) it is no faster
+ * (10240×512 Gram: 39.6 ms fused, 40.0 ms plain on two threads, Node 22), since separate multiply and add pipes give
+ * the plain build the same throughput, and the plain build gives the same bits on every Node version.
+ * `SAMRANK_RELAXED_SIMD=1` selects it.
  */
 const FUSED_BY_DEFAULT = false;
 
@@ -108,6 +119,17 @@ function runBlockShared(k: Kernel, block: GemmBlock): void {
     return;
   }
   k.helper.run(gemmTilesTask(block, 1, 2), () => runTask(k.exports, gemmTilesTask(block, 0, 2)));
+}
+
+/** Below this many floats per block, packing stays on this thread. */
+const PACK_THREAD_MIN = 1 << 16;
+
+/** Packs one block, half of the panels on the helper thread when it pays; true when a value is not finite. */
+function packShared(k: Kernel, p: PackRows, flag: Int32Array): boolean {
+  flag[0] = 0;
+  if (p.kb * p.ld < PACK_THREAD_MIN || p.ld < 16 || !helperReady(k.helper)) runTask(k.exports, packRowsTask(p, 0, 1));
+  else k.helper.run(packRowsTask(p, 1, 2), () => runTask(k.exports, packRowsTask(p, 0, 2)));
+  return flag[0] !== 0;
 }
 
 /** Adds the upper triangle of the f32 block result at `outPtr` (ldo wide) into the m × m float64 `out`, then zeroes it. */
@@ -243,11 +265,13 @@ export function addRowGramF32(
   const csPtr = rawPtr + kBlock * ld;
   const ksPtr = csPtr + ld;
   const sumPtr = ksPtr + kBlock;
-  const aPtr = sumPtr + ld;
+  const flagPtr = sumPtr + ld;
+  const aPtr = flagPtr + 4;
   const outPtr = aPtr + np * kBlock * PANEL;
   const outFloats = ld * ld;
   ensureMemory(k.memory, (outPtr + outFloats) * 4 + 64);
   const mem = new Float32Array(k.memory.buffer);
+  const flag = new Int32Array(k.memory.buffer, flagPtr * 4, 1);
   mem.fill(0, rawPtr, outPtr + outFloats);
   if (cShift) for (let c = 0; c < d; c++) mem[csPtr + c] = cShift[c]!;
   let pending = 0;
@@ -258,8 +282,17 @@ export function addRowGramF32(
     else for (let kk = 0; kk < kb; kk++) mem.set(data.subarray(src + kk * d, src + kk * d + d), rawPtr + kk * ld);
     if (kShift) for (let kk = 0; kk < kb; kk++) mem[ksPtr + kk] = kShift[k0 + kk]!;
     if (colSums) mem.fill(0, sumPtr, sumPtr + ld);
-    const bad = k.exports.pack_rows(rawPtr * 4, kb, ld, csPtr * 4, kShift ? ksPtr * 4 : -1, aPtr * 4, sumPtr * 4);
-    if (bad) return k0;
+    const packing = {
+      raw: rawPtr * 4,
+      kb,
+      ld,
+      cs: csPtr * 4,
+      ks: kShift ? ksPtr * 4 : -1,
+      dst: aPtr * 4,
+      colsum: sumPtr * 4,
+      flag: flagPtr * 4,
+    };
+    if (packShared(k, packing, flag)) return k0;
     if (colSums) for (let c = 0; c < d; c++) colSums[c]! += mem[sumPtr + c]!;
     runBlockShared(k, { a: aPtr, b: aPtr, kb, panelsA: np, panelsB: np, out: outPtr, ldo: ld, symmetric: true });
     pending += kb;

@@ -54,6 +54,27 @@ export function gemmTilesTask(block: GemmBlock, part: number, parts: number): Ke
   return calls;
 }
 
+/** One `pack_rows` call of wasm/gemm.wat (pointers in bytes, `ks` −1 for no row shift). */
+export interface PackRows {
+  raw: number;
+  kb: number;
+  ld: number;
+  cs: number;
+  ks: number;
+  dst: number;
+  colsum: number;
+  /** Set to 1 (an i32) when a packed value is not finite. */
+  flag: number;
+}
+
+/** Panels `part`·np/`parts` … of one `pack_rows` block: any split packs the same bytes and sums. */
+export function packRowsTask(p: PackRows, part: number, parts: number): KernelTask {
+  const panels = p.ld / 8;
+  const q0 = Math.floor((panels * part) / parts);
+  const q1 = Math.floor((panels * (part + 1)) / parts);
+  return q1 > q0 ? [{ fn: 'pack_rows', args: [p.raw, p.kb, p.ld, p.cs, p.ks, p.dst, p.colsum, q0, q1, p.flag] }] : [];
+}
+
 /** Chunk pairs of a block (how many ways it splits). */
 export function gemmPairs(block: Pick<GemmBlock, 'panelsA' | 'panelsB'>): number {
   return Math.ceil(block.panelsB / 16) * Math.ceil(block.panelsA / 16);

@@ -75,5 +75,5 @@ export function spectrum(matrix: MatrixInput, options: SpectrumOptions = {}): Sp
     );
   }
   if (!(x.data instanceof Float32Array)) assertFinite(x.data, x.cols, 'matrix');
-  return new RankAccumulator(x.cols, { center, gram: options.gram ?? 'auto' }).addDense(x, false).spectrum();
+  return RankAccumulator.oneShot(x, { center, gram: options.gram ?? 'auto' });
 }

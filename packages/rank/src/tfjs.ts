@@ -174,7 +174,7 @@ export class TfRankAccumulator {
   spectrum(): Spectrum {
     if (!this.state) throw new InvalidOptionError('TfRankAccumulator.spectrum(): no rows were added');
     const { d, rows } = this.state;
-    return buildSpectrum(symmetricEigenvalues(this.state.centered(), d), Math.min(rows, d), {
+    return buildSpectrum(this.state.eigenvalues(), Math.min(rows, d), {
       rows,
       cols: d,
       center: this.center,
