@@ -106,7 +106,7 @@ describe('RankAccumulator: streaming equals one-shot', () => {
   });
 });
 
-describe('one-shot spectra share a scratch Gram', () => {
+describe("one-shot spectra form their Gram in the eigen-solver's memory", () => {
   it('give the same bits as an accumulator of their own, whatever was computed before them', () => {
     const shapes = [
       [600, 40],

@@ -8,7 +8,7 @@
  * column mean of the first rows seen in Gram mode, and corrected by n·(m − s)(m − s)ᵀ at the end, which
  * avoids the cancellation of the textbook Σxxᵀ − n·mmᵀ when the means are large.
  */
-import { symmetricEigenvalues, symmetricEigenvaluesMinus } from './eigen.js';
+import { solverInput, symmetricEigenvalues, symmetricEigenvaluesMinus } from './eigen.js';
 import { InvalidOptionError, ShapeMismatchError } from './errors.js';
 import { addProductTN, addRowGramF32, type Operand } from './gemm.js';
 import { assertFinite, toDense, type DenseMatrix, type MatrixInput } from './matrix.js';
@@ -60,22 +60,6 @@ export class ShiftedGram {
   }
 }
 
-/**
- * One-shot spectra (`spectrum`, `featureRank`) form their Gram in this reused buffer instead of a new array per call:
- * on the VM of the package benchmark, the page faults of a fresh 2 MiB array cost about 6 ms, a tenth of a whole
- * 10240 × 512 rank. Only Grams of up to 32 MiB are kept; larger ones are allocated (and freed) as before.
- */
-let scratch: Float64Array | null = null;
-const SCRATCH_MAX_ENTRIES = 1 << 22;
-
-/** A zeroed array of `size` entries, the shared scratch buffer when it is small enough. */
-function scratchGram(size: number): Float64Array {
-  if (size > SCRATCH_MAX_ENTRIES) return new Float64Array(size);
-  if (scratch === null || scratch.length < size) scratch = new Float64Array(size);
-  else scratch.fill(0, 0, size);
-  return scratch.subarray(0, size);
-}
-
 function rowMeans(x: DenseMatrix): Float64Array {
   const { data, rows, cols } = x;
   const means = new Float64Array(rows);
@@ -111,7 +95,10 @@ export class RankAccumulator {
   private buffered: DenseMatrix[] = [];
   private bufferedRows = 0;
   private gramState: ShiftedGram | null = null;
-  /** Set by {@link RankAccumulator.oneShot}: Grams go into the shared scratch buffer. */
+  /**
+   * Set by {@link RankAccumulator.oneShot}: the Gram is formed in the eigen-solver's memory (no fresh array, whose page
+   * faults cost about 6 ms per 2 MiB on the benchmark VM, and no copy into the solver), and consumed by the solve.
+   */
   private transient = false;
 
   constructor(cols: number, options: AccumulatorOptions = {}) {
@@ -142,8 +129,8 @@ export class RankAccumulator {
   }
 
   /**
-   * @internal The spectrum of one validated matrix, with its Gram in the shared scratch buffer (the accumulator is
-   * never seen by the caller, so nothing else can hold on to that buffer).
+   * @internal The spectrum of one validated matrix, its Gram formed in the eigen-solver's memory (the accumulator is
+   * never seen by the caller, so nothing else can hold on to that array).
    */
   static oneShot(x: DenseMatrix, options: AccumulatorOptions): Spectrum {
     const acc = new RankAccumulator(x.cols, options);
@@ -192,7 +179,7 @@ export class RankAccumulator {
     this.gramState ??= new ShiftedGram(
       d,
       this.center === 'feature' ? columnMeans(x, 256).map(Math.fround) : null,
-      this.transient ? scratchGram(d * d) : undefined,
+      this.transient ? solverInput(d) : undefined,
     );
     const state = this.gramState;
     const kShift = this.center === 'sample' ? rowMeans(x) : null;
@@ -239,7 +226,7 @@ export class RankAccumulator {
         kShift: this.center === 'feature' ? columnMeans(x) : null,
         cShift: this.center === 'sample' ? rowMeans(x) : null,
       };
-      const G = this.transient ? scratchGram(n * n) : new Float64Array(n * n);
+      const G = this.transient ? solverInput(n) : new Float64Array(n * n);
       addProductTN(op, null, G);
       return buildSpectrum(symmetricEigenvalues(G, n), keep, { ...meta, method: 'gram-examples' });
     }

@@ -49,6 +49,27 @@ function subtractRankOne(A: Float64Array, n: number, { u, scale }: RankOneTerm):
   }
 }
 
+/** Bytes of the solver's memory for order n: the matrix at offset 0, then two v and three p/w vectors. */
+function solverBytes(n: number): number {
+  return n * n * 8 + 5 * n * 8 + 16;
+}
+
+/** The last array handed out by {@link solverInput} (a solve of exactly this array skips the copy). */
+let input: Float64Array | null = null;
+
+/**
+ * @internal A zeroed n × n float64 array in the eigen-solver's own memory, for a caller that forms its matrix there: a
+ * solve of it skips the copy into that memory (800 MiB at the paper's 10240 × 10240) and overwrites it. Valid until
+ * the next call of this function or the next solve of another matrix.
+ */
+export function solverInput(n: number): Float64Array {
+  const { memory } = getKernel();
+  ensureMemory(memory, solverBytes(n));
+  input = new Float64Array(memory.buffer, 0, n * n);
+  input.fill(0);
+  return input;
+}
+
 /** Trailing blocks smaller than this many rows are not worth a hand-off to the helper thread. */
 const THREAD_MIN_ROWS = 768;
 
@@ -70,9 +91,10 @@ export function tridiagonalize(a: Float64Array, n: number, minus?: RankOneTerm):
   const base = 0;
   const matBytes = n * n * 8;
   const vec = base + matBytes;
-  ensureMemory(memory, vec + 5 * n * 8 + 16);
+  ensureMemory(memory, solverBytes(n));
   const A = new Float64Array(memory.buffer, base, n * n);
-  A.set(a.subarray(0, n * n));
+  if (a !== input || a.buffer !== memory.buffer || a.length !== n * n) A.set(a.subarray(0, n * n));
+  input = null;
   if (minus) subtractRankOne(A, n, minus);
   const vOff = [vec, vec + n * 8];
   const pOff = [vec + 2 * n * 8, vec + 3 * n * 8];
