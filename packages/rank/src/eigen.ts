@@ -4,6 +4,7 @@
  * which is all a rank or spectrum needs and halves the work of a full decomposition.
  */
 import { ensureMemory, runTask } from '@samrank/core';
+import { BAND, BAND_WORK_PER_ROW, type BandKernels, bandToTridiagonal, reduceToBand } from './band.js';
 import { tridiagStepTask } from './kernel-tasks.js';
 import { helperReady, instantiateKernel, type RankKernel } from './rank-threads.js';
 import { TRIDIAG_SHARED_WASM_BASE64, TRIDIAG_WASM_BASE64 } from './tridiag-wasm.generated.js';
@@ -16,7 +17,7 @@ export class EigenConvergenceError extends Error {
   }
 }
 
-interface TridiagExports {
+interface TridiagExports extends BandKernels {
   fused_step: (a: number, n: number, m0: number, i1: number, vp: number, wp: number, v: number, p: number) => void;
 }
 
@@ -49,9 +50,20 @@ function subtractRankOne(A: Float64Array, n: number, { u, scale }: RankOneTerm):
   }
 }
 
-/** Bytes of the solver's memory for order n: the matrix at offset 0, then two v and three p/w vectors. */
+/** Bytes of the solver's memory for order n: the matrix at offset 0, two v and three p/w vectors, the two-stage work. */
 function solverBytes(n: number): number {
-  return n * n * 8 + 5 * n * 8 + 16;
+  return (n * n + 5 * n + BAND_WORK_PER_ROW * n) * 8 + 16;
+}
+
+/**
+ * From this order on, the two-stage reduction (src/band.ts) runs instead of the one-stage one: about where it becomes
+ * faster on the benchmark machine (2 threads: 1.28 vs 1.25 s at 2560, 8.6 vs 5.4 s at 4096).
+ */
+let twoStageFrom = 2560;
+
+/** @internal Sets the order from which the two-stage reduction runs (tests compare both on small matrices). */
+export function setTwoStageFrom(n: number): void {
+  twoStageFrom = n;
 }
 
 /** The last array handed out by {@link solverInput} (a solve of exactly this array skips the copy). */
@@ -96,6 +108,10 @@ export function tridiagonalize(a: Float64Array, n: number, minus?: RankOneTerm):
   if (a !== input || a.buffer !== memory.buffer || a.length !== n * n) A.set(a.subarray(0, n * n));
   input = null;
   if (minus) subtractRankOne(A, n, minus);
+  if (n >= twoStageFrom) {
+    reduceToBand(kern, A, n, vec + 5 * n * 8);
+    return bandToTridiagonal(A, n, BAND);
+  }
   const vOff = [vec, vec + n * 8];
   const pOff = [vec + 2 * n * 8, vec + 3 * n * 8];
   const p2Off = vec + 4 * n * 8;

@@ -2,7 +2,7 @@ import { compileBase64, createMemory, createSharedMemory, instantiateWithMemory,
 import { HelperThread } from '@samrank/core/threads';
 import { describe, expect, it } from 'vitest';
 import { GEMM_SHARED_WASM_BASE64, GEMM_WASM_BASE64 } from './gemm-wasm.generated.js';
-import { gemmPairs, gemmTilesTask, tridiagStepTask, type GemmBlock } from './kernel-tasks.js';
+import { gemmPairs, gemmTilesTask, packRowsTask, symmRowsTask, tridiagStepTask, updateRowsTask, type GemmBlock } from './kernel-tasks.js';
 import { helperReady, instantiateKernel, setRankThreads } from './rank-threads.js';
 import { TRIDIAG_SHARED_WASM_BASE64, TRIDIAG_WASM_BASE64 } from './tridiag-wasm.generated.js';
 
@@ -30,6 +30,22 @@ describe('gemmTilesTask', () => {
     // First pair: A and B chunks 0, a diagonal tile (sym flag 1); offsets in bytes.
     expect(whole[0]).toEqual({ fn: 'gemm_tn', args: [64, 4096 * 4, 8, 16, 16, 65536 * 4, 320, 1] });
     expect(gemmTilesTask(block(40, false), 0, 1)).toHaveLength(9);
+  });
+
+  it('builds the packing, symm_rows and update_rows calls (panels split in two halves)', () => {
+    const p = { raw: 0, kb: 4, ld: 24, cs: 400, ks: -1, dst: 800, colsum: 1200, flag: 1300 };
+    expect(packRowsTask(p, 0, 1)).toEqual([{ fn: 'pack_rows', args: [0, 4, 24, 400, -1, 800, 1200, 0, 3, 1300] }]);
+    expect([...packRowsTask(p, 0, 2), ...packRowsTask(p, 1, 2)].map((c) => c.args.slice(7, 9))).toEqual([
+      [0, 1],
+      [1, 3],
+    ]);
+    expect(packRowsTask({ ...p, ld: 8 }, 0, 2)).toEqual([]);
+    expect(symmRowsTask({ matrix: 0, n: 10, i0: 2, i1: 7, y: 800, x: 960, nb: 8, ld: 8 })).toEqual([
+      { fn: 'symm_rows', args: [0, 10, 2, 7, 800, 960, 8, 8] },
+    ]);
+    expect(updateRowsTask({ matrix: 0, n: 10, i0: 2, i1: 7, u: 800, z: 960, t2: 4, ld: 16 })).toEqual([
+      { fn: 'update_rows', args: [0, 10, 2, 7, 800, 960, 4, 16] },
+    ]);
   });
 
   it('builds one fused_step call per tridiagonalization pass', () => {
@@ -93,10 +109,13 @@ describe('the unshared kernel variants (where no helper thread can start, e.g. b
     ].map(({ base64, memory }) => {
       const exports = instantiateWithMemory<object>(compileBase64(base64), memory);
       const mem = new Float64Array(memory.buffer);
-      for (let i = 0; i < n * n + 4 * n; i++) mem[i] = Math.cos(i);
+      for (let i = 0; i < n * n + 16 * n; i++) mem[i] = Math.cos(i);
       const vp = n * n * 8;
       runTask(exports, tridiagStepTask({ matrix: 0, n, i0: 1, i1: n, vp, wp: vp + n * 8, v: vp + 2 * n * 8, p: vp + 3 * n * 8 }));
-      return mem.slice(0, n * n + 4 * n);
+      // The first stage's passes: X += T·Y (8 values per index), then T −= Σ U Zᵀ over 4 stacked vectors.
+      runTask(exports, symmRowsTask({ matrix: 0, n, i0: 3, i1: n, y: vp, x: vp + n * 8 * 8, nb: 8, ld: 8 }));
+      runTask(exports, updateRowsTask({ matrix: 0, n, i0: 5, i1: n, u: vp, z: vp + n * 8 * 8, t2: 4, ld: 8 }));
+      return mem.slice(0, n * n + 16 * n);
     });
     expect(tri[0]).toEqual(tri[1]);
   });

@@ -98,3 +98,21 @@ export interface TridiagStep {
 export function tridiagStepTask(s: TridiagStep): KernelTask {
   return [{ fn: 'fused_step', args: [s.matrix, s.n, s.i0, s.i1, s.vp, s.wp, s.v, s.p] }];
 }
+
+/** Rows [i0, i1) of a first-stage pass of wasm/tridiag.wat over the n × n float64 matrix at byte offset `matrix`. */
+export interface BandRows {
+  matrix: number;
+  n: number;
+  i0: number;
+  i1: number;
+}
+
+/** `symm_rows`: X += T·Y over the rows (both halves of each entry); Y and X hold `nb` values per index, `ld` apart. */
+export function symmRowsTask(s: BandRows & { y: number; x: number; nb: number; ld: number }): KernelTask {
+  return [{ fn: 'symm_rows', args: [s.matrix, s.n, s.i0, s.i1, s.y, s.x, s.nb, s.ld] }];
+}
+
+/** `update_rows`: T −= Σ_{r<t2} U[r] Z[r]ᵀ on the rows' upper-triangle entries (U, Z transposed, `ld` values per index). */
+export function updateRowsTask(s: BandRows & { u: number; z: number; t2: number; ld: number }): KernelTask {
+  return [{ fn: 'update_rows', args: [s.matrix, s.n, s.i0, s.i1, s.u, s.z, s.t2, s.ld] }];
+}
