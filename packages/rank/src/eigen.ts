@@ -1,6 +1,7 @@
 /**
- * Eigenvalues of a real symmetric matrix in float64: Householder reduction to tridiagonal form, then the
- * implicit QL algorithm with Wilkinson-type shifts on the tridiagonal matrix. No eigenvectors are formed,
+ * Eigenvalues of a real symmetric matrix in float64: Householder reduction to tridiagonal form (in one stage below
+ * order 2560, in two from there on: src/band.ts), then the implicit QL algorithm with Wilkinson-type shifts on the
+ * tridiagonal matrix. No eigenvectors are formed,
  * which is all a rank or spectrum needs and halves the work of a full decomposition.
  */
 import { ensureMemory, runTask } from '@samrank/core';
@@ -87,11 +88,12 @@ const THREAD_MIN_ROWS = 768;
 
 /**
  * Reduces the symmetric `n × n` matrix whose **upper triangle** is stored row-major in `a` (the lower
- * triangle is ignored) to tridiagonal form by Householder reflections (the order of LAPACK dsytd2, lower
- * form mirrored). Each step's rank-2 update is deferred and fused with the next step's symmetric
- * matrix-vector product in one f64x2 pass of wasm/tridiag.wat, on a copy of `a` in WebAssembly memory
- * (`a` itself is left unchanged), minus `minus` when given; for large trailing blocks a helper thread takes half of the entries. Returns the diagonal and the off-diagonal (`off[i]` couples i and i+1;
- * `off[n-1] = 0`).
+ * triangle is ignored) to tridiagonal form, on a copy of `a` in WebAssembly memory (`a` itself is left unchanged,
+ * unless it is the array {@link solverInput} handed out), minus `minus` when given. Below order 2560, by Householder
+ * reflections in the order of LAPACK dsytd2 (lower form mirrored): each step's rank-2 update is deferred and fused
+ * with the next step's symmetric matrix-vector product in one f64x2 pass of wasm/tridiag.wat, and large trailing
+ * blocks are cut in two parts of equal work, the second on the helper thread. From 2560 on, in two stages
+ * (src/band.ts). Returns the diagonal and the off-diagonal (`off[i]` couples i and i+1; `off[n-1] = 0`).
  */
 export function tridiagonalize(a: Float64Array, n: number, minus?: RankOneTerm): { diag: Float64Array; off: Float64Array } {
   const diag = new Float64Array(n);

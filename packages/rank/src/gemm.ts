@@ -58,7 +58,7 @@ let variant: KernelBuild | null = null;
 
 /**
  * The fused build is not the default here: on the AVX-512 AMD EPYC of the benchmarks (bench/index.ts) it is no faster
- * (10240×512 Gram: 39.6 ms fused, 40.0 ms plain on two threads, Node 22), since separate multiply and add pipes give
+ * (10240×512 Gram: 38.0 ms fused, 39.0 ms plain on two threads, Node 22), since separate multiply and add pipes give
  * the plain build the same throughput, and the plain build gives the same bits on every Node version.
  * `SAMRANK_RELAXED_SIMD=1` selects it.
  */
