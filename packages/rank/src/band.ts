@@ -23,8 +23,8 @@ export const BAND = 16;
 /** Float64 values per row of the first stage's work arrays: Y, X, X2 (BAND each), U and Z (2·BAND each). */
 export const BAND_WORK_PER_ROW = 7 * BAND;
 
-/** Below this many trailing rows a pass stays on one thread. */
-const THREAD_MIN_ROWS = 768;
+/** Trailing blocks smaller than this many rows are not worth a hand-off to the helper thread (both reductions). */
+export const THREAD_MIN_ROWS = 768;
 
 export interface BandKernels {
   symm_rows: (a: number, n: number, i0: number, i1: number, y: number, x: number, nb: number, ld: number) => void;

@@ -1,11 +1,11 @@
 /**
  * Eigenvalues of a real symmetric matrix in float64: Householder reduction to tridiagonal form (in one stage below
  * order 2560, in two from there on: src/band.ts), then the implicit QL algorithm with Wilkinson-type shifts on the
- * tridiagonal matrix. No eigenvectors are formed,
- * which is all a rank or spectrum needs and halves the work of a full decomposition.
+ * tridiagonal matrix. No eigenvectors are formed, which is all a rank or spectrum needs and halves the work of a full
+ * decomposition.
  */
 import { ensureMemory, runTask } from '@samrank/core';
-import { BAND, BAND_WORK_PER_ROW, type BandKernels, bandToTridiagonal, reduceToBand } from './band.js';
+import { BAND, BAND_WORK_PER_ROW, type BandKernels, balancedSplit, bandToTridiagonal, reduceToBand, THREAD_MIN_ROWS } from './band.js';
 import { tridiagStepTask } from './kernel-tasks.js';
 import { helperReady, instantiateKernel, type RankKernel } from './rank-threads.js';
 import { TRIDIAG_SHARED_WASM_BASE64, TRIDIAG_WASM_BASE64 } from './tridiag-wasm.generated.js';
@@ -82,9 +82,6 @@ export function solverInput(n: number): Float64Array {
   input.fill(0);
   return input;
 }
-
-/** Trailing blocks smaller than this many rows are not worth a hand-off to the helper thread. */
-const THREAD_MIN_ROWS = 768;
 
 /**
  * Reduces the symmetric `n × n` matrix whose **upper triangle** is stored row-major in `a` (the lower
@@ -168,7 +165,7 @@ export function tridiagonalize(a: Float64Array, n: number, minus?: RankOneTerm):
       // first 29.3 % of the rows hold half of the triangle. The second part accumulates its p separately, on the
       // helper or, when it is not up (yet), here: the same sums either way, so the result does not depend on the
       // thread count or on when the helper finished starting.
-      const split = m0 + Math.round(rows * (1 - Math.SQRT1_2));
+      const split = balancedSplit(m0, n);
       P2.fill(0, m0, n);
       const first = tridiagStepTask({ ...step, i0: m0, i1: split, p: pOff[cur]! });
       const second = tridiagStepTask({ ...step, i0: split, i1: n, p: p2Off });
