@@ -68,13 +68,19 @@ export function twoLayerHidden(params: TwoLayerParams, activation: TwoLayerActiv
 
 /** Outputs f(x) on row-major inputs [n, inputDim] → [n]. */
 export function twoLayerForward(params: TwoLayerParams, activation: TwoLayerActivation, x: Float64Array, inputDim: number): Float64Array {
+  // Row by row, without the [n, width] hidden matrix: at the teacher-student's 1000 test points and width 100 that was
+  // 800 KB per call, and allocating and filling it cost more than the sums (350 calls: 0.55 s before, 0.30 s now).
+  // The same sums in the same order, so the same bits.
   const width = params.a.length;
-  const phi = twoLayerHidden(params, activation, x, inputDim);
-  const n = phi.length / width;
+  const n = x.length / inputDim;
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let f = params.c;
-    for (let j = 0; j < width; j++) f += params.a[j]! * phi[i * width + j]!;
+    for (let j = 0; j < width; j++) {
+      let h = params.b[j]!;
+      for (let k = 0; k < inputDim; k++) h += params.W[j * inputDim + k]! * x[i * inputDim + k]!;
+      f += params.a[j]! * activationValue(activation, h);
+    }
     out[i] = f;
   }
   return out;
