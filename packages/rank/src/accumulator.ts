@@ -51,7 +51,8 @@ export class ShiftedGram {
 
   /**
    * Eigenvalues (descending) of Σ(x−m)(x−m)ᵀ = Σ(x−s)(x−s)ᵀ − n·(m−s)(m−s)ᵀ with m − s = sums / n. The correction
-   * is applied in the eigen-solver's copy, so G stays as it is and the accumulator usable.
+   * is applied in the eigen-solver's copy, so G stays as it is and the accumulator usable, unless G is the solver's
+   * own array (`solverInput`, one-shot spectra), which the solve consumes.
    */
   eigenvalues(): Float64Array {
     const { d, rows: n } = this;

@@ -4,6 +4,7 @@ import { BAND } from './band.js';
 import { setTwoStageFrom, symmetricEigenvalues, tridiagHelperReady, tridiagonalize } from './eigen.js';
 import { setRankThreads } from './rank-threads.js';
 import { createRng, orthonormalColumns } from '../test/test-matrices.js';
+import { waitForHelper } from '../test/threads.js';
 
 /** Upper triangle (row-major n × n) of Q diag(l) Qᵀ for a random orthogonal Q: eigenvalues exactly l. */
 function withEigenvalues(l: readonly number[], seed: number): Float64Array {
@@ -119,8 +120,7 @@ describe('two-stage reduction (dense → band → tridiagonal)', () => {
     const A = randomSymmetric(n, 77);
     setTwoStageFrom(1);
     setRankThreads(2);
-    for (let i = 0; i < 100 && !tridiagHelperReady(); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(tridiagHelperReady()).toBe(true);
+    await waitForHelper(tridiagHelperReady);
     const before = helperTasksRun();
     const two = symmetricEigenvalues(A, n);
     expect(helperTasksRun()).toBeGreaterThan(before);

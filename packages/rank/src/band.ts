@@ -15,7 +15,7 @@
  */
 import { runTask } from '@samrank/core';
 import { symmRowsTask, updateRowsTask } from './kernel-tasks.js';
-import { helperReady, type RankKernel } from './rank-threads.js';
+import { runInTwo, type RankKernel } from './rank-threads.js';
 
 /** Semi-bandwidth of the first stage: the width of its panels. */
 export const BAND = 16;
@@ -56,6 +56,7 @@ export function reduceToBand(kern: RankKernel<BandKernels>, A: Float64Array, n: 
   const tau = new Float64Array(BAND);
   const T = new Float64Array(BAND * BAND);
   const M = new Float64Array(BAND * BAND);
+  const TtM = new Float64Array(BAND * BAND);
   const w = new Float64Array(BAND);
   for (let k0 = 0; k0 + BAND + 1 < n; k0 += BAND) {
     const j0 = k0 + BAND;
@@ -121,14 +122,7 @@ export function reduceToBand(kern: RankKernel<BandKernels>, A: Float64Array, n: 
     if (m >= THREAD_MIN_ROWS) {
       const split = balancedSplit(j0, n);
       X2.fill(0, j0 * BAND, n * BAND);
-      const first = symmRowsTask({ ...symm, i0: j0, i1: split, x: xOff });
-      const second = symmRowsTask({ ...symm, i0: split, i1: n, x: x2Off });
-      if (helperReady(kern.helper)) {
-        kern.helper.run(second, () => runTask(exports, first));
-      } else {
-        runTask(exports, first);
-        runTask(exports, second);
-      }
+      runInTwo(kern, symmRowsTask({ ...symm, i0: j0, i1: split, x: xOff }), symmRowsTask({ ...symm, i0: split, i1: n, x: x2Off }));
       for (let i = j0 * BAND; i < n * BAND; i++) X[i]! += X2[i]!;
     } else {
       runTask(exports, symmRowsTask({ ...symm, i0: j0, i1: n, x: xOff }));
@@ -151,7 +145,6 @@ export function reduceToBand(kern: RankKernel<BandKernels>, A: Float64Array, n: 
         for (let c = 0; c < BAND; c++) M[s * BAND + c]! += ys * X[o + c]!;
       }
     }
-    const TtM = new Float64Array(BAND * BAND);
     for (let r = 0; r < BAND; r++)
       for (let c = 0; c < BAND; c++) {
         let v = 0;
@@ -173,11 +166,9 @@ export function reduceToBand(kern: RankKernel<BandKernels>, A: Float64Array, n: 
       }
     }
     const update = { matrix: 0, n, u: uOff, z: zOff, t2: 2 * BAND, ld: 2 * BAND };
-    if (m >= THREAD_MIN_ROWS && helperReady(kern.helper)) {
+    if (m >= THREAD_MIN_ROWS) {
       const split = balancedSplit(j0, n);
-      kern.helper.run(updateRowsTask({ ...update, i0: split, i1: n }), () =>
-        runTask(exports, updateRowsTask({ ...update, i0: j0, i1: split })),
-      );
+      runInTwo(kern, updateRowsTask({ ...update, i0: j0, i1: split }), updateRowsTask({ ...update, i0: split, i1: n }));
     } else {
       runTask(exports, updateRowsTask({ ...update, i0: j0, i1: n }));
     }

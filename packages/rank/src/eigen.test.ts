@@ -4,6 +4,7 @@ import { symmetricEigenvalues, tridiagHelperReady, tridiagonalEigenvalues, tridi
 import { setRankThreads } from './rank-threads.js';
 import { createRng } from '../test/test-matrices.js';
 import { knownSpectrum, orthonormalColumns } from '../test/test-matrices.js';
+import { waitForHelper } from '../test/threads.js';
 
 /** Q diag(l) Qᵀ for a random orthogonal Q: eigenvalues exactly l. */
 function withEigenvalues(l: readonly number[], seed: number): Float64Array {
@@ -108,8 +109,7 @@ describe('tridiagonalization on two threads', () => {
       trace += A[i * n + i]!;
     }
     setRankThreads(2);
-    for (let i = 0; i < 100 && !tridiagHelperReady(); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(tridiagHelperReady()).toBe(true);
+    await waitForHelper(tridiagHelperReady);
     const tasksBefore = helperTasksRun();
     const two = symmetricEigenvalues(A, n);
     expect(helperTasksRun()).toBeGreaterThan(tasksBefore);

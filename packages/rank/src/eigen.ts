@@ -7,7 +7,7 @@
 import { ensureMemory, runTask } from '@samrank/core';
 import { BAND, BAND_WORK_PER_ROW, type BandKernels, balancedSplit, bandToTridiagonal, reduceToBand, THREAD_MIN_ROWS } from './band.js';
 import { tridiagStepTask } from './kernel-tasks.js';
-import { helperReady, instantiateKernel, type RankKernel } from './rank-threads.js';
+import { helperReady, instantiateKernel, runInTwo, type RankKernel } from './rank-threads.js';
 import { TRIDIAG_SHARED_WASM_BASE64, TRIDIAG_WASM_BASE64 } from './tridiag-wasm.generated.js';
 
 /** The solver did not converge (only possible with non-finite input). */
@@ -97,8 +97,8 @@ export function tridiagonalize(a: Float64Array, n: number, minus?: RankOneTerm):
   const off = new Float64Array(n);
   const kern = getKernel();
   const { memory, exports } = kern;
-  // Layout in wasm memory (bytes): the matrix, two v and two p/w vectors (current and pending), and the
-  // helper thread's share of p.
+  // Layout in wasm memory (bytes): the matrix, two v and two p/w vectors (current and pending), the second part's p,
+  // then the two-stage reduction's work arrays (solverBytes).
   const base = 0;
   const matBytes = n * n * 8;
   const vec = base + matBytes;
@@ -167,14 +167,11 @@ export function tridiagonalize(a: Float64Array, n: number, minus?: RankOneTerm):
       // thread count or on when the helper finished starting.
       const split = balancedSplit(m0, n);
       P2.fill(0, m0, n);
-      const first = tridiagStepTask({ ...step, i0: m0, i1: split, p: pOff[cur]! });
-      const second = tridiagStepTask({ ...step, i0: split, i1: n, p: p2Off });
-      if (helperReady(kern.helper)) {
-        kern.helper.run(second, () => runTask(exports, first));
-      } else {
-        runTask(exports, first);
-        runTask(exports, second);
-      }
+      runInTwo(
+        kern,
+        tridiagStepTask({ ...step, i0: m0, i1: split, p: pOff[cur]! }),
+        tridiagStepTask({ ...step, i0: split, i1: n, p: p2Off }),
+      );
       for (let i = m0; i < n; i++) p[i]! += P2[i]!;
     } else {
       runTask(exports, tridiagStepTask({ ...step, i0: m0, i1: n, p: pOff[cur]! }));

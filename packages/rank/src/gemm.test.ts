@@ -8,6 +8,7 @@ import { addProductTN, addRowGramF32, gramHelperReady, gramKernelVariant, startG
 import { setRankThreads } from './rank-threads.js';
 import { createRng } from '../test/test-matrices.js';
 import { TRIDIAG_WAT_SHA256 } from './tridiag-wasm.generated.js';
+import { waitForHelper } from '../test/threads.js';
 
 function randomF32(n: number, seed: number, offset = 0): Float32Array {
   const rng = createRng(seed);
@@ -127,8 +128,7 @@ describe('two threads', () => {
   it('a NaN or Infinity in the panels the helper packs is reported with its block', async () => {
     setRankThreads(2);
     startGramHelper();
-    for (let i = 0; i < 100 && !gramHelperReady(); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(gramHelperReady()).toBe(true);
+    await waitForHelper(gramHelperReady);
     const n = 1100;
     const d = 256;
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
@@ -148,8 +148,7 @@ describe('two threads', () => {
     const shift = Float64Array.from({ length: d }, (_, c) => Math.fround(0.01 * c - 1));
     setRankThreads(2);
     startGramHelper();
-    for (let i = 0; i < 100 && !gramHelperReady(); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(gramHelperReady()).toBe(true);
+    await waitForHelper(gramHelperReady);
     const tasksBefore = helperTasksRun();
     const two = new Float64Array(d * d);
     const twoSums = new Float64Array(d);
@@ -220,8 +219,7 @@ describe('the two builds of the Gram kernel', () => {
       const one = gram();
       setRankThreads(2);
       startGramHelper();
-      for (let i = 0; i < 100 && !gramHelperReady(); i++) await new Promise((r) => setTimeout(r, 50));
-      expect(gramHelperReady()).toBe(true);
+      await waitForHelper(gramHelperReady);
       const tasksBefore = helperTasksRun();
       const two = gram();
       expect(helperTasksRun()).toBeGreaterThan(tasksBefore);

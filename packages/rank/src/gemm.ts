@@ -15,7 +15,7 @@ import {
   GEMM_WASM_BASE64,
 } from './gemm-wasm.generated.js';
 import { gemmPairs, gemmTilesTask, packRowsTask, type GemmBlock, type PackRows } from './kernel-tasks.js';
-import { helperReady, instantiateKernel, type RankKernel } from './rank-threads.js';
+import { helperReady, instantiateKernel, runInTwo, type RankKernel } from './rank-threads.js';
 
 /** One operand: element (k, c) = (data[offset + k·strideK + c·strideC] − kShift[k] − cShift[c]) · cScale[c]. */
 export interface Operand {
@@ -111,24 +111,21 @@ export interface ProductOptions {
 /** Below this many multiply-adds per block the hand-off to the helper costs more than it saves. */
 const THREAD_MIN_WORK = 1 << 21;
 
-/** The tiles of one block on this thread and, when it pays, the chunk pairs of odd index on the helper thread. */
+/** The tiles of one block: when it pays, the chunk pairs of odd index on the helper thread. */
 function runBlockShared(k: Kernel, block: GemmBlock): void {
   const work = block.kb * block.panelsA * block.panelsB * 64 * (block.symmetric ? 0.5 : 1);
-  if (work < THREAD_MIN_WORK || gemmPairs(block) < 2 || !helperReady(k.helper)) {
-    runTask(k.exports, gemmTilesTask(block, 0, 1));
-    return;
-  }
-  k.helper.run(gemmTilesTask(block, 1, 2), () => runTask(k.exports, gemmTilesTask(block, 0, 2)));
+  if (work < THREAD_MIN_WORK || gemmPairs(block) < 2) runTask(k.exports, gemmTilesTask(block, 0, 1));
+  else runInTwo(k, gemmTilesTask(block, 0, 2), gemmTilesTask(block, 1, 2));
 }
 
 /** Below this many floats per block, packing stays on this thread. */
 const PACK_THREAD_MIN = 1 << 16;
 
-/** Packs one block, half of the panels on the helper thread when it pays; true when a value is not finite. */
+/** Packs one block, when it pays half of the panels on the helper thread; true when a value is not finite. */
 function packShared(k: Kernel, p: PackRows, flag: Int32Array): boolean {
   flag[0] = 0;
-  if (p.kb * p.ld < PACK_THREAD_MIN || p.ld < 16 || !helperReady(k.helper)) runTask(k.exports, packRowsTask(p, 0, 1));
-  else k.helper.run(packRowsTask(p, 1, 2), () => runTask(k.exports, packRowsTask(p, 0, 2)));
+  if (p.kb * p.ld < PACK_THREAD_MIN || p.ld < 16) runTask(k.exports, packRowsTask(p, 0, 1));
+  else runInTwo(k, packRowsTask(p, 0, 2), packRowsTask(p, 1, 2));
   return flag[0] !== 0;
 }
 

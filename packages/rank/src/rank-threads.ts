@@ -5,7 +5,15 @@
  * then take their unshared variant and run single-threaded. Nothing here reads `process` or imports Node modules
  * when the module loads, so browser bundles need no shims.
  */
-import { compileBase64, createMemory, createSharedMemory, instantiateWithMemory, type WasmMemory } from '@samrank/core';
+import {
+  compileBase64,
+  createMemory,
+  createSharedMemory,
+  instantiateWithMemory,
+  runTask,
+  type KernelTask,
+  type WasmMemory,
+} from '@samrank/core';
 import { availableCores, HelperThread, helperThreadsAvailable } from '@samrank/core/threads';
 
 let threads: number | null = null;
@@ -54,4 +62,18 @@ export function instantiateKernel<T>(unshared: string, shared: string, label: st
   }
   const memory = createMemory(1);
   return { exports: instantiateWithMemory<T>(compileBase64(unshared), memory), memory, helper: null };
+}
+
+/**
+ * Runs a kernel's work cut in two parts: `first` here and `second` on the helper thread when it is up, else both here
+ * in that order. Callers cut their work the same way whether or not the helper runs it, so results do not depend on
+ * the thread count or on when the helper finished starting.
+ */
+export function runInTwo<T extends object>(kernel: RankKernel<T>, first: KernelTask, second: KernelTask): void {
+  if (helperReady(kernel.helper)) {
+    kernel.helper.run(second, () => runTask(kernel.exports, first));
+  } else {
+    runTask(kernel.exports, first);
+    runTask(kernel.exports, second);
+  }
 }
