@@ -51,18 +51,26 @@ export function activationSlope(activation: TwoLayerActivation, h: number, value
   }
 }
 
+/** Hidden unit j of input row i: act(W_j · x_i + b_j). */
+function hiddenUnit(
+  params: TwoLayerParams,
+  activation: TwoLayerActivation,
+  x: Float64Array,
+  inputDim: number,
+  i: number,
+  j: number,
+): number {
+  let h = params.b[j]!;
+  for (let k = 0; k < inputDim; k++) h += params.W[j * inputDim + k]! * x[i * inputDim + k]!;
+  return activationValue(activation, h);
+}
+
 /** Hidden activations act(X Wᵀ + b) on row-major inputs [n, inputDim] → row-major [n, width]. */
 export function twoLayerHidden(params: TwoLayerParams, activation: TwoLayerActivation, x: Float64Array, inputDim: number): Float64Array {
   const width = params.a.length;
   const n = x.length / inputDim;
   const phi = new Float64Array(n * width);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < width; j++) {
-      let h = params.b[j]!;
-      for (let k = 0; k < inputDim; k++) h += params.W[j * inputDim + k]! * x[i * inputDim + k]!;
-      phi[i * width + j] = activationValue(activation, h);
-    }
-  }
+  for (let i = 0; i < n; i++) for (let j = 0; j < width; j++) phi[i * width + j] = hiddenUnit(params, activation, x, inputDim, i, j);
   return phi;
 }
 
@@ -76,11 +84,7 @@ export function twoLayerForward(params: TwoLayerParams, activation: TwoLayerActi
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let f = params.c;
-    for (let j = 0; j < width; j++) {
-      let h = params.b[j]!;
-      for (let k = 0; k < inputDim; k++) h += params.W[j * inputDim + k]! * x[i * inputDim + k]!;
-      f += params.a[j]! * activationValue(activation, h);
-    }
+    for (let j = 0; j < width; j++) f += params.a[j]! * hiddenUnit(params, activation, x, inputDim, i, j);
     out[i] = f;
   }
   return out;
